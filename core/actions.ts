@@ -1,0 +1,101 @@
+/**
+ * Actions are data: what a reconcile decided, before anything is done. Each `kind` completes the
+ * sentence "the operator will ...". Only the executor turns actions into API calls, so a plan can
+ * be printed, compared in tests, and replayed under faults.
+ *
+ * @module
+ */
+
+import { describeRef, type KubeObject, type ObjectRef, refOf } from "./object.ts";
+
+/** Create an object that must not exist yet; an existing one is never overwritten. */
+export interface CreateAction {
+  kind: "create";
+  object: KubeObject;
+  /** Why, for plans and logs. */
+  reason: string;
+}
+
+/** Server-side apply: create the object or bring the fields the controller owns to these values. */
+export interface ApplyAction {
+  kind: "apply";
+  object: KubeObject;
+  reason: string;
+}
+
+/** Delete an object, only if it still has the given uid. */
+export interface DeleteAction {
+  kind: "delete";
+  target: ObjectRef;
+  /** Precondition: the uid the decision was made about. */
+  uid: string;
+  reason: string;
+}
+
+/** Write the status subresource of the reconciled object. */
+export interface PatchStatusAction {
+  kind: "patchStatus";
+  target: ObjectRef;
+  status: Record<string, unknown>;
+  reason: string;
+}
+
+/** Record an Event about the reconciled object. */
+export interface EmitEventAction {
+  kind: "emitEvent";
+  regarding: KubeObject;
+  type: "Normal" | "Warning";
+  /** A CamelCase reason such as `Created` or `InvalidSpec`. */
+  eventReason: string;
+  message: string;
+}
+
+/** Reconcile the same object again after a delay, even if nothing changes. */
+export interface RequeueAfterAction {
+  kind: "requeueAfter";
+  delayMs: number;
+  reason: string;
+}
+
+/** Everything a reconcile can decide to do. */
+export type Action =
+  | CreateAction
+  | ApplyAction
+  | DeleteAction
+  | PatchStatusAction
+  | EmitEventAction
+  | RequeueAfterAction;
+
+/** True for actions that write to the API server. */
+export function isWrite(action: Action): boolean {
+  return action.kind !== "requeueAfter";
+}
+
+/**
+ * One line that completes "the operator will ...", for plans and logs.
+ *
+ * @example
+ * ```ts
+ * import { describeAction } from "./actions.ts";
+ * const line = describeAction({ kind: "requeueAfter", delayMs: 5000, reason: "waiting" });
+ * console.assert(line === "requeue after 5000ms: waiting");
+ * ```
+ */
+export function describeAction(action: Action): string {
+  switch (action.kind) {
+    case "create":
+      return `create ${describeRef(refOf(action.object))}: ${action.reason}`;
+    case "apply":
+      return `apply ${describeRef(refOf(action.object))}: ${action.reason}`;
+    case "delete":
+      return `delete ${describeRef(action.target)}: ${action.reason}`;
+    case "patchStatus":
+      return `patch status of ${describeRef(action.target)}: ${action.reason}`;
+    case "emitEvent":
+      return `emit ${action.type} event ${action.eventReason} on ${
+        describeRef(refOf(action.regarding))
+      }: ${action.message}`;
+    case "requeueAfter":
+      return `requeue after ${action.delayMs}ms: ${action.reason}`;
+  }
+}

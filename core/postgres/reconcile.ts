@@ -1,0 +1,346 @@
+/**
+ * The PostgresDB reconciler: classify what was observed, then turn that state into actions.
+ *
+ * Guarantees: the credentials Secret is only ever created, never updated, so its password is never
+ * regenerated; children are recognised by their controller reference's uid, never by name alone,
+ * so a same-named object of another owner is neither adopted nor overwritten; nothing derived from
+ * an invalid field is created or changed; once the cluster matches the spec, a reconcile returns
+ * no writes at all.
+ *
+ * Assumptions: garbage collection removes children when the PostgresDB goes (every child carries a
+ * controller owner reference), so deletion needs no finalizer.
+ *
+ * Caveats: the volume claim template of a StatefulSet is immutable, so a storage change is
+ * reported (condition `VolumeResize`) but not applied to existing volumes.
+ *
+ * @module
+ */
+
+import type { Action } from "../actions.ts";
+import { compareDesired, jsonEqual } from "../compare.ts";
+import { findCondition } from "../conditions.ts";
+import {
+  controllerOf,
+  describeRef,
+  isControlledBy,
+  type KubeObject,
+  refOf,
+  type TypeRef,
+} from "../object.ts";
+import type { Observed, ReconcileContext, ReconcileResult, Reconciler } from "../reconciler.ts";
+import { buildCredentialsSecret, generatePassword } from "./secret.ts";
+import { buildHeadlessService } from "./service.ts";
+import { buildStatefulSet, observedStorage } from "./statefulset.ts";
+import {
+  buildStatus,
+  type ExtraConditions,
+  READY,
+  statefulSetReadiness,
+  type StatusInput,
+} from "./status.ts";
+import { connectionString, secretName } from "./naming.ts";
+import {
+  POSTGRESDB,
+  type PostgresDB,
+  type PostgresDBStatus,
+  SECRET,
+  SERVICE,
+  STATEFULSET,
+  type ValidSpec,
+} from "./types.ts";
+import { describeProblems, type FieldProblem, validatePostgresDB } from "./validate.ts";
+import { MANAGER } from "./labels.ts";
+
+/** The children a PostgresDB has, as observed (controlled by its uid). */
+interface Children {
+  secret?: KubeObject | undefined;
+  service?: KubeObject | undefined;
+  statefulSet?: KubeObject | undefined;
+}
+
+/** A same-named object the operator must not touch. */
+interface Blocker {
+  object: KubeObject;
+  /** True when it belongs to an earlier PostgresDB of the same name (GC will remove it). */
+  previous: boolean;
+}
+
+/** The state a PostgresDB is in, decided before any action. */
+export type PostgresState =
+  | { kind: "deleting" }
+  | { kind: "invalid"; problems: FieldProblem[] }
+  | { kind: "blocked"; blockers: Blocker[] }
+  | { kind: "reconciling"; spec: ValidSpec; children: Children };
+
+/** Classifies an observed PostgresDB. Pure; the first matching state wins. */
+export function classify(observed: Observed<PostgresDB>): PostgresState {
+  const db = observed.object;
+  if (db.metadata.deletionTimestamp) return { kind: "deleting" };
+  const validation = validatePostgresDB(db);
+  if (!validation.ok) return { kind: "invalid", problems: validation.problems };
+  const spec = validation.spec;
+  const namespace = db.metadata.namespace ?? "default";
+  const children: Children = {};
+  const blockers: Blocker[] = [];
+  const wanted: [keyof Children, TypeRef, string][] = [
+    ["secret", SECRET, secretName(db.metadata.name)],
+    ["service", SERVICE, db.metadata.name],
+    ["statefulSet", STATEFULSET, db.metadata.name],
+  ];
+  for (const [slot, type, name] of wanted) {
+    const found = observed.lookup({ ...type, namespace, name });
+    if (found === undefined) continue;
+    if (isControlledBy(found, db)) children[slot] = found;
+    else blockers.push({ object: found, previous: isPreviousIncarnation(found, db) });
+  }
+  if (blockers.length > 0) return { kind: "blocked", blockers };
+  const initialised = children.secret ? secretDatabase(children.secret) : undefined;
+  if (initialised !== undefined && initialised !== spec.databaseName) {
+    return {
+      kind: "invalid",
+      problems: [{
+        field: "spec.databaseName",
+        message: `${JSON.stringify(spec.databaseName)} cannot change after the database was ` +
+          `initialised as ${JSON.stringify(initialised)}`,
+      }],
+    };
+  }
+  return { kind: "reconciling", spec, children };
+}
+
+/**
+ * Decides what to do for one PostgresDB.
+ *
+ * @example
+ * ```ts
+ * import { reconcilePostgresDB } from "./reconcile.ts";
+ * import { observe } from "../reconciler.ts";
+ * const db = {
+ *   apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresDB",
+ *   metadata: { name: "my-postgres", namespace: "default", uid: "u1", generation: 1 },
+ *   spec: { version: "16", storage: "1Gi", replicas: 1, databaseName: "myapp" },
+ * };
+ * const { actions } = reconcilePostgresDB(observe(db, []), { nowMs: 0, random: { next: () => 0.5, int: (n) => n >> 1 } });
+ * console.assert(actions[0]?.kind === "create");
+ * ```
+ */
+export function reconcilePostgresDB(
+  observed: Observed<PostgresDB>,
+  context: ReconcileContext,
+): ReconcileResult {
+  const state = classify(observed);
+  const db = observed.object;
+  switch (state.kind) {
+    case "deleting":
+      return { actions: [] };
+    case "invalid":
+      return { actions: invalidActions(db, state.problems, context) };
+    case "blocked":
+      return { actions: blockedActions(db, state.blockers, context) };
+    case "reconciling":
+      return { actions: convergeActions(db, state.spec, state.children, context) };
+  }
+}
+
+/** The PostgresDB reconciler, for the controller runtime. */
+export const postgresReconciler: Reconciler<PostgresDB> = {
+  name: MANAGER,
+  for: POSTGRESDB,
+  owns: [SECRET, SERVICE, STATEFULSET],
+  reconcile: reconcilePostgresDB,
+};
+
+function invalidActions(
+  db: PostgresDB,
+  problems: FieldProblem[],
+  context: ReconcileContext,
+): Action[] {
+  const message = `Invalid spec: ${describeProblems(problems)}`;
+  return statusActions(db, {
+    phase: "Failed",
+    ready: false,
+    reason: "InvalidSpec",
+    message,
+  }, context, { type: "Warning", reason: "InvalidSpec" });
+}
+
+function blockedActions(db: PostgresDB, blockers: Blocker[], context: ReconcileContext): Action[] {
+  const previous = blockers.every((b) => b.previous);
+  const names = blockers.map((b) => describeRef(refOf(b.object))).join(", ");
+  const input: StatusInput = previous
+    ? {
+      phase: "Pending",
+      ready: false,
+      reason: "WaitingForPreviousChildren",
+      message: `Waiting for garbage collection of ${names} left by an earlier PostgresDB ` +
+        `named ${JSON.stringify(db.metadata.name)}`,
+    }
+    : {
+      phase: "Pending",
+      ready: false,
+      reason: "ChildConflict",
+      message: `${names} already exists and is not controlled by this PostgresDB; ` +
+        "rename or delete it (the operator never overwrites it)",
+    };
+  return statusActions(
+    db,
+    input,
+    context,
+    previous ? undefined : { type: "Warning", reason: "ChildConflict" },
+  );
+}
+
+function convergeActions(
+  db: PostgresDB,
+  spec: ValidSpec,
+  children: Children,
+  context: ReconcileContext,
+): Action[] {
+  const writes: Action[] = [];
+  const events: Action[] = [];
+  const event = (reason: string, message: string): void => {
+    events.push({ kind: "emitEvent", regarding: db, type: "Normal", eventReason: reason, message });
+  };
+  if (!children.secret) {
+    const secret = buildCredentialsSecret(db, spec, generatePassword(context.random));
+    writes.push({ kind: "create", object: secret, reason: "credentials are missing" });
+    event("Created", `Created ${describeRef(refOf(secret))}`);
+  }
+  const service = buildHeadlessService(db, spec);
+  const serviceDiff = children.service ? compareDesired(service, children.service) : undefined;
+  if (!serviceDiff?.equal) {
+    writes.push({ kind: "apply", object: service, reason: serviceDiff?.reason ?? "missing" });
+    if (!children.service) event("Created", `Created ${describeRef(refOf(service))}`);
+  }
+  const statefulSet = buildStatefulSet(db, spec);
+  const resize = keepClaimTemplates(statefulSet, children.statefulSet, spec);
+  const stsDiff = children.statefulSet
+    ? compareDesired(statefulSet, children.statefulSet)
+    : undefined;
+  if (!stsDiff?.equal) {
+    writes.push({ kind: "apply", object: statefulSet, reason: stsDiff?.reason ?? "missing" });
+    const before = (children.statefulSet?.spec as { replicas?: number } | undefined)?.replicas;
+    if (!children.statefulSet) event("Created", `Created ${describeRef(refOf(statefulSet))}`);
+    else if (before !== spec.replicas) {
+      event("Scaled", `Scaling from ${before ?? 0} to ${spec.replicas} instances`);
+    }
+  }
+  const input = readiness(db, spec, children.statefulSet, writes.length > 0);
+  input.extra = resize;
+  const wasReady = findCondition(db.status?.conditions, READY)?.status === "True";
+  if (input.ready && !wasReady) {
+    event("Ready", `${spec.replicas}/${spec.replicas} instances ready`);
+  }
+  return [...writes, ...statusActions(db, input, context), ...events];
+}
+
+/**
+ * Readiness from the StatefulSet. When this reconcile writes, the observed StatefulSet describes
+ * the old spec, so nothing is claimed ready until the next reconcile sees the result.
+ */
+function readiness(
+  db: PostgresDB,
+  spec: ValidSpec,
+  statefulSet: KubeObject | undefined,
+  writing: boolean,
+): StatusInput {
+  const namespace = db.metadata.namespace ?? "default";
+  const connection = connectionString(db.metadata.name, namespace, spec.databaseName);
+  if (!statefulSet || writing) {
+    return {
+      phase: statefulSet ? "Creating" : "Pending",
+      ready: false,
+      reason: "Provisioning",
+      message: "Creating or updating the database's objects",
+      connectionString: connection,
+    };
+  }
+  const facts = statefulSetReadiness(statefulSet);
+  const ready = facts.current && facts.readyReplicas >= spec.replicas;
+  return {
+    phase: ready ? "Running" : "Creating",
+    ready,
+    reason: ready ? "InstancesReady" : "InstancesNotReady",
+    message: `${Math.min(facts.readyReplicas, spec.replicas)}/${spec.replicas} instances ready`,
+    connectionString: connection,
+    readyReplicas: facts.readyReplicas,
+  };
+}
+
+/**
+ * Volume claim templates are immutable: keep the observed ones and report a storage change
+ * instead of failing every write of the StatefulSet.
+ */
+function keepClaimTemplates(
+  desired: KubeObject,
+  observed: KubeObject | undefined,
+  spec: ValidSpec,
+): ExtraConditions {
+  const have = observed ? observedStorage(observed) : undefined;
+  if (!observed || have === undefined) return { set: [], remove: ["VolumeResize"] };
+  (desired.spec as Record<string, unknown>).volumeClaimTemplates =
+    (observed.spec as Record<string, unknown>).volumeClaimTemplates;
+  if (compareDesired({ requests: { storage: spec.storage } }, { requests: { storage: have } }).equal) {
+    return { set: [], remove: ["VolumeResize"] };
+  }
+  return {
+    set: [{
+      type: "VolumeResize",
+      status: "False",
+      reason: "NotSupported",
+      message: `spec.storage ${JSON.stringify(spec.storage)} differs from the volumes' ` +
+        `${JSON.stringify(have)}: resizing existing volumes is not supported yet`,
+    }],
+    remove: [],
+  };
+}
+
+/** A status write when the status changed, and a warning event when the Ready reason changed. */
+function statusActions(
+  db: PostgresDB,
+  input: StatusInput,
+  context: ReconcileContext,
+  warning?: { type: "Warning"; reason: string },
+): Action[] {
+  const status = buildStatus(db, input, context.nowMs);
+  if (sameStatus(db.status, status)) return [];
+  const actions: Action[] = [{
+    kind: "patchStatus",
+    target: refOf(db),
+    status: status as Record<string, unknown>,
+    reason: `${input.reason}: ${input.message}`,
+  }];
+  const previous = findCondition(db.status?.conditions, READY);
+  if (warning && (previous?.reason !== input.reason || previous.message !== input.message)) {
+    actions.push({
+      kind: "emitEvent",
+      regarding: db,
+      type: warning.type,
+      eventReason: warning.reason,
+      message: input.message,
+    });
+  }
+  return actions;
+}
+
+function sameStatus(stored: PostgresDBStatus | undefined, next: PostgresDBStatus): boolean {
+  return stored !== undefined && jsonEqual(stored, next);
+}
+
+function isPreviousIncarnation(child: KubeObject, db: PostgresDB): boolean {
+  const owner = controllerOf(child);
+  return owner !== undefined && owner.kind === db.kind && owner.name === db.metadata.name &&
+    owner.uid !== db.metadata.uid;
+}
+
+function secretDatabase(secret: KubeObject): string | undefined {
+  const data = secret.data as Record<string, string> | undefined;
+  const stringData = secret.stringData as Record<string, string> | undefined;
+  if (stringData?.database !== undefined) return stringData.database;
+  if (data?.database === undefined) return undefined;
+  try {
+    return atob(data.database);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The credentials Secret: created once with a random password, then never regenerated or
+ * overwritten by the operator. It is the record of what the database was initialised with.
+ *
+ * @module
+ */
+
+import type { Random } from "../clock.ts";
+import { controllerReference, type KubeObject } from "../object.ts";
+import { commonLabels } from "./labels.ts";
+import { secretName, serviceHost } from "./naming.ts";
+import { POSTGRES_PORT, type PostgresDB, type ValidSpec } from "./types.ts";
+
+/** The database superuser the official image creates. */
+export const DATABASE_USER = "postgres";
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/** Length of generated passwords: 24 characters of 62 gives about 143 bits. */
+export const PASSWORD_LENGTH = 24;
+
+/** A password drawn from `random`, uniformly over letters and digits (URL-safe). */
+export function generatePassword(random: Random, length = PASSWORD_LENGTH): string {
+  let out = "";
+  for (let i = 0; i < length; i++) out += ALPHABET[random.int(ALPHABET.length)];
+  return out;
+}
+
+/**
+ * Builds the credentials Secret `<name>-credentials` with keys `username`, `password`,
+ * `database`, `host`, `port` and `uri`.
+ */
+export function buildCredentialsSecret(
+  db: PostgresDB,
+  spec: ValidSpec,
+  password: string,
+): KubeObject {
+  const namespace = db.metadata.namespace ?? "default";
+  const host = serviceHost(db.metadata.name, namespace);
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: secretName(db.metadata.name),
+      namespace,
+      labels: commonLabels(db.metadata.name, spec),
+      ownerReferences: [controllerReference(db)],
+    },
+    type: "Opaque",
+    stringData: {
+      username: DATABASE_USER,
+      password,
+      database: spec.databaseName,
+      host,
+      port: String(POSTGRES_PORT),
+      uri: `postgresql://${DATABASE_USER}:${password}@${host}:${POSTGRES_PORT}/${spec.databaseName}`,
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The PostgresDB status: phase, readiness, the connection string and conditions, computed from
+ * what was observed. Written only when it differs from the stored status.
+ *
+ * @module
+ */
+
+import { setCondition } from "../conditions.ts";
+import type { ConditionInput } from "../conditions.ts";
+import type { KubeObject } from "../object.ts";
+import type { Phase, PostgresDB, PostgresDBStatus } from "./types.ts";
+
+/** The condition that `kubectl wait --for=condition=Ready` reads. */
+export const READY = "Ready";
+
+/** Reasons of the Ready condition. */
+export type ReadyReason =
+  | "InstancesReady"
+  | "InstancesNotReady"
+  | "Provisioning"
+  | "InvalidSpec"
+  | "ChildConflict"
+  | "WaitingForPreviousChildren";
+
+/** Extra conditions to set, and condition types to remove. */
+export interface ExtraConditions {
+  set: ConditionInput[];
+  remove: string[];
+}
+
+/** What the status is built from. */
+export interface StatusInput {
+  phase: Phase;
+  ready: boolean;
+  reason: ReadyReason;
+  message: string;
+  /** Absent to keep the stored one. */
+  connectionString?: string;
+  readyReplicas?: number;
+  /** Extra conditions to set, and types to remove. */
+  extra?: ExtraConditions;
+}
+
+/** Builds the next status from the stored one, keeping transition times where nothing changed. */
+export function buildStatus(db: PostgresDB, input: StatusInput, nowMs: number): PostgresDBStatus {
+  const previous = db.status ?? {};
+  const generation = db.metadata.generation ?? 0;
+  let conditions = setCondition(previous.conditions, {
+    type: READY,
+    status: input.ready ? "True" : "False",
+    reason: input.reason,
+    message: input.message,
+    observedGeneration: generation,
+  }, nowMs);
+  for (const extra of input.extra?.set ?? []) {
+    conditions = setCondition(conditions, { ...extra, observedGeneration: generation }, nowMs);
+  }
+  const removed = new Set(input.extra?.remove ?? []);
+  conditions = conditions.filter((c) => !removed.has(c.type));
+  const status: PostgresDBStatus = {
+    phase: input.phase,
+    ready: input.ready,
+    observedGeneration: generation,
+    conditions,
+  };
+  const connection = input.connectionString ?? previous.connectionString;
+  if (connection !== undefined) status.connectionString = connection;
+  const readyReplicas = input.readyReplicas ?? previous.readyReplicas;
+  if (readyReplicas !== undefined) status.readyReplicas = readyReplicas;
+  return status;
+}
+
+/** The readiness facts of an observed StatefulSet. */
+export interface StatefulSetReadiness {
+  readyReplicas: number;
+  /** The StatefulSet controller has seen the StatefulSet's current spec. */
+  current: boolean;
+}
+
+/** Reads readiness from a StatefulSet's status. */
+export function statefulSetReadiness(statefulSet: KubeObject): StatefulSetReadiness {
+  const status = (statefulSet.status ?? {}) as { readyReplicas?: number; observedGeneration?: number };
+  const generation = statefulSet.metadata.generation ?? 0;
+  return {
+    readyReplicas: status.readyReplicas ?? 0,
+    current: (status.observedGeneration ?? -1) >= generation,
+  };
+}

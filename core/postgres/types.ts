@@ -1,0 +1,60 @@
+/**
+ * The PostgresDB kind (`database.thegeekyway.com/v1alpha1`): its spec, status and constants.
+ *
+ * @module
+ */
+
+import type { Condition, KubeObject, TypeRef } from "../object.ts";
+
+/** The API group of the operator's kinds. */
+export const GROUP = "database.thegeekyway.com";
+
+/** The PostgresDB type. */
+export const POSTGRESDB: TypeRef = { apiVersion: `${GROUP}/v1alpha1`, kind: "PostgresDB" };
+
+/** The built-in kinds the operator creates. */
+export const SECRET: TypeRef = { apiVersion: "v1", kind: "Secret" };
+export const SERVICE: TypeRef = { apiVersion: "v1", kind: "Service" };
+export const STATEFULSET: TypeRef = { apiVersion: "apps/v1", kind: "StatefulSet" };
+
+/** The PostgreSQL port. */
+export const POSTGRES_PORT = 5432;
+
+/** What the user asks for. */
+export interface PostgresDBSpec {
+  /** PostgreSQL version: the tag of the `postgres` image, e.g. "16". */
+  version: string;
+  /** Storage per instance, a Kubernetes quantity such as "1Gi". */
+  storage: string;
+  /** Number of instances. @default 1 */
+  replicas?: number;
+  /** The database created at initialisation. */
+  databaseName: string;
+}
+
+/** The lifecycle phase shown by `kubectl get postgresdbs`. */
+export type Phase = "Pending" | "Creating" | "Running" | "Failed";
+
+/** What the operator reports. */
+export interface PostgresDBStatus {
+  phase?: Phase;
+  ready?: boolean;
+  connectionString?: string;
+  observedGeneration?: number;
+  readyReplicas?: number;
+  conditions?: Condition[];
+}
+
+/** A PostgresDB object. */
+export interface PostgresDB extends KubeObject {
+  spec?: Partial<PostgresDBSpec> & Record<string, unknown>;
+  status?: PostgresDBStatus;
+}
+
+/** A spec that passed validation, with defaults filled in. */
+export interface ValidSpec {
+  version: string;
+  storage: string;
+  replicas: number;
+  databaseName: string;
+}

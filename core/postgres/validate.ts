@@ -1,0 +1,141 @@
+/**
+ * Validation of a PostgresDB: every problem names the field and the value, so the user can fix it
+ * from the condition message alone. The CRD schema says as much as a schema can; this says the
+ * rest (quantities, identifiers) and guards the operator when the schema is not installed.
+ *
+ * @module
+ */
+
+import { parseQuantity } from "../quantity.ts";
+import type { PostgresDB, ValidSpec } from "./types.ts";
+
+/** The largest `replicas` the operator accepts. */
+export const MAX_REPLICAS = 16;
+
+/** The longest PostgresDB name: the StatefulSet's pods add `-<ordinal>` and a revision hash. */
+export const MAX_NAME_LENGTH = 52;
+
+/** Image tag grammar (the OCI distribution spec's tag rule). */
+export const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** An unquoted PostgreSQL identifier: lowercase, at most 63 bytes. */
+export const PG_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** A DNS-1035 label, as Service names need. */
+const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Databases that initdb creates itself and that must not be the application database. */
+const RESERVED_DATABASES = new Set(["template0", "template1"]);
+
+/** One problem with one field. */
+export interface FieldProblem {
+  /** The field path, e.g. `spec.storage`. */
+  field: string;
+  /** What is wrong, as a sentence fragment after the field and value. */
+  message: string;
+}
+
+/** The result of {@link validatePostgresDB}. */
+export type Validation = { ok: true; spec: ValidSpec } | { ok: false; problems: FieldProblem[] };
+
+/**
+ * Checks a PostgresDB's name and spec and fills in defaults.
+ *
+ * @example
+ * ```ts
+ * import { validatePostgresDB } from "./validate.ts";
+ * const v = validatePostgresDB({
+ *   apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresDB",
+ *   metadata: { name: "db" }, spec: { version: "16", storage: "10 gigs", databaseName: "app" },
+ * });
+ * console.assert(!v.ok && v.problems[0]?.field === "spec.storage");
+ * ```
+ */
+export function validatePostgresDB(db: PostgresDB): Validation {
+  const problems: FieldProblem[] = [];
+  const name = db.metadata.name;
+  if (name.length > MAX_NAME_LENGTH || !DNS_1035.test(name)) {
+    problems.push({
+      field: "metadata.name",
+      message: `${quote(name)} must be a DNS-1035 label of at most ${MAX_NAME_LENGTH} characters ` +
+        "(lowercase letters, digits and '-', starting with a letter)",
+    });
+  }
+  const spec = db.spec;
+  if (typeof spec !== "object" || spec === null) {
+    return { ok: false, problems: [...problems, { field: "spec", message: "is required" }] };
+  }
+  const version = checkString(spec.version, "spec.version", problems);
+  if (version !== undefined && !IMAGE_TAG.test(version)) {
+    problems.push({
+      field: "spec.version",
+      message: `${quote(version)} is not a safe image tag (letters, digits, '_', '.', '-'; ` +
+        "at most 128 characters)",
+    });
+  }
+  const storage = checkString(spec.storage, "spec.storage", problems);
+  if (storage !== undefined) {
+    const parsed = parseQuantity(storage);
+    if (!parsed.ok) {
+      problems.push({ field: "spec.storage", message: `${quote(storage)} is ${parsed.reason}` });
+    } else if (parsed.value <= 0) {
+      problems.push({ field: "spec.storage", message: `${quote(storage)} must be positive` });
+    }
+  }
+  const replicas = spec.replicas ?? 1;
+  if (
+    typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 1 ||
+    replicas > MAX_REPLICAS
+  ) {
+    problems.push({
+      field: "spec.replicas",
+      message: `${JSON.stringify(replicas)} must be a whole number from 1 to ${MAX_REPLICAS}`,
+    });
+  }
+  const databaseName = checkString(spec.databaseName, "spec.databaseName", problems);
+  if (databaseName !== undefined) {
+    if (!PG_IDENTIFIER.test(databaseName)) {
+      problems.push({
+        field: "spec.databaseName",
+        message: `${quote(databaseName)} is not a valid PostgreSQL identifier (lowercase letters, ` +
+          "digits and '_', starting with a letter or '_', at most 63 characters)",
+      });
+    } else if (RESERVED_DATABASES.has(databaseName)) {
+      problems.push({
+        field: "spec.databaseName",
+        message: `${quote(databaseName)} is reserved by PostgreSQL`,
+      });
+    }
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    spec: {
+      version: version!,
+      storage: storage!,
+      replicas: replicas as number,
+      databaseName: databaseName!,
+    },
+  };
+}
+
+/** Joins problems into one message: `spec.storage: "10 gigs" is not ...; spec.version: ...`. */
+export function describeProblems(problems: readonly FieldProblem[]): string {
+  return problems.map((p) => `${p.field}: ${p.message}`).join("; ");
+}
+
+function checkString(value: unknown, field: string, problems: FieldProblem[]): string | undefined {
+  if (value === undefined || value === null || value === "") {
+    problems.push({ field, message: "is required" });
+    return undefined;
+  }
+  if (typeof value !== "string") {
+    problems.push({ field, message: `${JSON.stringify(value)} must be a string` });
+    return undefined;
+  }
+  return value;
+}
+
+function quote(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}
