@@ -37,6 +37,8 @@ export interface PatchStatusAction {
   kind: "patchStatus";
   target: ObjectRef;
   status: Record<string, unknown>;
+  /** Precondition: the version the status was computed from; a newer one makes it a conflict. */
+  resourceVersion?: string;
   reason: string;
 }
 

@@ -9,6 +9,11 @@
 /** A timer that can be cancelled. */
 export interface Timer {
   cancel(): void;
+  /**
+   * Lets the program (or the simulation) finish while this timer waits, as Node's `unref()`:
+   * for watchdogs and periodic work that must not keep an idle process alive.
+   */
+  unref(): void;
 }
 
 /** A source of time and of timers. */

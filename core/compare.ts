@@ -53,7 +53,8 @@ export function compareDesired(desired: unknown, observed: unknown, path = ""): 
 
 function compareLists(desired: unknown[], observed: unknown, path: string): Comparison {
   if (!Array.isArray(observed)) return differ(path, desired, observed);
-  const byName = desired.length > 0 && desired.every((d) => isRecord(d) && typeof d.name === "string");
+  const byName = desired.length > 0 &&
+    desired.every((d) => isRecord(d) && typeof d.name === "string");
   if (byName) {
     for (const item of desired as Record<string, unknown>[]) {
       const match = observed.find((o) => isRecord(o) && o.name === item.name);
@@ -65,7 +66,10 @@ function compareLists(desired: unknown[], observed: unknown, path: string): Comp
     return EQUAL;
   }
   if (desired.length !== observed.length) {
-    return { equal: false, reason: `${path}: want ${desired.length} items, have ${observed.length}` };
+    return {
+      equal: false,
+      reason: `${path}: want ${desired.length} items, have ${observed.length}`,
+    };
   }
   for (let i = 0; i < desired.length; i++) {
     const child = compareDesired(desired[i], observed[i], `${path}[${i}]`);

@@ -27,7 +27,7 @@ import {
   refOf,
   type TypeRef,
 } from "../object.ts";
-import type { Observed, ReconcileContext, ReconcileResult, Reconciler } from "../reconciler.ts";
+import type { Observed, ReconcileContext, Reconciler, ReconcileResult } from "../reconciler.ts";
 import { buildCredentialsSecret, generatePassword } from "./secret.ts";
 import { buildHeadlessService } from "./service.ts";
 import { buildStatefulSet, observedStorage } from "./statefulset.ts";
@@ -156,12 +156,17 @@ function invalidActions(
   context: ReconcileContext,
 ): Action[] {
   const message = `Invalid spec: ${describeProblems(problems)}`;
-  return statusActions(db, {
-    phase: "Failed",
-    ready: false,
-    reason: "InvalidSpec",
-    message,
-  }, context, { type: "Warning", reason: "InvalidSpec" });
+  return statusActions(
+    db,
+    {
+      phase: "Failed",
+      ready: false,
+      reason: "InvalidSpec",
+      message,
+    },
+    context,
+    { type: "Warning", reason: "InvalidSpec" },
+  );
 }
 
 function blockedActions(db: PostgresDB, blockers: Blocker[], context: ReconcileContext): Action[] {
@@ -280,7 +285,9 @@ function keepClaimTemplates(
   if (!observed || have === undefined) return { set: [], remove: ["VolumeResize"] };
   (desired.spec as Record<string, unknown>).volumeClaimTemplates =
     (observed.spec as Record<string, unknown>).volumeClaimTemplates;
-  if (compareDesired({ requests: { storage: spec.storage } }, { requests: { storage: have } }).equal) {
+  if (
+    compareDesired({ requests: { storage: spec.storage } }, { requests: { storage: have } }).equal
+  ) {
     return { set: [], remove: ["VolumeResize"] };
   }
   return {
@@ -304,12 +311,14 @@ function statusActions(
 ): Action[] {
   const status = buildStatus(db, input, context.nowMs);
   if (sameStatus(db.status, status)) return [];
-  const actions: Action[] = [{
+  const patch: Action = {
     kind: "patchStatus",
     target: refOf(db),
     status: status as Record<string, unknown>,
     reason: `${input.reason}: ${input.message}`,
-  }];
+  };
+  if (db.metadata.resourceVersion) patch.resourceVersion = db.metadata.resourceVersion;
+  const actions: Action[] = [patch];
   const previous = findCondition(db.status?.conditions, READY);
   if (warning && (previous?.reason !== input.reason || previous.message !== input.message)) {
     actions.push({

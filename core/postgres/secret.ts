@@ -53,7 +53,8 @@ export function buildCredentialsSecret(
       database: spec.databaseName,
       host,
       port: String(POSTGRES_PORT),
-      uri: `postgresql://${DATABASE_USER}:${password}@${host}:${POSTGRES_PORT}/${spec.databaseName}`,
+      uri:
+        `postgresql://${DATABASE_USER}:${password}@${host}:${POSTGRES_PORT}/${spec.databaseName}`,
     },
   };
 }

@@ -24,7 +24,12 @@ export function buildHeadlessService(db: PostgresDB, spec: ValidSpec): KubeObjec
       // Instances need DNS names before they are ready, for replication to bootstrap.
       publishNotReadyAddresses: true,
       selector: selectorLabels(db.metadata.name),
-      ports: [{ name: "postgres", port: POSTGRES_PORT, targetPort: POSTGRES_PORT, protocol: "TCP" }],
+      ports: [{
+        name: "postgres",
+        port: POSTGRES_PORT,
+        targetPort: POSTGRES_PORT,
+        protocol: "TCP",
+      }],
     },
   };
 }

@@ -79,7 +79,10 @@ export interface StatefulSetReadiness {
 
 /** Reads readiness from a StatefulSet's status. */
 export function statefulSetReadiness(statefulSet: KubeObject): StatefulSetReadiness {
-  const status = (statefulSet.status ?? {}) as { readyReplicas?: number; observedGeneration?: number };
+  const status = (statefulSet.status ?? {}) as {
+    readyReplicas?: number;
+    observedGeneration?: number;
+  };
   const generation = statefulSet.metadata.generation ?? 0;
   return {
     readyReplicas: status.readyReplicas ?? 0,

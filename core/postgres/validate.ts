@@ -97,7 +97,8 @@ export function validatePostgresDB(db: PostgresDB): Validation {
     if (!PG_IDENTIFIER.test(databaseName)) {
       problems.push({
         field: "spec.databaseName",
-        message: `${quote(databaseName)} is not a valid PostgreSQL identifier (lowercase letters, ` +
+        message:
+          `${quote(databaseName)} is not a valid PostgreSQL identifier (lowercase letters, ` +
           "digits and '_', starting with a letter or '_', at most 63 characters)",
       });
     } else if (RESERVED_DATABASES.has(databaseName)) {

@@ -1,0 +1,103 @@
+// Goal: the builders produce the objects the issue describes, field by field.
+import assert from "node:assert/strict";
+import { buildCredentialsSecret, generatePassword } from "./secret.ts";
+import { buildHeadlessService } from "./service.ts";
+import { buildStatefulSet, PGDATA } from "./statefulset.ts";
+import type { ValidSpec } from "./types.ts";
+import { random, sample } from "../../tests/support/fixtures.ts";
+
+const spec: ValidSpec = { version: "16", storage: "1Gi", replicas: 1, databaseName: "myapp" };
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+Deno.test("buildHeadlessService() is headless on 5432 named postgres, selecting the instance", () => {
+  const svc = buildHeadlessService(sample(), spec) as Any;
+  assert.equal(svc.metadata.name, "my-postgres");
+  assert.equal(svc.spec.clusterIP, "None");
+  assert.deepEqual(svc.spec.ports.map((p: Any) => [p.name, p.port]), [["postgres", 5432]]);
+  assert.deepEqual(svc.spec.selector, {
+    "app.kubernetes.io/name": "postgres",
+    "app.kubernetes.io/instance": "my-postgres",
+  });
+});
+
+Deno.test("buildStatefulSet() runs postgres:<version> with credentials from the Secret", () => {
+  const sts = buildStatefulSet(sample(), spec) as Any;
+  const container = sts.spec.template.spec.containers[0];
+  assert.equal(container.image, "postgres:16");
+  const env = Object.fromEntries(container.env.map((e: Any) => [e.name, e]));
+  for (
+    const [name, key] of [["POSTGRES_USER", "username"], ["POSTGRES_PASSWORD", "password"], [
+      "POSTGRES_DB",
+      "database",
+    ]]
+  ) {
+    assert.deepEqual(env[name!].valueFrom, {
+      secretKeyRef: { name: "my-postgres-credentials", key },
+    });
+  }
+  assert.equal(env.PGDATA.value, PGDATA);
+  assert.ok(
+    PGDATA.startsWith(container.volumeMounts[0].mountPath + "/"),
+    "PGDATA is a subdirectory",
+  );
+});
+
+Deno.test("buildStatefulSet() claims the requested storage per instance as data", () => {
+  const sts = buildStatefulSet(sample(), { ...spec, storage: "5Gi", replicas: 3 }) as Any;
+  assert.equal(sts.spec.replicas, 3);
+  assert.equal(sts.spec.serviceName, "my-postgres");
+  const [claim] = sts.spec.volumeClaimTemplates;
+  assert.equal(claim.metadata.name, "data");
+  assert.equal(claim.spec.resources.requests.storage, "5Gi");
+  assert.deepEqual(sts.spec.persistentVolumeClaimRetentionPolicy, {
+    whenDeleted: "Retain",
+    whenScaled: "Retain",
+  });
+});
+
+Deno.test("buildStatefulSet() probes with pg_isready; liveness tolerates crash recovery", () => {
+  const container = (buildStatefulSet(sample(), spec) as Any).spec.template.spec.containers[0];
+  for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+    assert.match(JSON.stringify(container[probe].exec.command), /pg_isready/, probe);
+  }
+  // pg_isready exits 1 while the server rejects connections (recovery); liveness must pass then.
+  assert.match(container.livenessProbe.exec.command.join(" "), /test \$\? -ne 2/);
+  const startupBudgetS = container.startupProbe.periodSeconds *
+    container.startupProbe.failureThreshold;
+  assert.ok(startupBudgetS >= 3600, `startup allows ${startupBudgetS}s`);
+});
+
+Deno.test("buildStatefulSet() labels pods with app.kubernetes.io labels and selects on stable ones", () => {
+  const sts = buildStatefulSet(sample(), spec) as Any;
+  const labels = sts.spec.template.metadata.labels;
+  assert.equal(labels["app.kubernetes.io/managed-by"], "postgres-operator");
+  assert.equal(labels["app.kubernetes.io/version"], "16");
+  assert.ok(
+    !("app.kubernetes.io/version" in sts.spec.selector.matchLabels),
+    "selector must not change on upgrade",
+  );
+});
+
+Deno.test("buildCredentialsSecret() carries user, database, host, port and uri", () => {
+  const secret = buildCredentialsSecret(sample(), spec, "pw") as Any;
+  assert.equal(secret.metadata.name, "my-postgres-credentials");
+  assert.deepEqual(secret.stringData, {
+    username: "postgres",
+    password: "pw",
+    database: "myapp",
+    host: "my-postgres.default.svc.cluster.local",
+    port: "5432",
+    uri: "postgresql://postgres:pw@my-postgres.default.svc.cluster.local:5432/myapp",
+  });
+});
+
+Deno.test("generatePassword() draws 24 URL-safe characters, different per draw", () => {
+  const r = random(7);
+  const a = generatePassword(r);
+  const b = generatePassword(r);
+  assert.match(a, /^[A-Za-z0-9]{24}$/);
+  assert.notEqual(a, b);
+  assert.equal(generatePassword(random(7)), a, "same seed, same password");
+});

@@ -1,0 +1,179 @@
+// Goal: the PostgresDB decisions, table by table, on plain observed snapshots (no cluster).
+import assert from "node:assert/strict";
+import type { Action } from "../actions.ts";
+import type { KubeObject } from "../object.ts";
+import { observe } from "../reconciler.ts";
+import { classify, reconcilePostgresDB } from "./reconcile.ts";
+import type { PostgresDB } from "./types.ts";
+import { random, sample, stored } from "../../tests/support/fixtures.ts";
+
+const NOW = Date.UTC(2026, 0, 1);
+
+function run(db: PostgresDB, others: KubeObject[] = []): Action[] {
+  return reconcilePostgresDB(observe(db, others), { nowMs: NOW, random: random() }).actions;
+}
+
+function kinds(actions: Action[]): string[] {
+  return actions.map((a) =>
+    a.kind === "create" || a.kind === "apply"
+      ? `${a.kind} ${a.object.kind}`
+      : a.kind === "emitEvent"
+      ? `event ${a.eventReason}`
+      : a.kind
+  );
+}
+
+/** Converges a sample: children as the server stores them, StatefulSet ready, status written. */
+function converged(db: PostgresDB, readyReplicas = 1): { db: PostgresDB; children: KubeObject[] } {
+  const children = run(db).flatMap((a) =>
+    a.kind === "create" || a.kind === "apply" ? [stored(a.object)] : []
+  );
+  const sts = children.find((c) => c.kind === "StatefulSet")!;
+  sts.status = { observedGeneration: 1, replicas: readyReplicas, readyReplicas };
+  const withStatus = structuredClone(db);
+  for (let i = 0; i < 2; i++) {
+    const patch = run(withStatus, children).find((a) => a.kind === "patchStatus");
+    if (patch?.kind === "patchStatus") withStatus.status = patch.status;
+  }
+  return { db: withStatus, children };
+}
+
+Deno.test("reconcile() creates the Secret, the Service and the StatefulSet for a new PostgresDB", () => {
+  const actions = run(sample());
+  assert.deepEqual(kinds(actions), [
+    "create Secret",
+    "apply Service",
+    "apply StatefulSet",
+    "patchStatus",
+    "event Created",
+    "event Created",
+    "event Created",
+  ]);
+  const status = actions.find((a) => a.kind === "patchStatus");
+  assert.ok(status?.kind === "patchStatus");
+  assert.equal(status.status.phase, "Pending");
+  assert.equal(status.status.ready, false);
+  assert.equal(
+    status.status.connectionString,
+    "postgresql://my-postgres.default.svc.cluster.local:5432/myapp",
+  );
+});
+
+Deno.test("reconcile() makes zero writes once the cluster matches the spec", () => {
+  const { db, children } = converged(sample());
+  assert.equal(db.status?.phase, "Running");
+  assert.equal(db.status?.ready, true);
+  assert.deepEqual(run(db, children), []);
+});
+
+Deno.test("reconcile() creates the credentials Secret once and never rewrites it", () => {
+  const { db, children } = converged(sample());
+  const secret = children.find((c) => c.kind === "Secret")!;
+  (secret.data as Record<string, string>).password = btoa("changed-by-user");
+  const actions = run(db, children);
+  assert.ok(
+    !actions.some((a) => (a.kind === "create" || a.kind === "apply") && a.object.kind === "Secret"),
+  );
+});
+
+Deno.test("reconcile() puts no password in the status or the StatefulSet", () => {
+  const actions = run(sample());
+  const secret = actions.find((a) => a.kind === "create");
+  assert.ok(secret?.kind === "create");
+  const password = (secret.object.stringData as Record<string, string>).password!;
+  assert.equal(password.length, 24);
+  for (const action of actions.filter((a) => a.kind !== "create")) {
+    assert.ok(!JSON.stringify(action).includes(password), `${action.kind} leaks the password`);
+  }
+});
+
+Deno.test("reconcile() puts a controller owner reference with the owner's uid on every child", () => {
+  for (const action of run(sample())) {
+    if (action.kind !== "create" && action.kind !== "apply") continue;
+    const refs = action.object.metadata.ownerReferences ?? [];
+    assert.deepEqual(refs.map((r) => [r.kind, r.uid, r.controller]), [[
+      "PostgresDB",
+      "uid-1",
+      true,
+    ]]);
+  }
+});
+
+Deno.test("reconcile() scales the StatefulSet and is not Ready until the new instances are", () => {
+  const { db, children } = converged(sample());
+  const scaled = structuredClone(db);
+  scaled.spec!.replicas = 3;
+  scaled.metadata.generation = 2;
+  const actions = run(scaled, children);
+  assert.deepEqual(kinds(actions), ["apply StatefulSet", "patchStatus", "event Scaled"]);
+  const apply = actions[0];
+  assert.ok(apply?.kind === "apply");
+  assert.equal((apply.object.spec as { replicas: number }).replicas, 3);
+  const status = actions[1];
+  assert.ok(status?.kind === "patchStatus");
+  assert.equal(status.status.ready, false);
+});
+
+Deno.test("reconcile() keeps the StatefulSet's claim templates when storage changes", () => {
+  const { db, children } = converged(sample());
+  const bigger = structuredClone(db);
+  bigger.spec!.storage = "5Gi";
+  bigger.metadata.generation = 2;
+  const actions = run(bigger, children);
+  assert.ok(!actions.some((a) => a.kind === "apply"), "no write to an immutable field");
+  const status = actions.find((a) => a.kind === "patchStatus");
+  assert.ok(status?.kind === "patchStatus");
+  const conditions = status.status.conditions as { type: string; reason: string }[];
+  assert.ok(conditions.some((c) => c.type === "VolumeResize" && c.reason === "NotSupported"));
+});
+
+Deno.test("reconcile() refuses a changed databaseName: the Secret records the initialised one", () => {
+  const { db, children } = converged(sample());
+  const renamed = structuredClone(db);
+  renamed.spec!.databaseName = "other";
+  const actions = run(renamed, children);
+  assert.deepEqual(kinds(actions), ["patchStatus", "event InvalidSpec"]);
+  const status = actions[0];
+  assert.ok(status?.kind === "patchStatus");
+  assert.match(JSON.stringify(status.status), /databaseName.*cannot change/);
+});
+
+Deno.test("reconcile() waits for the children of an earlier PostgresDB of the same name", () => {
+  const { children } = converged(sample());
+  const recreated = sample({}, { uid: "uid-2" });
+  assert.equal(classify(observe(recreated, children)).kind, "blocked");
+  const actions = run(recreated, children);
+  assert.deepEqual(kinds(actions), ["patchStatus"]);
+  const status = actions[0];
+  assert.ok(status?.kind === "patchStatus");
+  assert.match(JSON.stringify(status.status), /WaitingForPreviousChildren/);
+});
+
+Deno.test("reconcile() never overwrites a same-named object it does not control", () => {
+  const foreign = stored({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "my-postgres-credentials", namespace: "default" },
+    data: { password: btoa("users-own") },
+  });
+  const actions = run(sample(), [foreign]);
+  assert.deepEqual(kinds(actions), ["patchStatus", "event ChildConflict"]);
+});
+
+Deno.test("reconcile() does nothing for a PostgresDB being deleted", () => {
+  const { db, children } = converged(sample());
+  db.metadata.deletionTimestamp = "2026-01-01T00:00:00Z";
+  children.splice(1, 1);
+  assert.deepEqual(run(db, children), []);
+});
+
+Deno.test("reconcile() reports Ready only for the generation the StatefulSet has seen", () => {
+  const { db, children } = converged(sample());
+  const sts = children.find((c) => c.kind === "StatefulSet")!;
+  sts.metadata.generation = 2;
+  const actions = run(db, children);
+  const status = actions.find((a) => a.kind === "patchStatus");
+  assert.ok(status?.kind === "patchStatus");
+  assert.equal(status.status.ready, false);
+  assert.equal(status.status.phase, "Creating");
+});

@@ -1,0 +1,233 @@
+/**
+ * The controller runtime, the same for the simulated and the real cluster: informers fill a cache,
+ * changes become keys in a work queue, and workers run the pure reconciler and the executor.
+ *
+ * Guarantees: one key is never reconciled twice at once; at most `maxConcurrentReconciles` run at
+ * a time; a failed reconcile is retried with per-key exponential backoff, and a conflict is a
+ * quiet retry, not an error; events of owned objects wake their controller's key; `stop()` waits
+ * for reconciles in flight.
+ *
+ * @module
+ */
+
+import type { Clock, Random } from "../core/clock.ts";
+import { type ClusterClient, isApiError } from "../core/cluster.ts";
+import { controllerOf, type KubeObject, objectKey, typeKey } from "../core/object.ts";
+import type { Observed, Reconciler } from "../core/reconciler.ts";
+import type { Action } from "../core/actions.ts";
+import { executeActions } from "./executor.ts";
+import { type CacheChange, Informer } from "./informer.ts";
+import { errorMessage, type Logger, silentLogger } from "./log.ts";
+import { WorkQueue } from "./queue.ts";
+
+/** Options of {@link Controller}. */
+export interface ControllerOptions {
+  clock: Clock;
+  random: Random;
+  /** Only this namespace; all when absent. */
+  namespace?: string;
+  /** Reconciles running at once, over different keys. @default 4 */
+  maxConcurrentReconciles?: number;
+  /** First retry delay after a failed reconcile. @default 5 */
+  backoffBaseMs?: number;
+  /** Longest retry delay. @default 300000 */
+  backoffMaxMs?: number;
+  /** Watch inactivity watchdog; 0 turns it off. @default 300000 */
+  watchInactivityMs?: number;
+  /** The field manager of writes. @default the reconciler's name */
+  fieldManager?: string;
+  logger?: Logger;
+  /** Called after each successful write of a reconcile; a throw aborts it (crash injection). */
+  afterWrite?: (action: Action, index: number) => void;
+  /** Called with each reconcile's plan, before it runs (tracing). */
+  onReconcile?: (key: string, actions: readonly Action[]) => void;
+}
+
+/** Counters a metrics endpoint and the simulation read. */
+export interface ControllerStats {
+  reconciles: number;
+  /** Reconciles that ended in an error (conflicts included). */
+  errors: number;
+  conflicts: number;
+  writes: number;
+  /** Reconcile time, summed, in milliseconds of the controller's clock. */
+  reconcileMs: number;
+}
+
+/** A running controller for one {@link Reconciler}. */
+export class Controller<T extends KubeObject = KubeObject> {
+  readonly reconciler: Reconciler<T>;
+  readonly queue: WorkQueue;
+  readonly #client: ClusterClient;
+  readonly #options: ControllerOptions;
+  readonly #logger: Logger;
+  readonly #primary: Informer;
+  readonly #owned: Informer[];
+  readonly #byType = new Map<string, Informer>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #running = false;
+  readonly stats: ControllerStats = {
+    reconciles: 0,
+    errors: 0,
+    conflicts: 0,
+    writes: 0,
+    reconcileMs: 0,
+  };
+
+  constructor(client: ClusterClient, reconciler: Reconciler<T>, options: ControllerOptions) {
+    this.#client = client;
+    this.reconciler = reconciler;
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.queue = new WorkQueue(options.clock, {
+      backoffBaseMs: options.backoffBaseMs ?? 5,
+      backoffMaxMs: options.backoffMaxMs ?? 300_000,
+    });
+    this.queue.onReady(() => this.#pump());
+    const informerOptions = (onChange: (change: CacheChange) => void) => {
+      const o = {
+        clock: options.clock,
+        logger: this.#logger,
+        watchInactivityMs: options.watchInactivityMs ?? 300_000,
+        onChange,
+      };
+      return options.namespace ? { ...o, namespace: options.namespace } : o;
+    };
+    this.#primary = new Informer(
+      client,
+      reconciler.for,
+      informerOptions((change) => this.queue.add(objectKey(change.object.metadata))),
+    );
+    this.#byType.set(typeKey(reconciler.for), this.#primary);
+    this.#owned = reconciler.owns.map((type) => {
+      const informer = new Informer(client, type, informerOptions((c) => this.#mapOwned(c)));
+      this.#byType.set(typeKey(type), informer);
+      return informer;
+    });
+  }
+
+  /** The informers, primary first. */
+  get informers(): readonly Informer[] {
+    return [this.#primary, ...this.#owned];
+  }
+
+  /** True once every informer has synced. */
+  get synced(): boolean {
+    return this.informers.every((i) => i.synced);
+  }
+
+  /** True when nothing is queued or running (delayed retries may still wait). */
+  get idle(): boolean {
+    return this.queue.depth === 0 && this.queue.active === 0;
+  }
+
+  /** Starts the informers; resolves when the caches have synced, then workers begin. */
+  async start(): Promise<void> {
+    this.#running = true;
+    await Promise.all(this.informers.map((i) => i.start()));
+    this.#logger.log("info", "Caches synced, starting workers", {
+      controller: this.reconciler.name,
+    });
+    this.#pump();
+  }
+
+  /** Stops watching and reconciling; waits for reconciles in flight to finish. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    for (const informer of this.informers) informer.stop();
+    this.queue.shutDown();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /** Builds the snapshot a reconcile of `key` sees, or undefined when the object is gone. */
+  observe(key: string): Observed<T> | undefined {
+    const object = this.#primary.get(key) as T | undefined;
+    if (!object) return undefined;
+    const uid = object.metadata.uid;
+    const owned = uid ? this.#owned.flatMap((i) => i.controlledBy(uid)) : [];
+    return {
+      object,
+      owned,
+      lookup: (ref) => this.#byType.get(typeKey(ref))?.get(objectKey(ref)),
+    };
+  }
+
+  #mapOwned(change: CacheChange): void {
+    for (const object of change.old ? [change.object, change.old] : [change.object]) {
+      const owner = controllerOf(object);
+      if (!owner || owner.kind !== this.reconciler.for.kind) continue;
+      if (group(owner.apiVersion) !== group(this.reconciler.for.apiVersion)) continue;
+      this.queue.add(objectKey({ namespace: object.metadata.namespace, name: owner.name }));
+    }
+  }
+
+  #pump(): void {
+    if (!this.#running || !this.synced) return;
+    const max = this.#options.maxConcurrentReconciles ?? 4;
+    while (this.queue.active < max) {
+      const key = this.queue.get();
+      if (key === undefined) return;
+      const work = this.#process(key);
+      this.#inFlight.add(work);
+      void work.finally(() => {
+        this.#inFlight.delete(work);
+        this.queue.done(key);
+        this.#pump();
+      });
+    }
+  }
+
+  async #process(key: string): Promise<void> {
+    const observed = this.observe(key);
+    if (!observed) {
+      this.queue.forget(key);
+      return;
+    }
+    const clock = this.#options.clock;
+    const startMs = clock.nowMs();
+    this.stats.reconciles++;
+    try {
+      const { actions } = this.reconciler.reconcile(observed, {
+        nowMs: startMs,
+        random: this.#options.random,
+      });
+      this.#options.onReconcile?.(key, actions);
+      const options = {
+        fieldManager: this.#options.fieldManager ?? this.reconciler.name,
+        nowMs: startMs,
+        logger: this.#logger,
+      };
+      const afterWrite = this.#options.afterWrite;
+      const result = await executeActions(
+        this.#client,
+        actions,
+        afterWrite ? { ...options, afterWrite } : options,
+      );
+      this.stats.writes += result.writes;
+      this.queue.forget(key);
+      if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+    } catch (error) {
+      this.stats.errors++;
+      const delayMs = this.queue.addRateLimited(key);
+      if (isApiError(error, "Conflict") || isApiError(error, "AlreadyExists")) {
+        // The cache was behind the server: a quiet retry once it catches up.
+        this.stats.conflicts++;
+        this.#logger.log("debug", "Conflict, requeued", { key, retryInMs: delayMs });
+      } else {
+        this.#logger.log("warn", "Reconcile failed, requeued", {
+          controller: this.reconciler.name,
+          key,
+          error: errorMessage(error),
+          retryInMs: delayMs,
+        });
+      }
+    } finally {
+      this.stats.reconcileMs += clock.nowMs() - startMs;
+    }
+  }
+}
+
+function group(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}

@@ -1,0 +1,115 @@
+/**
+ * The executor: the one place where actions become API calls.
+ *
+ * @module
+ */
+
+import type { Action } from "../core/actions.ts";
+import { toTimestamp } from "../core/clock.ts";
+import type { ClusterWriter } from "../core/cluster.ts";
+import { type KubeObject, refOf } from "../core/object.ts";
+import { errorMessage, type Logger, silentLogger } from "./log.ts";
+
+/** Options of {@link executeActions}. */
+export interface ExecuteOptions {
+  /** The field manager of applies, and the Events' reporting component. */
+  fieldManager: string;
+  /** The current time, for Event timestamps. */
+  nowMs: number;
+  /** Called after each successful write; a throw stops the reconcile there (crash injection). */
+  afterWrite?: (action: Action, index: number) => void;
+  logger?: Logger;
+}
+
+/** What an execution did. */
+export interface ExecuteResult {
+  /** Writes that reached the API server. */
+  writes: number;
+  /** The smallest `requeueAfter` among the actions, if any. */
+  requeueAfterMs?: number;
+}
+
+/**
+ * Runs actions in order through the cluster writer. The first failed write stops the run and
+ * throws (the runtime retries the whole reconcile with backoff, which is safe because reconciles
+ * are idempotent). A failed Event is logged and skipped: events are best-effort.
+ */
+export async function executeActions(
+  writer: ClusterWriter,
+  actions: readonly Action[],
+  options: ExecuteOptions,
+): Promise<ExecuteResult> {
+  const result: ExecuteResult = { writes: 0 };
+  const logger = options.logger ?? silentLogger;
+  for (const [index, action] of actions.entries()) {
+    switch (action.kind) {
+      case "create":
+        await writer.create(action.object);
+        break;
+      case "apply":
+        await writer.apply(action.object, { fieldManager: options.fieldManager, force: true });
+        break;
+      case "delete":
+        await writer.delete(
+          action.target,
+          action.target.name,
+          action.target.namespace,
+          { uid: action.uid, propagationPolicy: "Background" },
+        );
+        break;
+      case "patchStatus":
+        await writer.patchStatus(
+          action.target,
+          action.status,
+          action.resourceVersion ? { resourceVersion: action.resourceVersion } : {},
+        );
+        break;
+      case "emitEvent":
+        try {
+          await writer.createEvent(buildEvent(action, options));
+        } catch (error) {
+          logger.log("warn", "Cannot record event", { error: errorMessage(error) });
+          continue;
+        }
+        break;
+      case "requeueAfter":
+        result.requeueAfterMs = Math.min(result.requeueAfterMs ?? Infinity, action.delayMs);
+        continue;
+    }
+    result.writes++;
+    options.afterWrite?.(action, index);
+  }
+  return result;
+}
+
+/** Builds a core/v1 Event for an `emitEvent` action. */
+export function buildEvent(
+  action: Extract<Action, { kind: "emitEvent" }>,
+  options: { fieldManager: string; nowMs: number },
+): KubeObject {
+  const regarding = action.regarding;
+  const time = toTimestamp(options.nowMs);
+  return {
+    apiVersion: "v1",
+    kind: "Event",
+    metadata: {
+      name: "",
+      generateName: `${regarding.metadata.name}.`,
+      namespace: regarding.metadata.namespace ?? "default",
+    },
+    involvedObject: {
+      ...refOf(regarding),
+      uid: regarding.metadata.uid,
+      resourceVersion: regarding.metadata.resourceVersion,
+    },
+    type: action.type,
+    reason: action.eventReason,
+    message: action.message,
+    source: { component: options.fieldManager },
+    reportingComponent: options.fieldManager,
+    reportingInstance: options.fieldManager,
+    firstTimestamp: time,
+    lastTimestamp: time,
+    count: 1,
+  };
+}
