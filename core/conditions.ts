@@ -40,7 +40,10 @@ export function setCondition(
 }
 
 /** Returns the list without the condition of `type`. */
-export function removeCondition(existing: readonly Condition[] | undefined, type: string) {
+export function removeCondition(
+  existing: readonly Condition[] | undefined,
+  type: string,
+): Condition[] {
   return (existing ?? []).filter((c) => c.type !== type);
 }
 

@@ -157,7 +157,11 @@ export class Controller<T extends KubeObject = KubeObject> {
       const owner = controllerOf(object);
       if (!owner || owner.kind !== this.reconciler.for.kind) continue;
       if (group(owner.apiVersion) !== group(this.reconciler.for.apiVersion)) continue;
-      this.queue.add(objectKey({ namespace: object.metadata.namespace, name: owner.name }));
+      // An owner in the child's namespace, or a cluster-scoped owner (a Namespace, say).
+      const namespaced = objectKey({ namespace: object.metadata.namespace, name: owner.name });
+      const clusterScoped = this.#primary.get(owner.name) !== undefined &&
+        this.#primary.get(namespaced) === undefined;
+      this.queue.add(clusterScoped ? owner.name : namespaced);
     }
   }
 

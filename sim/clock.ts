@@ -14,10 +14,11 @@ interface Entry {
   seq: number;
   fn: () => void;
   cancelled: boolean;
+  daemon: boolean;
 }
 
 /** The epoch that virtual time starts from: 2026-01-01T00:00:00Z. */
-export const VIRTUAL_EPOCH_MS = Date.UTC(2026, 0, 1);
+export const VIRTUAL_EPOCH_MS: number = Date.UTC(2026, 0, 1);
 
 /** A {@link Clock} on virtual time, with a queue of pending timers. */
 export class VirtualClock implements Clock {
@@ -40,6 +41,7 @@ export class VirtualClock implements Clock {
       seq: this.#seq++,
       fn,
       cancelled: false,
+      daemon: false,
     };
     this.#push(entry);
     this.#pending++;
@@ -47,13 +49,19 @@ export class VirtualClock implements Clock {
       cancel: () => {
         if (!entry.cancelled) {
           entry.cancelled = true;
+          if (!entry.daemon) this.#pending--;
+        }
+      },
+      unref: () => {
+        if (!entry.cancelled && !entry.daemon) {
+          entry.daemon = true;
           this.#pending--;
         }
       },
     };
   }
 
-  /** How many timers are waiting. */
+  /** How many timers are waiting, not counting unref'd ones: 0 means the simulation is idle. */
   get pending(): number {
     return this.#pending;
   }
@@ -76,7 +84,7 @@ export class VirtualClock implements Clock {
       const entry = this.#pop()!;
       if (entry.cancelled) continue;
       entry.cancelled = true;
-      this.#pending--;
+      if (!entry.daemon) this.#pending--;
       entry.fn();
     }
     return true;

@@ -1,0 +1,205 @@
+/**
+ * The command line: `demo`, `sim`, `plan` and `crds`.
+ *
+ * Exit codes: 0 success (and, for `sim`, converged); 1 not converged within the bound; 2 bad
+ * input (unreadable file or YAML, unknown kind or option), with one line on stderr.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { describeAction } from "./core/actions.ts";
+import { describeRef, type KubeObject, refOf } from "./core/object.ts";
+import { reconcilePostgresDB } from "./core/postgres/reconcile.ts";
+import type { PostgresDB } from "./core/postgres/types.ts";
+import { POSTGRESDB } from "./core/postgres/types.ts";
+import { observe } from "./core/reconciler.ts";
+import { renderCrds } from "./crds/generate.ts";
+import { InputError, readManifests } from "./cli/manifests.ts";
+import { simulate, type SimulationReport } from "./cli/simulate.ts";
+import { DEMO_KINDS, renderEvents, renderTable } from "./cli/tables.ts";
+import { SeededRandom } from "./sim/random.ts";
+import { VIRTUAL_EPOCH_MS } from "./sim/clock.ts";
+
+const USAGE = `Usage: deno task <command> [options]
+
+Commands:
+  demo                         apply examples/postgresdb.yaml to a simulated cluster and show it
+  sim -f FILE [-f FILE ...]    apply manifests to a simulated cluster and run the operator
+      --seed N                 seed of every random choice (default 1)
+      --output table|json      what to print (default table)
+      --max-virtual-seconds N  give up after N virtual seconds (default 600)
+  plan -f FILE [-f FILE ...]   print what the operator would do for these PostgresDBs
+  crds [--check]               write crds/*.yaml from crds/postgresdb.ts (or check them)
+
+Exit codes: 0 done, 1 not converged in time, 2 bad input.`;
+
+/** Where the demo's manifest lives. */
+export const DEMO_MANIFEST = new URL("./examples/postgresdb.yaml", import.meta.url);
+
+/** Runs the command line with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case "demo":
+        return await demo(rest);
+      case "sim":
+        return await sim(rest);
+      case "plan":
+        return await plan(rest);
+      case "crds":
+        return await crds(rest);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new InputError(`Unknown command ${JSON.stringify(command)}; see --help`);
+    }
+  } catch (error) {
+    if (error instanceof InputError) {
+      console.error(`error: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+type OptionSpec = Record<
+  string,
+  { type: "string" | "boolean"; short?: string; multiple?: boolean }
+>;
+
+function parse(args: string[], options: OptionSpec) {
+  try {
+    return parseArgs({ args, options, allowPositionals: false, strict: true });
+  } catch (error) {
+    throw new InputError(error instanceof Error ? error.message.split("\n")[0]! : String(error));
+  }
+}
+
+function intOption(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (typeof value !== "string" || !/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new InputError(`${name} must be a whole number, not ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+async function demo(args: string[]): Promise<number> {
+  const { values } = parse(args, { seed: { type: "string" } });
+  const manifests = await readManifests([DEMO_MANIFEST.pathname]);
+  const report = await simulate(manifests, { seed: intOption(values.seed, "--seed", 1) });
+  console.log(
+    `Applied examples/postgresdb.yaml to a simulated cluster; the operator ${
+      report.converged ? "converged" : "did NOT converge"
+    } after ${report.virtualSeconds.toFixed(1)} virtual seconds ` +
+      `(${report.reconciles} reconciles, ${report.apiWrites} API writes).\n`,
+  );
+  printTables(report);
+  return report.converged ? 0 : 1;
+}
+
+async function sim(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    file: { type: "string", short: "f", multiple: true },
+    seed: { type: "string" },
+    output: { type: "string", short: "o" },
+    "max-virtual-seconds": { type: "string" },
+  });
+  const files = (values.file ?? []) as string[];
+  if (files.length === 0) throw new InputError("sim needs at least one -f FILE");
+  const output = (values.output ?? "table") as string;
+  if (output !== "table" && output !== "json") {
+    throw new InputError(`--output must be table or json, not ${JSON.stringify(output)}`);
+  }
+  const manifests = await readManifests(files);
+  const report = await simulate(manifests, {
+    seed: intOption(values.seed, "--seed", 1),
+    maxVirtualMs: intOption(values["max-virtual-seconds"], "--max-virtual-seconds", 600) * 1000,
+  });
+  if (output === "json") {
+    const { converged, virtualSeconds, reconciles, apiWrites, objects, events } = report;
+    const json = { converged, virtualSeconds, reconciles, apiWrites, objects, events };
+    console.log(JSON.stringify(json, null, 2));
+  } else {
+    console.log(
+      `${report.converged ? "Converged" : "Not converged"} after ` +
+        `${report.virtualSeconds.toFixed(1)} virtual seconds: ${report.reconciles} reconciles, ` +
+        `${report.apiWrites} API writes by the operator.\n`,
+    );
+    printTables(report);
+  }
+  return report.converged ? 0 : 1;
+}
+
+function printTables(report: SimulationReport & { nowMs: number }): void {
+  for (const kind of DEMO_KINDS) {
+    console.log(renderTable(kind, report.objects, report.nowMs) + "\n");
+  }
+  if (report.events.length > 0) console.log(renderEvents(report.events, report.nowMs));
+}
+
+async function plan(args: string[]): Promise<number> {
+  const { values } = parse(args, { file: { type: "string", short: "f", multiple: true } });
+  const files = (values.file ?? []) as string[];
+  if (files.length === 0) throw new InputError("plan needs at least one -f FILE");
+  const manifests = await readManifests(files);
+  const dbs = manifests.filter((o) =>
+    o.apiVersion === POSTGRESDB.apiVersion && o.kind === POSTGRESDB.kind
+  );
+  if (dbs.length === 0) throw new InputError("plan found no PostgresDB in the files");
+  const random = new SeededRandom(1);
+  for (const [index, object] of dbs.entries()) {
+    const db = structuredClone(object) as PostgresDB;
+    db.metadata.namespace ??= "default";
+    db.metadata.uid ??= `<uid of ${db.metadata.name}>`;
+    db.metadata.generation ??= 1;
+    const { actions } = reconcilePostgresDB(observe(db, []), {
+      nowMs: VIRTUAL_EPOCH_MS,
+      random,
+    });
+    console.log(`${describeRef(refOf(db))}: on an empty cluster the operator will`);
+    for (const action of actions) console.log(`  - ${redact(describeAction(action))}`);
+    if (index < dbs.length - 1) console.log("");
+  }
+  return 0;
+}
+
+function redact(line: string): string {
+  return line.replace(/password[^,]*/gi, "password <generated>");
+}
+
+async function crds(args: string[]): Promise<number> {
+  const { values } = parse(args, { check: { type: "boolean" } });
+  const dir = new URL("./crds/", import.meta.url);
+  let stale = 0;
+  for (const { file, text } of renderCrds()) {
+    const path = new URL(file, dir);
+    if (values.check) {
+      const current = await Deno.readTextFile(path).catch(() => "");
+      if (current !== text) {
+        console.error(`crds/${file} is out of date: run deno task crds`);
+        stale++;
+      }
+    } else {
+      await Deno.writeTextFile(path, text);
+      console.log(`wrote crds/${file}`);
+    }
+  }
+  return stale === 0 ? 0 : 1;
+}
+
+/** Prints objects as YAML documents (for debugging sessions). */
+export function toYaml(objects: readonly KubeObject[]): string {
+  return objects.map((o) => "---\n" + stringify(o)).join("");
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

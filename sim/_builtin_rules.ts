@@ -1,0 +1,258 @@
+/**
+ * Kind-specific behaviour of the simulated API server: defaulting (Secret `stringData`, Service
+ * ports and cluster IPs, StatefulSet policies), initial status, and validation of writes
+ * (immutable fields, owner references, finalizers on terminating objects).
+ *
+ * @module
+ */
+
+import { ApiError } from "../core/cluster.ts";
+import type { KubeObject } from "../core/object.ts";
+import { base64Utf8, deepEqual, isRecord, type JsonRecord } from "./_json.ts";
+import { kindLabel, type ResourceType } from "./resource_types.ts";
+
+/** What defaulting needs from the server. */
+export interface DefaultingContext {
+  /** A fresh cluster IP for a Service. */
+  allocateClusterIp(): string;
+}
+
+/** The StatefulSet spec fields an update may change; all others are immutable. */
+const STS_MUTABLE = new Set([
+  "replicas",
+  "template",
+  "updateStrategy",
+  "ordinals",
+  "revisionHistoryLimit",
+  "persistentVolumeClaimRetentionPolicy",
+  "minReadySeconds",
+]);
+
+function record(parent: JsonRecord, key: string): JsonRecord {
+  const value = parent[key];
+  if (isRecord(value)) return value;
+  const fresh: JsonRecord = {};
+  parent[key] = fresh;
+  return fresh;
+}
+
+/** Fills the fields a real API server defaults; `object` is a fresh copy and is modified. */
+export function applyDefaults(
+  object: KubeObject,
+  old: KubeObject | undefined,
+  context: DefaultingContext,
+): void {
+  switch (`${object.apiVersion}/${object.kind}`) {
+    case "v1/Secret":
+      return defaultSecret(object);
+    case "v1/Service":
+      return defaultService(object, old, context);
+    case "apps/v1/StatefulSet":
+      return defaultStatefulSet(object);
+    case "v1/PersistentVolumeClaim": {
+      const spec = record(object, "spec");
+      spec.volumeMode ??= "Filesystem";
+      return;
+    }
+    case "v1/Namespace": {
+      const spec = record(object, "spec");
+      spec.finalizers ??= ["kubernetes"];
+      return;
+    }
+  }
+}
+
+function defaultSecret(secret: KubeObject): void {
+  secret.type ??= "Opaque";
+  if (isRecord(secret.stringData)) {
+    const data = record(secret, "data");
+    for (const [key, value] of Object.entries(secret.stringData)) {
+      data[key] = base64Utf8(String(value));
+    }
+  }
+  delete secret.stringData;
+}
+
+function defaultService(
+  service: KubeObject,
+  old: KubeObject | undefined,
+  context: DefaultingContext,
+): void {
+  const spec = record(service, "spec");
+  spec.type ??= "ClusterIP";
+  spec.sessionAffinity ??= "None";
+  if (Array.isArray(spec.ports)) {
+    for (const port of spec.ports) {
+      if (!isRecord(port)) continue;
+      port.protocol ??= "TCP";
+      port.targetPort ??= port.port;
+    }
+  }
+  if (spec.type === "ExternalName") return;
+  const oldSpec = old && isRecord(old.spec) ? old.spec : {};
+  // As the real registry does, an update that leaves clusterIP empty keeps the allocated one.
+  if (spec.clusterIP === undefined || spec.clusterIP === "") {
+    spec.clusterIP = typeof oldSpec.clusterIP === "string" && oldSpec.clusterIP !== ""
+      ? oldSpec.clusterIP
+      : context.allocateClusterIp();
+  }
+  spec.clusterIPs = [spec.clusterIP];
+  spec.ipFamilies ??= ["IPv4"];
+  spec.ipFamilyPolicy ??= "SingleStack";
+  spec.internalTrafficPolicy ??= "Cluster";
+}
+
+function defaultStatefulSet(sts: KubeObject): void {
+  const spec = record(sts, "spec");
+  spec.replicas ??= 1;
+  spec.podManagementPolicy ??= "OrderedReady";
+  spec.revisionHistoryLimit ??= 10;
+  const strategy = record(spec, "updateStrategy");
+  strategy.type ??= "RollingUpdate";
+  if (strategy.type === "RollingUpdate") record(strategy, "rollingUpdate").partition ??= 0;
+  const retention = record(spec, "persistentVolumeClaimRetentionPolicy");
+  retention.whenDeleted ??= "Retain";
+  retention.whenScaled ??= "Retain";
+}
+
+/** The status a new object starts with, for kinds whose status the server initialises. */
+export function initialStatus(object: KubeObject): JsonRecord | undefined {
+  switch (`${object.apiVersion}/${object.kind}`) {
+    case "v1/Namespace":
+      return { phase: "Active" };
+    case "v1/Pod":
+    case "v1/PersistentVolumeClaim":
+      return { phase: "Pending" };
+    case "v1/Service":
+      return { loadBalancer: {} };
+    case "apiextensions.k8s.io/v1/CustomResourceDefinition": {
+      const spec = isRecord(object.spec) ? object.spec : {};
+      return {
+        acceptedNames: spec.names ?? {},
+        conditions: [
+          { type: "NamesAccepted", status: "True", reason: "NoConflicts", message: "" },
+          { type: "Established", status: "True", reason: "InitialNamesAccepted", message: "" },
+        ],
+      };
+    }
+  }
+  return undefined;
+}
+
+/** An `Invalid` (422) error in the real server's words: `Kind "name" is invalid: detail`. */
+export function invalid(type: ResourceType, name: string, detail: string): ApiError {
+  return new ApiError("Invalid", `${kindLabel(type)} "${name}" is invalid: ${detail}`);
+}
+
+function goStrings(values: string[]): string {
+  return `[]string{${values.map((v) => JSON.stringify(v)).join(", ")}}`;
+}
+
+/** Validates a create or an update of `next` (the old object is absent on create). */
+export function validateWrite(
+  type: ResourceType,
+  next: KubeObject,
+  old: KubeObject | undefined,
+): void {
+  const name = next.metadata.name;
+  const refs = next.metadata.ownerReferences ?? [];
+  for (const ref of refs) {
+    if (!ref.uid) {
+      throw invalid(
+        type,
+        name,
+        `metadata.ownerReferences.uid: Invalid value: "": uid must not be empty`,
+      );
+    }
+  }
+  if (refs.filter((ref) => ref.controller === true).length > 1) {
+    throw invalid(
+      type,
+      name,
+      "metadata.ownerReferences: Invalid value: Only one reference can have Controller set to true",
+    );
+  }
+  if (!old) return;
+  if (old.metadata.deletionTimestamp) {
+    const before = new Set(old.metadata.finalizers ?? []);
+    const added = (next.metadata.finalizers ?? []).filter((f) => !before.has(f));
+    if (added.length > 0) {
+      throw invalid(
+        type,
+        name,
+        `metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${
+          goStrings(added)
+        }`,
+      );
+    }
+  }
+  validateImmutable(type, next, old);
+}
+
+function validateImmutable(type: ResourceType, next: KubeObject, old: KubeObject): void {
+  const name = next.metadata.name;
+  switch (`${type.apiVersion}/${type.kind}`) {
+    case "apps/v1/StatefulSet": {
+      if (!deepEqual(withoutKeys(next.spec, STS_MUTABLE), withoutKeys(old.spec, STS_MUTABLE))) {
+        throw invalid(
+          type,
+          name,
+          "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+        );
+      }
+      return;
+    }
+    case "v1/Service": {
+      const was = isRecord(old.spec) ? old.spec.clusterIP : undefined;
+      const now = isRecord(next.spec) ? next.spec.clusterIP : undefined;
+      if (typeof was === "string" && was !== "" && now !== was) {
+        throw invalid(
+          type,
+          name,
+          `spec.clusterIP: Invalid value: ${JSON.stringify(now ?? "")}: field is immutable`,
+        );
+      }
+      return;
+    }
+    case "v1/Secret":
+      if (next.type !== old.type) {
+        throw invalid(
+          type,
+          name,
+          `type: Invalid value: ${JSON.stringify(next.type)}: field is immutable`,
+        );
+      }
+      return validateImmutableData(type, next, old, ["data"]);
+    case "v1/ConfigMap":
+      return validateImmutableData(type, next, old, ["data", "binaryData"]);
+  }
+}
+
+function validateImmutableData(
+  type: ResourceType,
+  next: KubeObject,
+  old: KubeObject,
+  fields: string[],
+): void {
+  if (old.immutable !== true) return;
+  const name = next.metadata.name;
+  if (next.immutable !== true) {
+    throw invalid(type, name, "immutable: Forbidden: field is immutable when `immutable` is set");
+  }
+  for (const field of fields) {
+    if (!deepEqual(next[field], old[field])) {
+      throw invalid(
+        type,
+        name,
+        `${field}: Forbidden: field is immutable when \`immutable\` is set`,
+      );
+    }
+  }
+}
+
+function withoutKeys(value: unknown, keys: Set<string>): JsonRecord {
+  const out: JsonRecord = {};
+  if (!isRecord(value)) return out;
+  for (const [key, member] of Object.entries(value)) if (!keys.has(key)) out[key] = member;
+  return out;
+}

@@ -1,0 +1,147 @@
+/**
+ * The simulated cluster: a {@link VirtualClock}, a {@link SeededRandom}, the in-memory
+ * {@link SimApiServer} (with its garbage collector and namespace controller), the built-in
+ * {@link StatefulSetController} and the {@link PodLifecycle} (scheduler, kubelet, volume binder).
+ * One seed determines the whole run; {@link SimCluster.run} drives virtual time.
+ *
+ * What it models and what it does not is listed in `sim/README.md`. In short, not modelled:
+ * server-side apply managed fields and conflicts, CRD schema validation and defaulting,
+ * admission (webhooks, quotas, RBAC), most built-in defaulting and validation, PersistentVolumes
+ * and storage classes, graceful pod termination, probes, the node controller, Deployments and
+ * other workload controllers, ControllerRevisions, watch timeouts and fault injection.
+ *
+ * @example
+ * ```ts
+ * import { SimCluster } from "./cluster.ts";
+ * const cluster = new SimCluster({ seed: 42 });
+ * const client = cluster.client({ name: "example" });
+ * void client.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "default" } });
+ * const result = await cluster.run({ maxVirtualMs: 60_000 });
+ * console.assert(result.quiescent);
+ * ```
+ *
+ * @module
+ */
+
+import type { KubeObject } from "../core/object.ts";
+import { SimApiServer, type SimApiServerOptions } from "./api_server.ts";
+import { SimClient, type SimClientOptions } from "./client.ts";
+import { settle, VIRTUAL_EPOCH_MS, VirtualClock } from "./clock.ts";
+import { PodLifecycle, type PodLifecycleOptions } from "./pod_lifecycle.ts";
+import { SeededRandom } from "./random.ts";
+import {
+  StatefulSetController,
+  type StatefulSetControllerOptions,
+} from "./statefulset_controller.ts";
+
+/**
+ * Options of {@link SimCluster}: the seed, the start time, the client latency, and every knob of
+ * the server ({@link SimApiServerOptions}: `watchDelayMs`, `watchHistoryEvents`,
+ * `bookmarkIntervalMs`, `gcDelayMs`), the StatefulSet controller (`controllerDelayMs`) and the
+ * pod lifecycle ({@link PodLifecycleOptions}: `nodes`, `nodeSelection`, `scheduleDelayMs`,
+ * `readyDelayMs`, `readyJitterMs`, `bindDelayMs`, `keepPodsUnready`).
+ */
+export interface SimClusterOptions
+  extends SimApiServerOptions, StatefulSetControllerOptions, PodLifecycleOptions {
+  /** The seed of every random choice in the run. @default 1 */
+  seed?: number;
+  /** Virtual time at the start, in epoch milliseconds. @default 2026-01-01T00:00:00Z */
+  startMs?: number;
+  /** The default latency of clients made by {@link SimCluster.client}. @default 1 */
+  latencyMs?: number;
+}
+
+/** Options of {@link SimCluster.run}. */
+export interface RunOptions {
+  /** Stop once the next timer is due later than this much virtual time after the start. */
+  maxVirtualMs: number;
+  /** Checked before every step (after pending promises settle); true stops the run. */
+  until?: () => boolean;
+}
+
+/** The outcome of {@link SimCluster.run}. */
+export interface RunResult {
+  /** True when the run ended because no timer was pending (unref'd timers aside). */
+  quiescent: boolean;
+  /** Virtual time that passed during this run. */
+  virtualMs: number;
+  /** How many instants of virtual time were processed. */
+  steps: number;
+}
+
+/** A deterministic, in-memory Kubernetes cluster on virtual time. */
+export class SimCluster {
+  /** The seed of this run. */
+  readonly seed: number;
+  /** Virtual time. */
+  readonly clock: VirtualClock;
+  /** The root generator; components draw from their own forks of it. */
+  readonly random: SeededRandom;
+  /** The API server store. */
+  readonly server: SimApiServer;
+  /** The built-in StatefulSet controller. */
+  readonly statefulSets: StatefulSetController;
+  /** The scheduler, kubelet and volume binder. */
+  readonly pods: PodLifecycle;
+  readonly #latencyMs: number;
+  #clients = 0;
+
+  /** Builds a cluster with the `default` and `kube-system` namespaces. */
+  constructor(options: SimClusterOptions = {}) {
+    this.seed = options.seed ?? 1;
+    this.clock = new VirtualClock(options.startMs ?? VIRTUAL_EPOCH_MS);
+    this.random = new SeededRandom(this.seed);
+    this.#latencyMs = options.latencyMs ?? 1;
+    this.server = new SimApiServer(this.clock, this.random.fork(), options);
+    this.statefulSets = new StatefulSetController(this.server, this.clock, options);
+    this.pods = new PodLifecycle(this.server, this.clock, this.random.fork(), options);
+  }
+
+  /** A new client of this cluster; each has its own name and request counters. */
+  client(options: SimClientOptions = {}): SimClient {
+    this.#clients++;
+    return new SimClient(this.server, this.clock, {
+      name: options.name ?? `sim-client-${this.#clients}`,
+      latencyMs: options.latencyMs ?? this.#latencyMs,
+    });
+  }
+
+  /** The current virtual time in epoch milliseconds. */
+  nowMs(): number {
+    return this.clock.nowMs();
+  }
+
+  /**
+   * Runs virtual time: lets pending promises settle, then fires the next due timers, until
+   * `until()` holds, nothing is pending (quiescent) or the next timer lies beyond `maxVirtualMs`
+   * (then the clock is moved to that deadline).
+   */
+  async run(options: RunOptions): Promise<RunResult> {
+    const startMs = this.clock.nowMs();
+    const deadlineMs = startMs + options.maxVirtualMs;
+    let steps = 0;
+    const result = (quiescent: boolean): RunResult => ({
+      quiescent,
+      virtualMs: this.clock.nowMs() - startMs,
+      steps,
+    });
+    for (;;) {
+      await settle();
+      if (options.until?.()) return result(this.clock.pending === 0);
+      if (this.clock.pending === 0) return result(true);
+      const dueMs = this.clock.nextDueMs();
+      if (dueMs === undefined) return result(true);
+      if (dueMs > deadlineMs) {
+        this.clock.advanceTo(deadlineMs);
+        return result(false);
+      }
+      this.clock.runNext();
+      steps++;
+    }
+  }
+
+  /** Every stored object (copies), sorted by kind, namespace and name. */
+  objects(): KubeObject[] {
+    return this.server.objects();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The namespace controller of the simulated cluster: when a Namespace is terminating it deletes
+ * every namespaced object in it (finalizers are honoured, so objects may linger), and removes the
+ * Namespace once it is empty. Event-driven, with one timer of `delayMs` virtual per batch.
+ *
+ * @module
+ */
+
+import { isApiError } from "../core/cluster.ts";
+import type { Clock, Timer } from "../core/clock.ts";
+import type { TypeRef } from "../core/object.ts";
+import type { SimApiServer, StoreChange } from "./api_server.ts";
+
+const NAMESPACE: TypeRef = { apiVersion: "v1", kind: "Namespace" };
+
+/** Options of {@link NamespaceController}. */
+export interface NamespaceControllerOptions {
+  /** Virtual delay between a change and the controller acting on it. @default 50 */
+  delayMs?: number;
+}
+
+/**
+ * Empties and removes terminating Namespaces; {@link SimApiServer} starts one.
+ *
+ * @example
+ * ```ts
+ * import { SimApiServer } from "./api_server.ts";
+ * import { VirtualClock } from "./clock.ts";
+ * import { SeededRandom } from "./random.ts";
+ * const clock = new VirtualClock();
+ * const server = new SimApiServer(clock, new SeededRandom(1));
+ * server.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "team" } });
+ * server.create({ apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: "team" } });
+ * server.delete({ apiVersion: "v1", kind: "Namespace" }, "team");
+ * while (clock.runNext()) { /* let the controller act *\/ }
+ * console.assert(server.peek({ apiVersion: "v1", kind: "Namespace" }, "team") === undefined);
+ * ```
+ */
+export class NamespaceController {
+  readonly #server: SimApiServer;
+  readonly #clock: Clock;
+  readonly #delayMs: number;
+  #dirty = new Set<string>();
+  #timer: Timer | undefined;
+  readonly #unsubscribe: () => void;
+
+  /** Starts watching `server` for terminating Namespaces. */
+  constructor(server: SimApiServer, clock: Clock, options: NamespaceControllerOptions = {}) {
+    this.#server = server;
+    this.#clock = clock;
+    this.#delayMs = options.delayMs ?? 50;
+    this.#unsubscribe = server.subscribe((change) => this.#onChange(change));
+  }
+
+  /** Stops the controller. */
+  stop(): void {
+    this.#unsubscribe();
+    this.#timer?.cancel();
+    this.#timer = undefined;
+  }
+
+  #onChange(change: StoreChange): void {
+    const object = change.object;
+    if (change.resource.kind === "Namespace" && change.resource.apiVersion === "v1") {
+      if (change.type !== "DELETED" && object.metadata.deletionTimestamp) {
+        this.#mark(object.metadata.name);
+      }
+      return;
+    }
+    const namespace = object.metadata.namespace;
+    if (change.type !== "DELETED" || !change.resource.namespaced || !namespace) return;
+    if (this.#server.peek(NAMESPACE, namespace)?.metadata.deletionTimestamp) this.#mark(namespace);
+  }
+
+  #mark(namespace: string): void {
+    this.#dirty.add(namespace);
+    this.#timer ??= this.#clock.setTimer(this.#delayMs, () => this.#flush());
+  }
+
+  #flush(): void {
+    this.#timer = undefined;
+    const namespaces = [...this.#dirty];
+    this.#dirty.clear();
+    for (const namespace of namespaces) this.#process(namespace);
+  }
+
+  #process(namespace: string): void {
+    if (!this.#server.peek(NAMESPACE, namespace)?.metadata.deletionTimestamp) return;
+    for (const object of this.#server.objectsInNamespace(namespace)) {
+      if (object.metadata.deletionTimestamp) continue;
+      try {
+        this.#server.delete(object, object.metadata.name, namespace, {
+          uid: object.metadata.uid ?? "",
+          propagationPolicy: "Background",
+        });
+      } catch (error) {
+        if (!isApiError(error, "NotFound") && !isApiError(error, "Conflict")) throw error;
+      }
+    }
+    this.#server.finalizeNamespace(namespace);
+  }
+}

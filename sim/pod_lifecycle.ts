@@ -1,0 +1,372 @@
+/**
+ * The scheduler, kubelet and volume binder of the simulated cluster, reduced to timing:
+ *
+ * - a PersistentVolumeClaim is Bound `bindDelayMs` after it appears (`spec.volumeName`
+ *   `pv-<first 8 chars of its uid>`, capacity = the request);
+ * - a new Pod is bound to a node `scheduleDelayMs` after it appears, once every claim it mounts is
+ *   Bound (as with immediate volume binding), and is Running with its containers started;
+ * - `readyDelayMs` (plus a seeded jitter) later it is Ready.
+ *
+ * Faults for later scenarios: {@link PodLifecycle.crashPod}, {@link PodLifecycle.setNodeLost} and
+ * {@link PodLifecycle.keepPodsUnready}. Every status write goes through the status subresource.
+ *
+ * @module
+ */
+
+import { type Clock, type Random, toTimestamp } from "../core/clock.ts";
+import type { KubeObject, TypeRef } from "../core/object.ts";
+import type { SimApiServer, StoreChange } from "./api_server.ts";
+
+const POD: TypeRef = { apiVersion: "v1", kind: "Pod" };
+const PVC: TypeRef = { apiVersion: "v1", kind: "PersistentVolumeClaim" };
+
+/** Options of {@link PodLifecycle}. */
+export interface PodLifecycleOptions {
+  /** The simulated nodes. @default ["node-1", "node-2", "node-3"] */
+  nodes?: string[];
+  /** How a node is chosen: in turn, or drawn from the seeded generator. @default "roundRobin" */
+  nodeSelection?: "roundRobin" | "random";
+  /** Virtual delay from a Pod's creation to its scheduling and start. @default 100 */
+  scheduleDelayMs?: number;
+  /** Virtual delay from a Pod's start (or crash) to Ready. @default 2000 */
+  readyDelayMs?: number;
+  /** Up to this much seeded extra delay before Ready. @default 0 */
+  readyJitterMs?: number;
+  /** Virtual delay from a claim's creation to Bound. @default 50 */
+  bindDelayMs?: number;
+  /** Pods start but never become Ready while this is set. @default false */
+  keepPodsUnready?: boolean;
+}
+
+interface PodCondition {
+  type: string;
+  status: string;
+  lastTransitionTime?: string;
+  [field: string]: unknown;
+}
+
+interface ContainerStatus {
+  name: string;
+  restartCount: number;
+  [field: string]: unknown;
+}
+
+/** True when the Pod's `Ready` condition is `True`. */
+export function isPodReady(pod: KubeObject): boolean {
+  return conditionsOf(pod).some((c) => c.type === "Ready" && c.status === "True");
+}
+
+/** The `lastTransitionTime` of a true `Ready` condition, or undefined when not Ready. */
+export function podReadySince(pod: KubeObject): string | undefined {
+  const ready = conditionsOf(pod).find((c) => c.type === "Ready" && c.status === "True");
+  return ready?.lastTransitionTime;
+}
+
+function conditionsOf(pod: KubeObject): PodCondition[] {
+  const status = pod.status as { conditions?: PodCondition[] } | undefined;
+  return status?.conditions ?? [];
+}
+
+/**
+ * Drives Pods and claims through their lifecycle on virtual time.
+ *
+ * @example
+ * ```ts
+ * import { SimCluster } from "./cluster.ts";
+ * import { isPodReady } from "./pod_lifecycle.ts";
+ * const cluster = new SimCluster();
+ * cluster.server.create({
+ *   apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "default" },
+ *   spec: { containers: [{ name: "c", image: "busybox" }] },
+ * });
+ * await cluster.run({ maxVirtualMs: 10_000 });
+ * console.assert(isPodReady(cluster.server.get({ apiVersion: "v1", kind: "Pod" }, "p", "default")));
+ * ```
+ */
+export class PodLifecycle {
+  readonly #server: SimApiServer;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #nodes: string[];
+  readonly #options: Required<Omit<PodLifecycleOptions, "nodes" | "keepPodsUnready">>;
+  #keepUnready: boolean;
+  #lost = new Set<string>();
+  #nextNode = 0;
+  #nextIp = 2;
+  /** Pods waiting for a claim (`namespace/claim`) to be Bound. */
+  #waitingForClaim = new Map<string, Set<string>>();
+  /** Pods that found no live node. */
+  #unschedulable = new Set<string>();
+  /** Pods whose Ready was held back by `keepPodsUnready`. */
+  #held = new Set<string>();
+  /** Bumped by every start or crash, so only the latest ready timer of a pod acts. */
+  #readyToken = new Map<string, number>();
+  readonly #unsubscribe: () => void;
+
+  /** Starts the lifecycle on `server`. */
+  constructor(
+    server: SimApiServer,
+    clock: Clock,
+    random: Random,
+    options: PodLifecycleOptions = {},
+  ) {
+    this.#server = server;
+    this.#clock = clock;
+    this.#random = random;
+    this.#nodes = [...(options.nodes ?? ["node-1", "node-2", "node-3"])];
+    this.#keepUnready = options.keepPodsUnready ?? false;
+    this.#options = {
+      nodeSelection: options.nodeSelection ?? "roundRobin",
+      scheduleDelayMs: options.scheduleDelayMs ?? 100,
+      readyDelayMs: options.readyDelayMs ?? 2000,
+      readyJitterMs: options.readyJitterMs ?? 0,
+      bindDelayMs: options.bindDelayMs ?? 50,
+    };
+    this.#unsubscribe = server.subscribe((change) => this.#onChange(change));
+  }
+
+  /** The simulated nodes. */
+  get nodes(): readonly string[] {
+    return this.#nodes;
+  }
+
+  /** While true, started pods do not become Ready; setting it false readies the held ones. */
+  get keepPodsUnready(): boolean {
+    return this.#keepUnready;
+  }
+
+  set keepPodsUnready(value: boolean) {
+    this.#keepUnready = value;
+    if (value) return;
+    const held = [...this.#held];
+    this.#held.clear();
+    for (const uid of held) this.#scheduleReady(uid);
+  }
+
+  /** Stops driving pods and claims. */
+  stop(): void {
+    this.#unsubscribe();
+  }
+
+  /**
+   * Crashes the containers of a running pod: Ready=False, restartCount+1; it becomes Ready again
+   * `readyDelayMs` later. Throws NotFound when the pod does not exist.
+   */
+  crashPod(namespace: string, name: string): void {
+    const pod = this.#server.get(POD, name, namespace);
+    if ((pod.status as { phase?: string } | undefined)?.phase !== "Running") return;
+    const now = toTimestamp(this.#clock.nowMs());
+    const statuses = containerStatusesOf(pod).map((status) => ({
+      ...status,
+      ready: false,
+      restartCount: status.restartCount + 1,
+      lastState: { terminated: { exitCode: 1, reason: "Error", finishedAt: now } },
+      state: { running: { startedAt: now } },
+    }));
+    let conditions = withCondition(conditionsOf(pod), "Ready", "False", now);
+    conditions = withCondition(conditions, "ContainersReady", "False", now);
+    this.#server.patchStatus(
+      { ...POD, name, namespace },
+      { conditions, containerStatuses: statuses },
+    );
+    this.#scheduleReady(pod.metadata.uid ?? "");
+  }
+
+  /**
+   * Marks a node lost (its pods are deleted at once and nothing is scheduled there) or, with
+   * `lost` false, back (pods that found no node are scheduled again).
+   */
+  setNodeLost(node: string, lost = true): void {
+    if (!lost) {
+      this.#lost.delete(node);
+      const waiting = [...this.#unschedulable];
+      this.#unschedulable.clear();
+      for (const uid of waiting) this.#schedule(uid);
+      return;
+    }
+    this.#lost.add(node);
+    for (const pod of this.#server.peekList(POD)) {
+      const spec = pod.spec as { nodeName?: string } | undefined;
+      if (spec?.nodeName !== node || pod.metadata.deletionTimestamp) continue;
+      this.#server.delete(POD, pod.metadata.name, pod.metadata.namespace, {
+        uid: pod.metadata.uid ?? "",
+      });
+    }
+  }
+
+  #onChange(change: StoreChange): void {
+    if (change.type !== "ADDED") return;
+    const object = change.object;
+    const uid = object.metadata.uid ?? "";
+    if (change.resource.kind === "Pod" && change.resource.apiVersion === "v1") {
+      const bound = Boolean((object.spec as { nodeName?: string } | undefined)?.nodeName);
+      this.#clock.setTimer(
+        this.#options.scheduleDelayMs,
+        () => bound ? this.#start(uid) : this.#schedule(uid),
+      );
+    } else if (
+      change.resource.kind === "PersistentVolumeClaim" && change.resource.apiVersion === "v1"
+    ) {
+      this.#clock.setTimer(this.#options.bindDelayMs, () => this.#bindClaim(uid));
+    }
+  }
+
+  #schedule(uid: string): void {
+    const pod = this.#server.byUid(uid);
+    if (!pod || pod.metadata.deletionTimestamp) return;
+    if ((pod.spec as { nodeName?: string } | undefined)?.nodeName) return;
+    const namespace = pod.metadata.namespace ?? "default";
+    for (const claim of claimNames(pod)) {
+      const pvc = this.#server.peek(PVC, claim, namespace);
+      if ((pvc?.status as { phase?: string } | undefined)?.phase === "Bound") continue;
+      const key = `${namespace}/${claim}`;
+      let waiting = this.#waitingForClaim.get(key);
+      if (!waiting) this.#waitingForClaim.set(key, waiting = new Set());
+      waiting.add(uid);
+      return;
+    }
+    const node = this.#pickNode();
+    if (node === undefined) {
+      this.#unschedulable.add(uid);
+      return;
+    }
+    this.#server.bindPod(namespace, pod.metadata.name, node);
+    this.#start(uid);
+  }
+
+  #pickNode(): string | undefined {
+    const live = this.#nodes.filter((node) => !this.#lost.has(node));
+    if (live.length === 0) return undefined;
+    if (this.#options.nodeSelection === "random") return live[this.#random.int(live.length)];
+    return live[this.#nextNode++ % live.length];
+  }
+
+  /** The kubelet starts the containers: Running, started, not yet ready. */
+  #start(uid: string): void {
+    const pod = this.#server.byUid(uid);
+    if (!pod || pod.metadata.deletionTimestamp) return;
+    const spec = pod.spec as { nodeName?: string; containers?: { name: string; image?: string }[] };
+    const now = toTimestamp(this.#clock.nowMs());
+    const ip = this.#nextIp++;
+    const podIP = `10.244.${(ip >> 8) & 255}.${ip & 255}`;
+    let conditions = withCondition(conditionsOf(pod), "Initialized", "True", now);
+    conditions = withCondition(conditions, "Ready", "False", now);
+    conditions = withCondition(conditions, "ContainersReady", "False", now);
+    conditions = withCondition(conditions, "PodScheduled", "True", now);
+    const containerStatuses = (spec.containers ?? []).map((container) => ({
+      name: container.name,
+      image: container.image ?? "",
+      ready: false,
+      started: true,
+      restartCount: 0,
+      state: { running: { startedAt: now } },
+    }));
+    this.#server.patchStatus(
+      { ...POD, name: pod.metadata.name, namespace: pod.metadata.namespace },
+      {
+        phase: "Running",
+        hostIP: `10.0.0.${this.#nodes.indexOf(spec.nodeName ?? "") + 1}`,
+        podIP,
+        podIPs: [{ ip: podIP }],
+        startTime: now,
+        conditions,
+        containerStatuses,
+      },
+    );
+    this.#scheduleReady(uid);
+  }
+
+  #scheduleReady(uid: string): void {
+    const token = (this.#readyToken.get(uid) ?? 0) + 1;
+    this.#readyToken.set(uid, token);
+    const jitter = this.#options.readyJitterMs > 0
+      ? this.#random.int(this.#options.readyJitterMs + 1)
+      : 0;
+    this.#clock.setTimer(this.#options.readyDelayMs + jitter, () => this.#ready(uid, token));
+  }
+
+  #ready(uid: string, token: number): void {
+    if (this.#readyToken.get(uid) !== token) return;
+    const pod = this.#server.byUid(uid);
+    if (!pod || pod.metadata.deletionTimestamp) {
+      this.#readyToken.delete(uid);
+      return;
+    }
+    if (this.#keepUnready) {
+      this.#held.add(uid);
+      return;
+    }
+    const now = toTimestamp(this.#clock.nowMs());
+    let conditions = withCondition(conditionsOf(pod), "Ready", "True", now);
+    conditions = withCondition(conditions, "ContainersReady", "True", now);
+    const containerStatuses = containerStatusesOf(pod).map((s) => ({ ...s, ready: true }));
+    this.#server.patchStatus(
+      { ...POD, name: pod.metadata.name, namespace: pod.metadata.namespace },
+      { conditions, containerStatuses },
+    );
+    this.#readyToken.delete(uid);
+  }
+
+  /** The volume binder: a matching volume appears and the claim is Bound to it. */
+  #bindClaim(uid: string): void {
+    const pvc = this.#server.byUid(uid);
+    if (!pvc || pvc.metadata.deletionTimestamp) return;
+    const spec = (pvc.spec ?? {}) as {
+      volumeName?: string;
+      accessModes?: string[];
+      resources?: { requests?: { storage?: string } };
+    };
+    const name = pvc.metadata.name;
+    const namespace = pvc.metadata.namespace ?? "default";
+    if (!spec.volumeName) {
+      this.#server.update({
+        ...pvc,
+        metadata: {
+          ...pvc.metadata,
+          annotations: {
+            ...pvc.metadata.annotations,
+            "pv.kubernetes.io/bind-completed": "yes",
+            "pv.kubernetes.io/bound-by-controller": "yes",
+          },
+        },
+        spec: { ...spec, volumeName: `pv-${uid.slice(0, 8)}` },
+      });
+    }
+    const status: Record<string, unknown> = { phase: "Bound", accessModes: spec.accessModes ?? [] };
+    const storage = spec.resources?.requests?.storage;
+    if (storage !== undefined) status.capacity = { storage };
+    this.#server.patchStatus({ ...PVC, name, namespace }, status);
+    const key = `${namespace}/${name}`;
+    const waiting = this.#waitingForClaim.get(key);
+    this.#waitingForClaim.delete(key);
+    for (const podUid of waiting ?? []) this.#schedule(podUid);
+  }
+}
+
+function claimNames(pod: KubeObject): string[] {
+  const spec = pod.spec as { volumes?: { persistentVolumeClaim?: { claimName?: string } }[] };
+  const names: string[] = [];
+  for (const volume of spec?.volumes ?? []) {
+    const claim = volume.persistentVolumeClaim?.claimName;
+    if (claim) names.push(claim);
+  }
+  return names;
+}
+
+function containerStatusesOf(pod: KubeObject): ContainerStatus[] {
+  const status = pod.status as { containerStatuses?: ContainerStatus[] } | undefined;
+  return status?.containerStatuses ?? [];
+}
+
+/** Sets one condition, keeping its transition time when the status does not change. */
+function withCondition(
+  conditions: PodCondition[],
+  type: string,
+  status: string,
+  now: string,
+): PodCondition[] {
+  const existing = conditions.find((c) => c.type === type);
+  if (existing?.status === status) return conditions;
+  const next = { type, status, lastTransitionTime: now };
+  return existing ? conditions.map((c) => (c.type === type ? next : c)) : [...conditions, next];
+}

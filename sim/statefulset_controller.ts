@@ -1,0 +1,457 @@
+/**
+ * The built-in StatefulSet controller of the simulated cluster, in-process: it listens to store
+ * commits, coalesces the work of each StatefulSet for `controllerDelayMs` and writes through the
+ * store like the real controller writes through the API.
+ *
+ * Modelled: claims `<template>-<sts>-<ordinal>` created before their pod; pods `<sts>-<ordinal>`
+ * with the StatefulSet's identity labels, hostname and subdomain; OrderedReady (one at a time,
+ * each waiting for the previous to be Running and Ready; scale-down from the highest ordinal) and
+ * Parallel management; `ordinals.start`; recreation of deleted or failed pods; adoption of orphan
+ * pods that match the selector; RollingUpdate (with partition) and OnDelete; the claim retention
+ * policy (by owner references, as the real controller does); `minReadySeconds`; status through
+ * the status subresource, only when it changes.
+ *
+ * Not modelled: ControllerRevision objects (the revision is a hash of the template, and a
+ * recreated pod always gets the current template), maxUnavailable, collision counts, events.
+ *
+ * @module
+ */
+
+import { isApiError } from "../core/cluster.ts";
+import { type Clock, fromTimestamp, type Timer } from "../core/clock.ts";
+import {
+  controllerOf,
+  controllerReference,
+  isControlledBy,
+  type KubeObject,
+  objectKey,
+  type OwnerReference,
+  parseObjectKey,
+  type TypeRef,
+} from "../core/object.ts";
+import { canonicalJson, deepClone, deepEqual, fnv1a32 } from "./_json.ts";
+import { matchesLabels } from "./_store_helpers.ts";
+import type { SimApiServer, StoreChange } from "./api_server.ts";
+import { isPodReady, podReadySince } from "./pod_lifecycle.ts";
+
+const STS: TypeRef = { apiVersion: "apps/v1", kind: "StatefulSet" };
+const POD: TypeRef = { apiVersion: "v1", kind: "Pod" };
+const PVC: TypeRef = { apiVersion: "v1", kind: "PersistentVolumeClaim" };
+const REVISION_LABEL = "controller-revision-hash";
+
+/** Options of {@link StatefulSetController}. */
+export interface StatefulSetControllerOptions {
+  /** Virtual delay that coalesces the changes of StatefulSets before they are reconciled. @default 10 */
+  controllerDelayMs?: number;
+}
+
+interface ClaimTemplate {
+  metadata?: {
+    name?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: Record<string, unknown>;
+}
+
+interface StatefulSetSpec {
+  replicas?: number;
+  serviceName?: string;
+  selector?: { matchLabels?: Record<string, string> };
+  template?: {
+    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec?: Record<string, unknown>;
+  };
+  volumeClaimTemplates?: ClaimTemplate[];
+  podManagementPolicy?: string;
+  updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } };
+  persistentVolumeClaimRetentionPolicy?: { whenDeleted?: string; whenScaled?: string };
+  minReadySeconds?: number;
+  ordinals?: { start?: number };
+}
+
+/**
+ * The name of the revision a StatefulSet's template defines: `<name>-<hash of the template>`.
+ * Pods carry it in their `controller-revision-hash` label.
+ */
+export function statefulSetRevision(sts: KubeObject): string {
+  const spec = (sts.spec ?? {}) as StatefulSetSpec;
+  const hash = fnv1a32(canonicalJson(spec.template ?? {})).toString(16).padStart(8, "0");
+  return `${sts.metadata.name}-${hash}`;
+}
+
+/**
+ * Reconciles every StatefulSet of a {@link SimApiServer} into claims and pods.
+ *
+ * @example
+ * ```ts
+ * import { SimCluster } from "./cluster.ts";
+ * const cluster = new SimCluster(); // starts a StatefulSetController
+ * cluster.server.create({
+ *   apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "web", namespace: "default" },
+ *   spec: {
+ *     replicas: 2, serviceName: "web", selector: { matchLabels: { app: "web" } },
+ *     template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "c", image: "nginx" }] } },
+ *   },
+ * });
+ * await cluster.run({ maxVirtualMs: 60_000 });
+ * const sts = cluster.server.get({ apiVersion: "apps/v1", kind: "StatefulSet" }, "web", "default");
+ * console.assert((sts.status as { readyReplicas?: number }).readyReplicas === 2);
+ * ```
+ */
+export class StatefulSetController {
+  readonly #server: SimApiServer;
+  readonly #clock: Clock;
+  readonly #delayMs: number;
+  #dirty = new Set<string>();
+  #timer: Timer | undefined;
+  #backoffMs = new Map<string, number>();
+  /** StatefulSets waiting for a terminating claim (`namespace/claim`) to go. */
+  #claimWaiters = new Map<string, string>();
+  readonly #unsubscribe: () => void;
+
+  /** Starts reconciling the StatefulSets of `server`. */
+  constructor(server: SimApiServer, clock: Clock, options: StatefulSetControllerOptions = {}) {
+    this.#server = server;
+    this.#clock = clock;
+    this.#delayMs = options.controllerDelayMs ?? 10;
+    this.#unsubscribe = server.subscribe((change) => this.#onChange(change));
+  }
+
+  /** Stops the controller. */
+  stop(): void {
+    this.#unsubscribe();
+    this.#timer?.cancel();
+    this.#timer = undefined;
+  }
+
+  #onChange(change: StoreChange): void {
+    const { resource, object } = change;
+    if (resource.kind === "StatefulSet" && resource.apiVersion === "apps/v1") {
+      this.#mark(objectKey(object.metadata));
+    } else if (resource.kind === "Pod" && resource.apiVersion === "v1") {
+      const owner = controllerOf(object);
+      if (owner?.kind === "StatefulSet" && owner.apiVersion === "apps/v1") {
+        this.#mark(objectKey({ namespace: object.metadata.namespace, name: owner.name }));
+      }
+    } else if (resource.kind === "PersistentVolumeClaim" && change.type === "DELETED") {
+      const key = objectKey(object.metadata);
+      const waiter = this.#claimWaiters.get(key);
+      if (waiter !== undefined) {
+        this.#claimWaiters.delete(key);
+        this.#mark(waiter);
+      }
+    }
+  }
+
+  #mark(key: string): void {
+    this.#dirty.add(key);
+    this.#timer ??= this.#clock.setTimer(this.#delayMs, () => this.#flush());
+  }
+
+  #flush(): void {
+    this.#timer = undefined;
+    const keys = [...this.#dirty];
+    this.#dirty.clear();
+    for (const key of keys) {
+      try {
+        this.#reconcile(key);
+        this.#backoffMs.delete(key);
+      } catch (error) {
+        if (!isApiError(error)) throw error;
+        // Retry with exponential backoff, as the real controller's rate-limited queue does.
+        const delayMs = Math.min((this.#backoffMs.get(key) ?? this.#delayMs * 5) * 2, 10_000);
+        this.#backoffMs.set(key, delayMs);
+        this.#clock.setTimer(delayMs, () => this.#mark(key));
+      }
+    }
+  }
+
+  #reconcile(key: string): void {
+    const { namespace, name } = parseObjectKey(key);
+    const sts = this.#server.peek(STS, name, namespace);
+    if (!sts || sts.metadata.deletionTimestamp) return;
+    const revision = statefulSetRevision(sts);
+    this.#sync(sts, this.#pods(sts), revision);
+    this.#writeStatus(sts, revision);
+  }
+
+  /** The pods this StatefulSet controls, by ordinal. */
+  #pods(sts: KubeObject): Map<number, KubeObject> {
+    const pods = new Map<number, KubeObject>();
+    for (const dependent of this.#server.dependentsOf(sts.metadata.uid ?? "")) {
+      if (dependent.kind !== "Pod" || !isControlledBy(dependent, sts)) continue;
+      const ordinal = ordinalOf(dependent.metadata.name, sts.metadata.name);
+      if (ordinal !== undefined) pods.set(ordinal, dependent);
+    }
+    return pods;
+  }
+
+  /** One pass of the real controller's algorithm; returns early where it would wait. */
+  #sync(sts: KubeObject, pods: Map<number, KubeObject>, revision: string): void {
+    const spec = sts.spec as StatefulSetSpec;
+    const start = spec.ordinals?.start ?? 0;
+    const end = start + (spec.replicas ?? 1);
+    const parallel = spec.podManagementPolicy === "Parallel";
+    for (let ordinal = start; ordinal < end; ordinal++) {
+      const pod = pods.get(ordinal);
+      if (!pod) {
+        this.#createPod(sts, ordinal, revision);
+        if (parallel) continue;
+        return;
+      }
+      if (pod.metadata.deletionTimestamp) {
+        if (parallel) continue;
+        return;
+      }
+      const phase = (pod.status as { phase?: string } | undefined)?.phase;
+      if (phase === "Failed" || phase === "Succeeded") {
+        this.#deletePod(pod);
+        if (parallel) continue;
+        return;
+      }
+      this.#ensureClaims(sts, ordinal);
+      if (!parallel && !isRunningAndReady(pod)) return;
+    }
+    const condemned = [...pods].filter(([ordinal]) => ordinal < start || ordinal >= end)
+      .sort((a, b) => b[0] - a[0]);
+    for (const [ordinal, pod] of condemned) {
+      if (!pod.metadata.deletionTimestamp) {
+        if (spec.persistentVolumeClaimRetentionPolicy?.whenScaled === "Delete") {
+          this.#handClaimsToPod(sts, ordinal, pod);
+        }
+        this.#deletePod(pod);
+      }
+      if (!parallel) return;
+    }
+    if (condemned.length > 0 || spec.updateStrategy?.type === "OnDelete") return;
+    this.#rollingUpdate(spec, pods, start, end, revision);
+  }
+
+  /** Replaces one outdated pod, highest ordinal first, once every pod is Running and Ready. */
+  #rollingUpdate(
+    spec: StatefulSetSpec,
+    pods: Map<number, KubeObject>,
+    start: number,
+    end: number,
+    revision: string,
+  ): void {
+    for (let ordinal = start; ordinal < end; ordinal++) {
+      const pod = pods.get(ordinal);
+      if (!pod || pod.metadata.deletionTimestamp || !isRunningAndReady(pod)) return;
+    }
+    const partition = spec.updateStrategy?.rollingUpdate?.partition ?? 0;
+    for (let ordinal = end - 1; ordinal >= start + partition; ordinal--) {
+      const pod = pods.get(ordinal)!;
+      if (pod.metadata.labels?.[REVISION_LABEL] !== revision) {
+        this.#deletePod(pod);
+        return;
+      }
+    }
+  }
+
+  #createPod(sts: KubeObject, ordinal: number, revision: string): void {
+    const namespace = sts.metadata.namespace ?? "default";
+    const name = `${sts.metadata.name}-${ordinal}`;
+    const existing = this.#server.peek(POD, name, namespace);
+    if (existing) {
+      this.#adopt(sts, existing);
+      return;
+    }
+    if (!this.#ensureClaims(sts, ordinal)) return;
+    this.#server.create(buildPod(sts, ordinal, revision));
+  }
+
+  /** Adopts an orphan pod that matches the selector; a pod another owner controls is left. */
+  #adopt(sts: KubeObject, pod: KubeObject): void {
+    if (controllerOf(pod) || pod.metadata.deletionTimestamp) return;
+    const selector = (sts.spec as StatefulSetSpec).selector?.matchLabels ?? {};
+    if (!matchesLabels(pod, selector)) return;
+    const ownerReferences = [...(pod.metadata.ownerReferences ?? []), controllerReference(sts)];
+    this.#server.update({ ...pod, metadata: { ...pod.metadata, ownerReferences } });
+  }
+
+  /**
+   * Creates the missing claims of one ordinal and keeps their owner reference to the StatefulSet
+   * in line with `whenDeleted`. False when a claim is terminating: the pod must wait for it.
+   */
+  #ensureClaims(sts: KubeObject, ordinal: number): boolean {
+    const spec = sts.spec as StatefulSetSpec;
+    const namespace = sts.metadata.namespace ?? "default";
+    const owned = spec.persistentVolumeClaimRetentionPolicy?.whenDeleted === "Delete";
+    let ready = true;
+    for (const template of spec.volumeClaimTemplates ?? []) {
+      const name = claimName(template, sts, ordinal);
+      const claim = this.#server.peek(PVC, name, namespace);
+      if (!claim) {
+        this.#server.create(buildClaim(sts, template, name, owned));
+      } else if (claim.metadata.deletionTimestamp) {
+        this.#claimWaiters.set(objectKey(claim.metadata), objectKey(sts.metadata));
+        ready = false;
+      } else {
+        const refs = claim.metadata.ownerReferences ?? [];
+        const hasRef = refs.some((ref) => ref.uid === sts.metadata.uid);
+        if (owned === hasRef) continue;
+        const ownerReferences = owned
+          ? [...refs, controllerReference(sts)]
+          : refs.filter((ref) => ref.uid !== sts.metadata.uid);
+        this.#server.update({ ...claim, metadata: { ...claim.metadata, ownerReferences } });
+      }
+    }
+    return ready;
+  }
+
+  /** With `whenScaled: Delete`, a condemned pod's claims become the pod's, so they go with it. */
+  #handClaimsToPod(sts: KubeObject, ordinal: number, pod: KubeObject): void {
+    const spec = sts.spec as StatefulSetSpec;
+    const podRef: OwnerReference = {
+      apiVersion: "v1",
+      kind: "Pod",
+      name: pod.metadata.name,
+      uid: pod.metadata.uid ?? "",
+    };
+    for (const template of spec.volumeClaimTemplates ?? []) {
+      const claim = this.#server.peek(
+        PVC,
+        claimName(template, sts, ordinal),
+        pod.metadata.namespace,
+      );
+      if (!claim || claim.metadata.deletionTimestamp) continue;
+      const refs = claim.metadata.ownerReferences ?? [];
+      if (refs.length === 1 && refs[0]!.uid === podRef.uid) continue;
+      this.#server.update({ ...claim, metadata: { ...claim.metadata, ownerReferences: [podRef] } });
+    }
+  }
+
+  #deletePod(pod: KubeObject): void {
+    this.#server.delete(POD, pod.metadata.name, pod.metadata.namespace, {
+      uid: pod.metadata.uid ?? "",
+    });
+  }
+
+  #writeStatus(sts: KubeObject, revision: string): void {
+    const spec = sts.spec as StatefulSetSpec;
+    const old = (sts.status ?? {}) as Record<string, unknown>;
+    const currentRevision = typeof old.currentRevision === "string"
+      ? old.currentRevision
+      : revision;
+    const minReadyMs = (spec.minReadySeconds ?? 0) * 1000;
+    const now = this.#clock.nowMs();
+    let replicas = 0, ready = 0, available = 0, current = 0, updated = 0;
+    for (const pod of this.#pods(sts).values()) {
+      if (pod.metadata.deletionTimestamp) continue;
+      replicas++;
+      const hash = pod.metadata.labels?.[REVISION_LABEL];
+      if (hash === currentRevision) current++;
+      if (hash === revision) updated++;
+      if (!isPodReady(pod)) continue;
+      ready++;
+      const sinceMs = fromTimestamp(podReadySince(pod) ?? "");
+      const waitMs = Number.isNaN(sinceMs) ? 0 : sinceMs + minReadyMs - now;
+      if (minReadyMs === 0 || waitMs <= 0) available++;
+      else this.#clock.setTimer(waitMs, () => this.#mark(objectKey(sts.metadata)));
+    }
+    const complete = updated === replicas && ready === replicas;
+    const status: Record<string, unknown> = {
+      observedGeneration: sts.metadata.generation ?? 1,
+      replicas,
+      readyReplicas: ready,
+      currentReplicas: complete ? updated : current,
+      updatedReplicas: updated,
+      availableReplicas: available,
+      currentRevision: complete ? revision : currentRevision,
+      updateRevision: revision,
+      collisionCount: 0,
+    };
+    // The real API omits these counters when they are zero.
+    for (const key of ["readyReplicas", "currentReplicas", "updatedReplicas"]) {
+      if (status[key] === 0) delete status[key];
+    }
+    if (deepEqual(status, old)) return;
+    const patch: Record<string, unknown> = { ...status };
+    for (const key of Object.keys(old)) if (!(key in status)) patch[key] = null;
+    this.#server.patchStatus(
+      { ...STS, name: sts.metadata.name, namespace: sts.metadata.namespace },
+      patch,
+    );
+  }
+}
+
+function isRunningAndReady(pod: KubeObject): boolean {
+  return (pod.status as { phase?: string } | undefined)?.phase === "Running" && isPodReady(pod);
+}
+
+function ordinalOf(podName: string, stsName: string): number | undefined {
+  if (!podName.startsWith(`${stsName}-`)) return undefined;
+  const suffix = podName.slice(stsName.length + 1);
+  return /^(0|[1-9][0-9]*)$/.test(suffix) ? Number(suffix) : undefined;
+}
+
+function claimName(template: ClaimTemplate, sts: KubeObject, ordinal: number): string {
+  return `${template.metadata?.name ?? ""}-${sts.metadata.name}-${ordinal}`;
+}
+
+function buildClaim(
+  sts: KubeObject,
+  template: ClaimTemplate,
+  name: string,
+  owned: boolean,
+): KubeObject {
+  const spec = sts.spec as StatefulSetSpec;
+  const claim: KubeObject = {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: {
+      name,
+      namespace: sts.metadata.namespace ?? "default",
+      labels: { ...template.metadata?.labels, ...spec.selector?.matchLabels },
+    },
+    spec: deepClone(template.spec ?? {}),
+  };
+  if (template.metadata?.annotations) {
+    claim.metadata.annotations = { ...template.metadata.annotations };
+  }
+  if (owned) claim.metadata.ownerReferences = [controllerReference(sts)];
+  return claim;
+}
+
+/** The pod of one ordinal, as the real controller builds it from the template. */
+function buildPod(sts: KubeObject, ordinal: number, revision: string): KubeObject {
+  const spec = sts.spec as StatefulSetSpec;
+  const template = spec.template ?? {};
+  const name = `${sts.metadata.name}-${ordinal}`;
+  const podSpec = deepClone(template.spec ?? {}) as Record<string, unknown> & {
+    volumes?: { name: string }[];
+  };
+  const claims = (spec.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? "");
+  const volumes: { name: string; [field: string]: unknown }[] = claims.map((claim) => ({
+    name: claim,
+    persistentVolumeClaim: { claimName: `${claim}-${sts.metadata.name}-${ordinal}` },
+  }));
+  for (const volume of podSpec.volumes ?? []) {
+    if (!claims.includes(volume.name)) volumes.push(volume);
+  }
+  if (volumes.length > 0) podSpec.volumes = volumes;
+  podSpec.hostname = name;
+  if (spec.serviceName) podSpec.subdomain = spec.serviceName;
+  const pod: KubeObject = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name,
+      namespace: sts.metadata.namespace ?? "default",
+      labels: {
+        ...template.metadata?.labels,
+        [REVISION_LABEL]: revision,
+        "statefulset.kubernetes.io/pod-name": name,
+        "apps.kubernetes.io/pod-index": String(ordinal),
+      },
+      ownerReferences: [controllerReference(sts)],
+    },
+    spec: podSpec,
+  };
+  if (template.metadata?.annotations) {
+    pod.metadata.annotations = { ...template.metadata.annotations };
+  }
+  return pod;
+}

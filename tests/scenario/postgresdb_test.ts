@@ -1,0 +1,135 @@
+// Goal: the tutorial's story end to end in the simulated cluster: objects, status, scaling with
+// PVCs kept, deletion cascading, zero writes after convergence, the password kept across restarts.
+// Method: the real runtime and reconciler against SimCluster on virtual time, one seed per test.
+import assert from "node:assert/strict";
+import { readManifests } from "../../cli/manifests.ts";
+import { Controller } from "../../runtime/controller.ts";
+import { postgresReconciler } from "../../core/postgres/reconcile.ts";
+import { sampleYaml, world } from "../support/world.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+Deno.test("PostgresDB: the tutorial's sample converges to Running with every child", async () => {
+  const w = await world(1);
+  await w.apply(await readManifests(["examples/postgresdb.yaml"]));
+  await w.converge();
+  const db = w.db("my-postgres");
+  assert.equal(db.status?.phase, "Running");
+  assert.equal(db.status?.ready, true);
+  assert.equal(db.status?.observedGeneration, db.metadata.generation);
+  assert.equal(
+    db.status?.connectionString,
+    "postgresql://my-postgres.default.svc.cluster.local:5432/myapp",
+  );
+  const ready = db.status?.conditions?.find((c) => c.type === "Ready");
+  assert.equal(ready?.status, "True");
+  const sts = w.find("StatefulSet", "my-postgres") as Any;
+  assert.equal(sts.status.readyReplicas, 1);
+  const svc = w.find("Service", "my-postgres") as Any;
+  assert.equal(svc.spec.clusterIP, "None");
+  assert.equal(svc.spec.ports[0].port, 5432);
+  const pvc = w.find("PersistentVolumeClaim", "data-my-postgres-0") as Any;
+  assert.equal(pvc.status.phase, "Bound");
+  assert.equal(pvc.status.capacity.storage, "1Gi");
+  const secret = w.find("Secret", "my-postgres-credentials") as Any;
+  assert.match(atob(secret.data.password), /^[A-Za-z0-9]{24}$/);
+  for (const child of [sts, svc, secret]) {
+    const ref = child.metadata.ownerReferences[0];
+    assert.equal(ref.uid, db.metadata.uid, `${child.kind} owned by uid`);
+    assert.equal(ref.controller, true);
+  }
+  await w.controller.stop();
+});
+
+Deno.test("PostgresDB: once converged, reconciles make zero writes", async () => {
+  const w = await world(2);
+  await w.applyYaml(sampleYaml({ replicas: 2 }));
+  await w.converge();
+  const writes = w.controller.stats.writes;
+  const reconciles = w.controller.stats.reconciles;
+  for (let i = 0; i < 5; i++) w.controller.queue.add("default/my-postgres");
+  await w.converge();
+  assert.ok(w.controller.stats.reconciles > reconciles, "it did reconcile again");
+  assert.equal(w.controller.stats.writes, writes, "and wrote nothing");
+  await w.controller.stop();
+});
+
+Deno.test("PostgresDB: scale: 1 -> 3 -> 1 keeps PVCs", async () => {
+  const w = await world(3);
+  await w.applyYaml(sampleYaml());
+  await w.converge();
+  await w.applyYaml(sampleYaml({ replicas: 3 }));
+  await w.converge();
+  let db = w.db("my-postgres");
+  assert.equal(db.status?.ready, true);
+  assert.deepEqual(w.names("Pod"), ["my-postgres-0", "my-postgres-1", "my-postgres-2"]);
+  assert.equal((w.find("StatefulSet", "my-postgres") as Any).status.readyReplicas, 3);
+  assert.ok(
+    w.cluster.objects().some((o) =>
+      o.kind === "Event" && (o as Any).reason === "Scaled" &&
+      /from 1 to 3/.test((o as Any).message)
+    ),
+  );
+  await w.applyYaml(sampleYaml({ replicas: 1 }));
+  await w.converge();
+  db = w.db("my-postgres");
+  assert.equal(db.status?.ready, true);
+  assert.deepEqual(w.names("Pod"), ["my-postgres-0"]);
+  assert.deepEqual(w.names("PersistentVolumeClaim"), [
+    "data-my-postgres-0",
+    "data-my-postgres-1",
+    "data-my-postgres-2",
+  ]);
+  await w.controller.stop();
+});
+
+Deno.test("PostgresDB: deleting it garbage-collects the children and keeps the volumes", async () => {
+  const w = await world(4);
+  await w.applyYaml(sampleYaml());
+  await w.converge();
+  await w.remove("PostgresDB", "database.thegeekyway.com/v1alpha1", "my-postgres");
+  await w.converge();
+  assert.deepEqual(w.names("PostgresDB"), []);
+  assert.deepEqual(w.names("StatefulSet"), []);
+  assert.deepEqual(w.names("Service").filter((n) => n === "my-postgres"), []);
+  assert.deepEqual(w.names("Secret"), []);
+  assert.deepEqual(w.names("Pod"), []);
+  assert.deepEqual(w.names("PersistentVolumeClaim"), ["data-my-postgres-0"], "data is kept");
+  await w.controller.stop();
+});
+
+Deno.test("PostgresDB: the password survives an operator restart", async () => {
+  const w = await world(5);
+  await w.applyYaml(sampleYaml());
+  await w.converge();
+  const before = (w.find("Secret", "my-postgres-credentials") as Any).data.password;
+  await w.controller.stop();
+  const restarted = new Controller(w.cluster.client({ name: "operator-2" }), postgresReconciler, {
+    clock: w.cluster.clock,
+    random: w.cluster.random.fork(),
+    watchInactivityMs: 0,
+  });
+  void restarted.start();
+  await w.converge();
+  assert.ok(restarted.stats.reconciles > 0);
+  assert.equal(restarted.stats.writes, 0, "a restarted operator has nothing to write");
+  assert.equal((w.find("Secret", "my-postgres-credentials") as Any).data.password, before);
+  await restarted.stop();
+});
+
+Deno.test("PostgresDB: re-created with the same name, it gets new children, not the old ones", async () => {
+  const w = await world(6);
+  await w.applyYaml(sampleYaml());
+  await w.converge();
+  const oldSecret = w.find("Secret", "my-postgres-credentials") as Any;
+  await w.remove("PostgresDB", "database.thegeekyway.com/v1alpha1", "my-postgres");
+  await w.applyYaml(sampleYaml());
+  await w.converge();
+  const db = w.db("my-postgres");
+  const secret = w.find("Secret", "my-postgres-credentials") as Any;
+  assert.equal(db.status?.ready, true);
+  assert.notEqual(secret.metadata.uid, oldSecret.metadata.uid);
+  assert.equal(secret.metadata.ownerReferences[0].uid, db.metadata.uid);
+  await w.controller.stop();
+});
