@@ -22,7 +22,7 @@ export interface TypeStore {
 /** Objects by kind/namespace/name, by uid, and by owner uid. */
 export class ObjectIndex {
   /** Served kinds by `apiVersion/kind`, in registration order. */
-  readonly types = new Map<string, TypeStore>();
+  readonly types: Map<string, TypeStore> = new Map();
   #uids = new Map<string, KubeObject>();
   #dependents = new Map<string, Set<string>>();
 

@@ -26,6 +26,8 @@ import { type Clock, type Random, toTimestamp } from "../core/clock.ts";
 import { type KubeObject, type ObjectMeta, typeKey, type TypeRef } from "../core/object.ts";
 import { validateWrite } from "./_builtin_rules.ts";
 import { deepClone, deepEqual, mergePatch } from "./_json.ts";
+import type { TypeStore } from "./_object_index.ts";
+import { namespaceOf, SimStore } from "./_store.ts";
 import {
   conflictError,
   isGone,
@@ -36,10 +38,8 @@ import {
   prepareObject,
   randomNameSuffix,
   randomUid,
-  sortObjects,
 } from "./_store_helpers.ts";
-import { ObjectIndex, type TypeStore } from "./_object_index.ts";
-import { type ChangeType, type DeliveryFilter, WatchHub } from "./_watch_hub.ts";
+import type { ChangeType } from "./_watch_hub.ts";
 import { GarbageCollector } from "./garbage_collector.ts";
 import { NamespaceController } from "./namespace_controller.ts";
 import {
@@ -51,26 +51,7 @@ import {
 } from "./resource_types.ts";
 
 export type { ChangeType, DeliveryFilter, SimWatchInfo } from "./_watch_hub.ts";
-
-/** A committed change, as in-process controllers see it through {@link SimApiServer.subscribe}. */
-export interface StoreChange {
-  type: ChangeType;
-  /** The kind of the object. */
-  resource: ResourceType;
-  /** The stored object after the change (its last state for DELETED). Read-only. */
-  object: KubeObject;
-  /** The stored object before the change, absent for ADDED. Read-only. */
-  oldObject?: KubeObject | undefined;
-}
-
-/** Called synchronously after each commit; must not modify the objects it is given. */
-export type StoreListener = (change: StoreChange) => void;
-
-/** Seams for a later fault layer. */
-export interface SimApiServerHooks {
-  /** Decides whether a watch event is delivered; return false to drop it. */
-  beforeDeliver?: DeliveryFilter;
-}
+export type { SimApiServerHooks, SimStore, StoreChange, StoreListener } from "./_store.ts";
 
 /** Options of {@link SimApiServer}. */
 export interface SimApiServerOptions {
@@ -103,18 +84,8 @@ const NAMESPACE: TypeRef = { apiVersion: "v1", kind: "Namespace" };
  * console.assert(server.get(cm, "a", "default").metadata.uid === cm.metadata.uid);
  * ```
  */
-export class SimApiServer {
-  /** The clock that timestamps objects and paces watches and the garbage collector. */
-  readonly clock: Clock;
-  /** Fault-injection seams; empty by default. */
-  hooks: SimApiServerHooks = {};
+export class SimApiServer extends SimStore {
   readonly #random: Random;
-  readonly #hub: WatchHub;
-  #rv = 0;
-  readonly #index = new ObjectIndex();
-  #listeners: StoreListener[] = [];
-  #notes: StoreChange[] = [];
-  #notifying = false;
   #nextClusterIp = 10;
   readonly #context = {
     nowMs: () => this.clock.nowMs(),
@@ -124,13 +95,12 @@ export class SimApiServer {
 
   /** Creates a server on `clock`, drawing uids and names from `random`. */
   constructor(clock: Clock, random: Random, options: SimApiServerOptions = {}) {
-    this.clock = clock;
-    this.#random = random;
-    this.#hub = new WatchHub(clock, {
+    super(clock, {
       watchDelayMs: options.watchDelayMs ?? 1,
       historyEvents: options.watchHistoryEvents ?? 10000,
       bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60000,
-    }, () => this.hooks.beforeDeliver);
+    });
+    this.#random = random;
     for (const type of BUILTIN_TYPES) this.registerType(type);
     const gcDelayMs = options.gcDelayMs ?? 50;
     new GarbageCollector(this, clock, { delayMs: gcDelayMs });
@@ -140,29 +110,19 @@ export class SimApiServer {
     }
   }
 
-  /** The current global resourceVersion. */
-  get resourceVersion(): string {
-    return String(this.#rv);
-  }
-
-  /** How many watches are open. */
-  get openWatches(): number {
-    return this.#hub.openWatches;
-  }
-
   /** Serves a kind (or changes how an already served kind behaves). */
   registerType(type: ResourceType): void {
-    this.#index.register(type);
+    this.index.register(type);
   }
 
   /** The served kind named by `type`, if any. */
   resourceType(type: TypeRef): ResourceType | undefined {
-    return this.#index.store(type)?.resource;
+    return this.index.store(type)?.resource;
   }
 
   /** Every served kind, in registration order. */
   resourceTypes(): ResourceType[] {
-    return [...this.#index.types.values()].map((store) => store.resource);
+    return [...this.index.types.values()].map((store) => store.resource);
   }
 
   /** Reads one object; fails with NotFound. */
@@ -178,11 +138,11 @@ export class SimApiServer {
     const store = this.#store(type);
     const items: KubeObject[] = [];
     const selector = options.labelSelector;
-    for (const object of this.#index.sorted(store, options.namespace)) {
+    for (const object of this.index.sorted(store, options.namespace)) {
       if (selector && !matchesLabels(object, selector)) continue;
       items.push(deepClone(object));
     }
-    return { items, resourceVersion: String(this.#rv) };
+    return { items, resourceVersion: this.resourceVersion };
   }
 
   /** Creates an object; fails with AlreadyExists, NotFound (namespace) or Invalid. */
@@ -190,7 +150,7 @@ export class SimApiServer {
     const store = this.#store(object);
     const resource = store.resource;
     const meta = object.metadata ?? { name: "" };
-    const namespace = this.#namespaceOf(resource, meta.namespace);
+    const namespace = namespaceOf(resource, meta.namespace);
     let name = meta.name;
     const prefix = meta.generateName;
     if (!name && typeof prefix === "string" && prefix) {
@@ -344,21 +304,7 @@ export class SimApiServer {
         );
       }
     }
-    return this.#hub.open(
-      typeKey(store.resource),
-      options,
-      fromRv,
-      this.#rv,
-      () => this.#index.sorted(store, options.namespace),
-    );
-  }
-
-  /** Registers an in-process listener of every commit; returns the function that removes it. */
-  subscribe(listener: StoreListener): () => void {
-    this.#listeners = [...this.#listeners, listener];
-    return () => {
-      this.#listeners = this.#listeners.filter((l) => l !== listener);
-    };
+    return this.openWatch(store, options, fromRv);
   }
 
   /**
@@ -392,44 +338,6 @@ export class SimApiServer {
     return deepClone(this.commit(store.resource, "MODIFIED", next, stored));
   }
 
-  /** Every stored object, sorted by kind, namespace and name (copies). */
-  objects(): KubeObject[] {
-    const all: KubeObject[] = [];
-    for (const store of this.#index.types.values()) {
-      for (const object of this.#index.sorted(store, undefined)) all.push(deepClone(object));
-    }
-    return sortObjects(all);
-  }
-
-  // ---- Read-only access for in-process controllers (no copies: do not modify the results) ----
-
-  /** The stored object, or undefined; not a copy. */
-  peek(type: TypeRef, name: string, namespace?: string): KubeObject | undefined {
-    const store = this.#index.store(type);
-    return store && this.#find(store, name, namespace);
-  }
-
-  /** The stored objects of one kind sorted by namespace and name; not copies. */
-  peekList(type: TypeRef, namespace?: string): KubeObject[] {
-    const store = this.#index.store(type);
-    return store ? this.#index.sorted(store, namespace) : [];
-  }
-
-  /** The stored object with this uid, or undefined; not a copy. */
-  byUid(uid: string): KubeObject | undefined {
-    return this.#index.byUid(uid);
-  }
-
-  /** The stored objects whose ownerReferences name `uid`, in the order they gained it. */
-  dependentsOf(uid: string): KubeObject[] {
-    return this.#index.dependentsOf(uid);
-  }
-
-  /** The stored namespaced objects of `namespace`, by kind then name; not copies. */
-  objectsInNamespace(namespace: string): KubeObject[] {
-    return this.#index.inNamespace(namespace);
-  }
-
   /** Removes a terminating Namespace once it is empty (the namespace controller's last step). */
   finalizeNamespace(name: string): void {
     const stored = this.peek(NAMESPACE, name);
@@ -440,27 +348,16 @@ export class SimApiServer {
     this.commit(this.#store(NAMESPACE).resource, gone ? "DELETED" : "MODIFIED", next, stored);
   }
 
-  /**
-   * The one place a change is stored: bumps the resourceVersion, updates the indexes, appends to
-   * the watch log and notifies listeners. `next` must be a fresh object. A fault layer may wrap
-   * this method.
-   */
-  protected commit(
+  /** Commits like {@link SimStore.commit}, then keeps the kinds of a CRD in line with it. */
+  protected override commit(
     resource: ResourceType,
     type: ChangeType,
     next: KubeObject,
     old: KubeObject | undefined,
   ): KubeObject {
-    const rv = ++this.#rv;
-    next.metadata.resourceVersion = String(rv);
-    const store = this.#store(resource);
-    if (type === "DELETED") this.#index.remove(store, old ?? next);
-    else this.#index.put(store, next, old);
-    const namespace = next.metadata.namespace ?? "";
-    this.#hub.record({ rv, type, typeKey: typeKey(resource), namespace, object: next });
-    if (resource.kind === "CustomResourceDefinition") this.#syncCrd(type, next);
-    this.#notify({ type, resource, object: next, oldObject: old });
-    return next;
+    const committed = super.commit(resource, type, next, old);
+    if (resource.kind === "CustomResourceDefinition") this.#syncCrd(type, committed);
+    return committed;
   }
 
   #deleteStored(
@@ -520,7 +417,7 @@ export class SimApiServer {
   }
 
   #store(type: TypeRef): TypeStore {
-    const store = this.#index.store(type);
+    const store = this.index.store(type);
     if (store) return store;
     throw new ApiError(
       "NotFound",
@@ -529,12 +426,7 @@ export class SimApiServer {
   }
 
   #find(store: TypeStore, name: string, namespace: string | undefined): KubeObject | undefined {
-    return this.#index.find(store, name, this.#namespaceOf(store.resource, namespace));
-  }
-
-  /** Namespaced kinds default to `default`, as kubectl and client-node's object API do. */
-  #namespaceOf(resource: ResourceType, namespace: string | undefined): string {
-    return resource.namespaced ? (namespace || "default") : "";
+    return this.index.find(store, name, namespaceOf(store.resource, namespace));
   }
 
   #checkNamespaceOpen(resource: ResourceType, namespace: string, name: string): void {
@@ -554,10 +446,10 @@ export class SimApiServer {
     const crdName = crd.metadata.name;
     const declared = type === "DELETED" ? [] : typesFromCrd(crd);
     const keep = new Set(declared.map(typeKey));
-    for (const [key, store] of [...this.#index.types]) {
+    for (const [key, store] of [...this.index.types]) {
       if (store.crd !== crdName || keep.has(key)) continue;
       // Deleting a CRD removes its objects at once; their finalizers are not honoured.
-      for (const object of this.#index.sorted(store, undefined)) {
+      for (const object of this.index.sorted(store, undefined)) {
         this.commit(
           store.resource,
           "DELETED",
@@ -565,27 +457,12 @@ export class SimApiServer {
           object,
         );
       }
-      this.#index.types.delete(key);
+      this.index.types.delete(key);
     }
     for (const resource of declared) {
-      const existing = this.#index.store(resource);
+      const existing = this.index.store(resource);
       if (existing && existing.crd === undefined) continue; // never shadow a built-in kind
-      this.#index.register(resource).crd = crdName;
-    }
-  }
-
-  #notify(change: StoreChange): void {
-    this.#notes.push(change);
-    if (this.#notifying) return;
-    // Listeners that write cause nested commits; queue them so every listener sees commit order.
-    this.#notifying = true;
-    try {
-      for (let i = 0; i < this.#notes.length; i++) {
-        for (const listener of this.#listeners) listener(this.#notes[i]!);
-      }
-    } finally {
-      this.#notes = [];
-      this.#notifying = false;
+      this.index.register(resource).crd = crdName;
     }
   }
 

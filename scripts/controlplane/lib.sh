@@ -1,0 +1,188 @@
+# shellcheck shell=bash
+# Shared settings for the scripts/controlplane/* scripts. Source it, don't run it.
+#
+# Everything here can be overridden from the environment:
+#   PGOP_K8S_VERSION          Kubernetes release the binaries are built from.
+#   PGOP_KWOK_VERSION         kwok release (fake kubelets).
+#   PGOP_CONTROLPLANE_CACHE   where built binaries are cached (outside the repo).
+#   PGOP_CONTROLPLANE_STATE   where a running control plane keeps certs, data, logs, pids.
+
+# Pinned versions. etcd is not pinned here: build.sh uses the
+# go.etcd.io/etcd/server/v3 version that Kubernetes' own go.mod requires.
+PGOP_K8S_VERSION="${PGOP_K8S_VERSION:-v1.35.4}"
+PGOP_KWOK_VERSION="${PGOP_KWOK_VERSION:-v0.8.0}"
+
+PGOP_CONTROLPLANE_CACHE="${PGOP_CONTROLPLANE_CACHE:-${HOME}/.cache/pgop-controlplane}"
+# One directory per version pair, so bumping a version never reuses stale binaries.
+PGOP_CP_BUILD_DIR="${PGOP_CONTROLPLANE_CACHE}/k8s-${PGOP_K8S_VERSION}-kwok-${PGOP_KWOK_VERSION}"
+PGOP_CP_BIN="${PGOP_CP_BUILD_DIR}/bin"
+# Every binary build.sh produces; up.sh checks for all of them.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+PGOP_CP_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+
+PGOP_CONTROLPLANE_STATE="${PGOP_CONTROLPLANE_STATE:-/tmp/pgop-controlplane}"
+
+# Print to stderr with a prefix.
+cp_log() { printf '[controlplane] %s\n' "$*" >&2; }
+
+# Print an error, the tail of an optional log file, and exit 1.
+cp_die() {
+  local msg="$1" logfile="${2:-}"
+  printf '[controlplane] ERROR: %s\n' "$msg" >&2
+  if [[ -n "$logfile" && -f "$logfile" ]]; then
+    printf '[controlplane] ---- last 40 lines of %s ----\n' "$logfile" >&2
+    tail -n 40 "$logfile" >&2 || true
+    printf '[controlplane] ---- end of %s ----\n' "$logfile" >&2
+  fi
+  exit 1
+}
+
+# ---------------------------------------------------------------------------
+# Runtime helpers shared by up.sh, down.sh and restart-apiserver.sh.
+# ---------------------------------------------------------------------------
+
+# Order in which components are started; down.sh stops them in reverse.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+PGOP_CP_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+# Seconds to wait for each component (and for nodes/pods) before giving up.
+PGOP_CP_TIMEOUT="${PGOP_CP_TIMEOUT:-90}"
+
+# Succeeds if PID exists and is not a zombie. Daemons outlive up.sh and are
+# reparented to init, which may reap them late; a zombie counts as exited.
+cp_pid_alive() {
+  local pid="$1" state
+  kill -0 "${pid}" 2>/dev/null || return 1
+  state="$(awk '{print $3}' "/proc/${pid}/stat" 2>/dev/null || true)"
+  [[ -n "${state}" && "${state}" != "Z" && "${state}" != "X" ]]
+}
+
+# cp_stop_pid NAME PID [GRACE]: SIGTERM, wait up to GRACE seconds (default
+# PGOP_CP_STOP_TIMEOUT, else 20), then SIGKILL and wait up to 10 more.
+# GRACE 0 means SIGKILL at once. Fails if the process is still alive.
+cp_stop_pid() {
+  local name="$1" pid="$2" grace="${3:-${PGOP_CP_STOP_TIMEOUT:-20}}" deadline
+  if ((grace > 0)); then
+    kill -TERM "${pid}" 2>/dev/null || true
+    deadline=$((SECONDS + grace))
+    while cp_pid_alive "${pid}" && ((SECONDS < deadline)); do
+      sleep 0.2
+    done
+  fi
+  if cp_pid_alive "${pid}"; then
+    ((grace > 0)) && cp_log "${name} (pid ${pid}) still running after ${grace}s; sending SIGKILL"
+    kill -KILL "${pid}" 2>/dev/null || true
+    deadline=$((SECONDS + 10))
+    while cp_pid_alive "${pid}" && ((SECONDS < deadline)); do
+      sleep 0.2
+    done
+  fi
+  ! cp_pid_alive "${pid}"
+}
+
+cp_pidfile() { printf '%s/pids/%s.pid' "${PGOP_CONTROLPLANE_STATE}" "$1"; }
+cp_logfile() { printf '%s/logs/%s.log' "${PGOP_CONTROLPLANE_STATE}" "$1"; }
+
+# Succeeds if the pid in NAME's pid file is alive AND is really that binary
+# (guards against pid reuse after a crash or reboot).
+cp_running() {
+  local name="$1" pidfile pid exe
+  pidfile="$(cp_pidfile "${name}")"
+  [[ -f "${pidfile}" ]] || return 1
+  pid="$(<"${pidfile}")"
+  [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
+  cp_pid_alive "${pid}" || return 1
+  exe="$(readlink "/proc/${pid}/exe" 2>/dev/null || true)"
+  [[ "${exe}" == */"${name}" || "${exe}" == */"${name} (deleted)" ]]
+}
+
+# cp_spawn NAME BINARY ARGS...: start a daemon detached from our session
+# (setsid: a signal to the caller's process group doesn't kill it), stdout and
+# stderr appended to its log file, pid written to its pid file.
+cp_spawn() {
+  local name="$1"; shift
+  local log pidfile pid
+  log="$(cp_logfile "${name}")"
+  pidfile="$(cp_pidfile "${name}")"
+  printf '\n==== %s starting %s at %s ====\n' "${name}" "$*" "$(date -u +%FT%TZ)" >>"${log}"
+  # Scripts run without job control, so the background child is not a process
+  # group leader and setsid execs in place: $! is the daemon's own pid.
+  setsid "$@" </dev/null >>"${log}" 2>&1 &
+  pid=$!
+  echo "${pid}" >"${pidfile}"
+  cp_log "started ${name} (pid ${pid}, log ${log})"
+}
+
+# cp_wait_until NAME DESCRIPTION CMD...: poll CMD every 0.5s until it succeeds,
+# NAME's process dies (fail at once), or PGOP_CP_TIMEOUT passes.
+cp_wait_until() {
+  local name="$1" what="$2"; shift 2
+  local deadline=$((SECONDS + PGOP_CP_TIMEOUT))
+  while ! "$@" >/dev/null 2>&1; do
+    if [[ -n "${name}" ]] && ! cp_running "${name}"; then
+      cp_die "${name} exited while waiting for ${what}" "$(cp_logfile "${name}")"
+    fi
+    if ((SECONDS >= deadline)); then
+      cp_die "timed out after ${PGOP_CP_TIMEOUT}s waiting for ${what}" \
+        "$([[ -n "${name}" ]] && cp_logfile "${name}")"
+    fi
+    sleep 0.5
+  done
+}
+
+# curl helper: HTTPS to the apiserver as admin, body to stdout.
+cp_curl_apiserver() {
+  local s="${PGOP_CONTROLPLANE_STATE}/pki"
+  curl -fsS --max-time 5 --cacert "${s}/ca.crt" --cert "${s}/admin.crt" --key "${s}/admin.key" \
+    "https://127.0.0.1:${PGOP_CP_APISERVER_PORT}$1"
+}
+cp_apiserver_ready() { [[ "$(cp_curl_apiserver /readyz)" == "ok" ]]; }
+
+# The kube-apiserver command line, in one place so restart-apiserver.sh starts
+# it exactly as up.sh did. Needs the variables from $STATE/env.
+# --endpoint-reconciler-type=none: the `kubernetes` Service keeps no
+# Endpoints, since 127.0.0.1 is not a valid endpoint address (the reconciler
+# would log an error every 10s); nothing in-cluster needs to reach us.
+# The front-proxy (requestheader) CA is only there so that components that
+# read extension-apiserver-authentication find a complete config.
+cp_start_apiserver() {
+  local s="${PGOP_CONTROLPLANE_STATE}"
+  cp_spawn kube-apiserver "${PGOP_CP_BIN}/kube-apiserver" \
+    --bind-address=127.0.0.1 \
+    --advertise-address=127.0.0.1 \
+    --endpoint-reconciler-type=none \
+    --secure-port="${PGOP_CP_APISERVER_PORT}" \
+    --etcd-servers="http://127.0.0.1:${PGOP_CP_ETCD_PORT}" \
+    --cert-dir="${s}/apiserver-certs" \
+    --tls-cert-file="${s}/pki/apiserver.crt" \
+    --tls-private-key-file="${s}/pki/apiserver.key" \
+    --client-ca-file="${s}/pki/ca.crt" \
+    --requestheader-client-ca-file="${s}/pki/front-proxy-ca.crt" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User \
+    --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="${s}/pki/front-proxy-client.crt" \
+    --proxy-client-key-file="${s}/pki/front-proxy-client.key" \
+    --authorization-mode=Node,RBAC \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="${s}/pki/sa.pub" \
+    --service-account-signing-key-file="${s}/pki/sa.key" \
+    --service-cluster-ip-range="${PGOP_CP_SERVICE_CIDR}" \
+    --allow-privileged=true \
+    --profiling=false \
+    --v="${PGOP_CP_VERBOSITY:-1}"
+}
+
+cp_wait_apiserver() {
+  cp_wait_until kube-apiserver "kube-apiserver /readyz on 127.0.0.1:${PGOP_CP_APISERVER_PORT}" cp_apiserver_ready
+  cp_log "kube-apiserver ready on https://127.0.0.1:${PGOP_CP_APISERVER_PORT}"
+}
+
+# Load the settings up.sh recorded for a running control plane.
+cp_load_state() {
+  local envfile="${PGOP_CONTROLPLANE_STATE}/env"
+  [[ -f "${envfile}" ]] || cp_die "no control plane state in ${PGOP_CONTROLPLANE_STATE} (run up.sh first)"
+  # shellcheck source=/dev/null
+  source "${envfile}"
+}

@@ -1,0 +1,211 @@
+/**
+ * The PostgresDB operator's own rules, as checkers for the harness: the credentials Secret is never
+ * regenerated or overwritten, no PVC is deleted by the operator, `Ready` never runs ahead of the
+ * pods; and the end-state checks: every PostgresDB matches its spec, and a converged operator
+ * stays quiet.
+ *
+ * @module
+ */
+
+import { controllerOf, type KubeObject } from "../core/object.ts";
+import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
+import { validatePostgresDB } from "../core/postgres/validate.ts";
+import { secretName } from "../core/postgres/naming.ts";
+import {
+  invalidWriteChecker,
+  observedGenerationChecker,
+  ownerReferenceChecker,
+  statusSubresourceChecker,
+  writesPerReconcileChecker,
+} from "./checkers.ts";
+import type { Checker, Harness } from "./harness.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+/** The credentials Secret is created once per PostgresDB uid and never written again. */
+export function credentialsChecker(): Checker {
+  const passwords = new Map<string, string>();
+  return {
+    name: "credentials never regenerated or overwritten",
+    onWrite(write) {
+      if (write.ref.kind !== "Secret") return undefined;
+      if (write.verb === "apply" || write.verb === "update") {
+        return `the operator ${write.verb === "apply" ? "applied" : "updated"} ${write.target}`;
+      }
+      if (write.verb === "delete") return `the operator deleted ${write.target}`;
+      return undefined;
+    },
+    onCommit(change, { harness }) {
+      const o = change.object;
+      if (o.kind !== "Secret" || change.type === "DELETED") return undefined;
+      const owner = controllerOf(o);
+      if (!owner || owner.kind !== POSTGRESDB.kind) return undefined;
+      // A Secret written for an owner already gone (a lagging cache) is garbage, collected soon;
+      // it is no database's credentials.
+      const live = harness.cluster.server.byUid(owner.uid);
+      if (!live || live.metadata.deletionTimestamp) return undefined;
+      const password = (o.data as Record<string, string> | undefined)?.password;
+      const key = `${owner.uid}/${o.metadata.name}`;
+      const first = passwords.get(key);
+      if (first === undefined) {
+        if (password !== undefined) passwords.set(key, password);
+        return undefined;
+      }
+      return password !== first
+        ? `the password of ${o.metadata.namespace}/${o.metadata.name} changed for the same PostgresDB`
+        : undefined;
+    },
+  };
+}
+
+/** The operator never deletes a PersistentVolumeClaim. */
+export function volumeChecker(): Checker {
+  return {
+    name: "no PVC deleted by the operator",
+    onWrite(write) {
+      return write.verb === "delete" && write.ref.kind === "PersistentVolumeClaim"
+        ? `the operator deleted ${write.target}`
+        : undefined;
+    },
+  };
+}
+
+/**
+ * `ready: true` is only written for a PostgresDB whose own StatefulSet (controlled by its uid) has
+ * had at least as many ready replicas as the spec asked for at the observed generation.
+ */
+export function readyChecker(): Checker {
+  const maxReady = new Map<string, number>();
+  const replicasAt = new Map<string, number>();
+  return {
+    name: "Ready never ahead of the pods",
+    onCommit(change) {
+      const o = change.object as Any;
+      if (o.kind === "StatefulSet") {
+        const owner = controllerOf(o)?.uid;
+        if (!owner) return undefined;
+        const ready = o.status?.readyReplicas ?? 0;
+        maxReady.set(owner, Math.max(maxReady.get(owner) ?? 0, ready));
+      } else if (o.kind === POSTGRESDB.kind && o.metadata.uid) {
+        const replicas = typeof o.spec?.replicas === "number" ? o.spec.replicas : 1;
+        replicasAt.set(`${o.metadata.uid}@${o.metadata.generation ?? 0}`, replicas);
+      }
+      return undefined;
+    },
+    onWrite(write, { harness }) {
+      if (write.verb !== "patchStatus" || write.ref.kind !== POSTGRESDB.kind) return undefined;
+      if (write.status?.ready !== true || write.error !== undefined) return undefined;
+      const db = harness.cluster.server.peek(POSTGRESDB, write.ref.name, write.ref.namespace);
+      if (!db?.metadata.uid) return undefined;
+      const generation = (write.status.observedGeneration as number | undefined) ?? 0;
+      const wanted = replicasAt.get(`${db.metadata.uid}@${generation}`) ?? 1;
+      const ready = maxReady.get(db.metadata.uid) ?? 0;
+      return ready < wanted
+        ? `${write.target} was written ready with ${ready} of ${wanted} instances ever ready`
+        : undefined;
+    },
+  };
+}
+
+/** Every checker for the PostgresDB operator. */
+export function postgresCheckers(): Checker[] {
+  return [
+    ownerReferenceChecker(POSTGRESDB),
+    invalidWriteChecker(),
+    observedGenerationChecker(POSTGRESDB),
+    writesPerReconcileChecker(10),
+    statusSubresourceChecker(POSTGRESDB),
+    credentialsChecker(),
+    volumeChecker(),
+    readyChecker(),
+  ];
+}
+
+/**
+ * Liveness at the end of a run: each PostgresDB is Ready with its children at the spec, or, with
+ * an invalid spec, reports InvalidSpec for its current generation. Returns the problems found.
+ */
+export function checkPostgresConverged(harness: Harness): string[] {
+  const problems: string[] = [];
+  const objects = harness.cluster.objects();
+  const controlled = (uid: string, kind: string) =>
+    objects.filter((o) => o.kind === kind && controllerOf(o)?.uid === uid);
+  for (const db of objects.filter((o) => o.kind === POSTGRESDB.kind) as PostgresDB[]) {
+    const name = `${db.metadata.namespace}/${db.metadata.name}`;
+    if (db.metadata.deletionTimestamp) continue;
+    const status = db.status ?? {};
+    const ready = status.conditions?.find((c) => c.type === "Ready");
+    if (status.observedGeneration !== db.metadata.generation) {
+      problems.push(
+        `${name}: observedGeneration ${status.observedGeneration} != generation ${db.metadata.generation}`,
+      );
+      continue;
+    }
+    const validation = validatePostgresDB(db);
+    if (!validation.ok || ready?.reason === "InvalidSpec") {
+      if (ready?.reason !== "InvalidSpec") problems.push(`${name}: invalid spec not reported`);
+      continue;
+    }
+    const uid = db.metadata.uid!;
+    if (status.ready !== true || status.phase !== "Running") {
+      problems.push(
+        `${name}: not Running and ready (${status.phase}, ${ready?.reason}: ${ready?.message})`,
+      );
+    }
+    const [sts] = controlled(uid, "StatefulSet") as Any[];
+    if (!sts) problems.push(`${name}: no StatefulSet`);
+    else if (sts.spec.replicas !== validation.spec.replicas) {
+      problems.push(
+        `${name}: StatefulSet has ${sts.spec.replicas} replicas, spec ${validation.spec.replicas}`,
+      );
+    } else if (
+      !sts.spec.template.spec.containers[0].image.endsWith(`:${validation.spec.version}`)
+    ) {
+      problems.push(`${name}: StatefulSet runs ${sts.spec.template.spec.containers[0].image}`);
+    }
+    if (controlled(uid, "Service").length !== 1) problems.push(`${name}: no Service`);
+    const secrets = controlled(uid, "Secret");
+    if (secrets.length !== 1 || secrets[0]!.metadata.name !== secretName(db.metadata.name)) {
+      problems.push(`${name}: no credentials Secret`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * The end state with what legitimately differs between runs masked (uids, versions, times,
+ * passwords, PVCs of ordinals beyond the current replicas): equal masks, equal outcomes.
+ */
+export function postgresOutcome(objects: readonly KubeObject[]): unknown {
+  const dbs = objects.filter((o) => o.kind === POSTGRESDB.kind) as PostgresDB[];
+  return dbs.map((db) => {
+    const uid = db.metadata.uid;
+    const mine = (kind: string) =>
+      objects.filter((o) => o.kind === kind && controllerOf(o)?.uid === uid) as Any[];
+    const sts = mine("StatefulSet")[0];
+    const replicas = sts?.spec?.replicas ?? 0;
+    const pvcs = objects.filter((o) =>
+      o.kind === "PersistentVolumeClaim" &&
+      new RegExp(`^data-${db.metadata.name}-(\\d+)$`).test(o.metadata.name) &&
+      Number(o.metadata.name.split("-").pop()) < replicas
+    ).map((o) => o.metadata.name).sort();
+    const pods = objects.filter((o) =>
+      o.kind === "Pod" && controllerOf(o)?.uid === sts?.metadata.uid
+    )
+      .map((o) => o.metadata.name).sort();
+    return {
+      name: db.metadata.name,
+      phase: db.status?.phase,
+      ready: db.status?.ready,
+      connectionString: db.status?.connectionString,
+      conditions: (db.status?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`)
+        .sort(),
+      statefulSet: sts ? { replicas, template: sts.spec.template } : undefined,
+      service: mine("Service").map((s) => s.spec.ports),
+      secretKeys: mine("Secret").map((s) => Object.keys(s.data ?? {}).sort()),
+      pvcs,
+      pods,
+    };
+  });
+}

@@ -1,0 +1,183 @@
+/**
+ * Fault schedules: what the user and the world do, when, and which faults are in force, as plain
+ * JSON that a failing property test prints and the command line replays.
+ *
+ * @module
+ */
+
+import type { ClusterClient } from "../core/cluster.ts";
+import type { KubeObject } from "../core/object.ts";
+import type { Reconciler } from "../core/reconciler.ts";
+import type { SimClusterOptions } from "./cluster.ts";
+import type { FaultOptions } from "./faults.ts";
+import { type Checker, Harness } from "./harness.ts";
+
+/** One thing that happens at a virtual time (milliseconds from the start). */
+export type Step =
+  | { atMs: number; do: "apply"; object: KubeObject }
+  | {
+    atMs: number;
+    do: "delete";
+    apiVersion: string;
+    kind: string;
+    name: string;
+    namespace?: string;
+  }
+  | { atMs: number; do: "deletePod"; name: string; namespace?: string }
+  | { atMs: number; do: "crashPod"; name: string; namespace?: string }
+  | { atMs: number; do: "loseNode"; node: string }
+  | { atMs: number; do: "crashOperator" };
+
+/** A replayable run: seed, steps, faults. */
+export interface Schedule {
+  seed: number;
+  steps: Step[];
+  /** Faults at the operator's cluster port while faults are on. */
+  faults?: FaultOptions;
+  /** Probability of an operator crash after each of its writes, while faults are on. */
+  crashRate?: number;
+  /** Crash the operator right after its n-th successful write (every prefix of a reconcile). */
+  crashAfterWrites?: number[];
+  /** Faults stop this long after the last step. @default 0 */
+  faultsAfterLastStepMs?: number;
+  /** Cluster options: slow readiness (`readyDelayMs`), a lagging GC (`gcDelayMs`), ... */
+  cluster?: Omit<SimClusterOptions, "seed">;
+}
+
+/** What the controller under test is, for {@link runSchedule}. */
+export interface Subject {
+  reconciler: Reconciler;
+  /** Wraps the controller's client (client-side mutants). */
+  wrapClient?: (client: ClusterClient) => ClusterClient;
+  /** Objects installed first (CRDs). */
+  install?: KubeObject[];
+  /** Safety checkers, fresh for each run. */
+  checkers(): Checker[];
+  /** End-state checks after convergence: problems found. */
+  converged?(harness: Harness): string[];
+}
+
+/** The outcome of a run. */
+export interface RunReport {
+  /** Every rule broken, by checker. */
+  violations: { checker: string; message: string; atMs: number }[];
+  /** True when the world came to rest after the faults stopped. */
+  converged: boolean;
+  /** Virtual time of the whole run. */
+  virtualMs: number;
+  /** Faults injected, by name. */
+  injected: Record<string, number>;
+  reconciles: number;
+  writes: number;
+  /** Equal for equal seeds and schedules. */
+  traceHash: string;
+  /** The harness, to inspect the end state. */
+  harness: Harness;
+}
+
+/** Options of {@link runSchedule}. */
+export interface RunScheduleOptions {
+  /** Virtual time allowed to converge after the faults stop. @default 600000 */
+  convergeWithinMs?: number;
+}
+
+/**
+ * Runs a schedule: steps at their times with faults on, then faults off, then the liveness check
+ * (rest within the bound, end state matches, a full resync writes nothing).
+ */
+export async function runSchedule(
+  schedule: Schedule,
+  subject: Subject,
+  options: RunScheduleOptions = {},
+): Promise<RunReport> {
+  const harnessOptions = {
+    seed: schedule.seed,
+    reconciler: subject.reconciler,
+    install: subject.install ?? [],
+    checkers: subject.checkers(),
+    faults: schedule.faults ?? {},
+    crashRate: schedule.crashRate ?? 0,
+    ...(schedule.crashAfterWrites ? { crashAfterWrites: schedule.crashAfterWrites } : {}),
+    ...(subject.wrapClient ? { wrapClient: subject.wrapClient } : {}),
+  };
+  const harness = new Harness(
+    schedule.cluster ? { ...harnessOptions, cluster: schedule.cluster } : harnessOptions,
+  );
+  await harness.start();
+  const steps = [...schedule.steps].sort((a, b) => a.atMs - b.atMs);
+  for (const step of steps) {
+    const waitMs = step.atMs - harness.atMs;
+    if (waitMs > 0) await harness.runFor(waitMs);
+    perform(harness, step);
+  }
+  await harness.runFor(schedule.faultsAfterLastStepMs ?? 0);
+  harness.stopFaults();
+  const bound = options.convergeWithinMs ?? 600_000;
+  const converged = await harness.settle(bound);
+  if (!converged) {
+    harness.violate(
+      "liveness",
+      `not at rest within ${bound / 1000} virtual seconds after the faults stopped`,
+    );
+  } else {
+    for (const problem of subject.converged?.(harness) ?? []) harness.violate("liveness", problem);
+    const extra = await harness.resync(bound);
+    if (extra.length > 0) {
+      harness.violate(
+        "steady state",
+        `${extra.length} writes after convergence: ${
+          extra.slice(0, 3).map((w) => `${w.verb} ${w.target}`).join(", ")
+        }`,
+      );
+    }
+  }
+  return {
+    violations: harness.violations,
+    converged,
+    virtualMs: harness.atMs,
+    injected: harness.injected,
+    reconciles: harness.reconciles,
+    writes: harness.writes.filter((w) => w.error === undefined).length,
+    traceHash: harness.traceHash,
+    harness,
+  };
+}
+
+/** Starts one step; user requests run on virtual time and may fail like real ones. */
+function perform(harness: Harness, step: Step): void {
+  const pods = harness.cluster.pods;
+  const ignore = (promise: Promise<unknown>) => void promise.catch(() => {});
+  switch (step.do) {
+    case "apply":
+      return ignore(harness.user.apply(step.object, { fieldManager: "kubectl" }));
+    case "delete":
+      return ignore(
+        harness.user.delete(
+          { apiVersion: step.apiVersion, kind: step.kind },
+          step.name,
+          step.namespace ?? "default",
+        ),
+      );
+    case "deletePod":
+      return ignore(
+        harness.user.delete(
+          { apiVersion: "v1", kind: "Pod" },
+          step.name,
+          step.namespace ?? "default",
+        ),
+      );
+    case "crashPod":
+      try {
+        pods.crashPod(step.namespace ?? "default", step.name);
+      } catch {
+        // The pod may not exist (yet, or any more): nothing to crash.
+      }
+      return;
+    case "loseNode":
+      pods.setNodeLost(step.node);
+      harness.cluster.clock.setTimer(30_000, () => pods.setNodeLost(step.node, false));
+      return;
+    case "crashOperator":
+      return harness.crash("scheduled");
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * Test-only mutants of the PostgresDB reconciler, one per bug pattern from the published record of
+ * operator bugs (Sieve, Acto) and from the tutorial itself. Each must be caught by a checker; the
+ * README's mutant table says which fault and which checker it takes.
+ *
+ * @module
+ */
+
+import type { Action } from "../../core/actions.ts";
+import { type ClusterClient, isApiError } from "../../core/cluster.ts";
+import { controllerOf, type KubeObject } from "../../core/object.ts";
+import type { Observed, ReconcileContext, Reconciler } from "../../core/reconciler.ts";
+import { postgresReconciler, reconcilePostgresDB } from "../../core/postgres/reconcile.ts";
+import { buildCredentialsSecret, generatePassword } from "../../core/postgres/secret.ts";
+import { secretName } from "../../core/postgres/naming.ts";
+import type { PostgresDB } from "../../core/postgres/types.ts";
+import { SECRET } from "../../core/postgres/types.ts";
+import { validatePostgresDB } from "../../core/postgres/validate.ts";
+
+/** A mutant: a reconciler with one bug, or the real one behind a buggy client. */
+export interface Mutant {
+  name: string;
+  /** The bug, in a sentence. */
+  bug: string;
+  reconciler: Reconciler<PostgresDB>;
+  /** Wraps the controller's cluster client, for bugs of the runtime rather than the decisions. */
+  wrapClient?: (client: ClusterClient) => ClusterClient;
+}
+
+function mutate(
+  name: string,
+  bug: string,
+  reconcile: (observed: Observed<PostgresDB>, context: ReconcileContext) => Action[],
+): Mutant {
+  return {
+    name,
+    bug,
+    reconciler: { ...postgresReconciler, reconcile: (o, c) => ({ actions: reconcile(o, c) }) },
+  };
+}
+
+function real(observed: Observed<PostgresDB>, context: ReconcileContext): Action[] {
+  return reconcilePostgresDB(observed, context).actions;
+}
+
+/** Every mutant. */
+export const MUTANTS: readonly Mutant[] = [
+  mutate(
+    "password-regenerated",
+    "writes the credentials Secret with a new password on every reconcile",
+    (observed, context) => {
+      const actions = real(observed, context);
+      const validation = validatePostgresDB(observed.object);
+      const hasSecret = observed.owned.some((o) => o.kind === SECRET.kind);
+      if (!validation.ok || !hasSecret || observed.object.metadata.deletionTimestamp) {
+        return actions;
+      }
+      const secret = buildCredentialsSecret(
+        observed.object,
+        validation.spec,
+        generatePassword(context.random),
+      );
+      return [{ kind: "apply", object: secret, reason: "refresh credentials" }, ...actions];
+    },
+  ),
+  mutate(
+    "children-by-name",
+    "finds its children by name without checking the owner's uid (Sieve's ZooKeeper bug)",
+    (observed, context) => {
+      // Take the controller uid of a same-named Secret as if it were this object's own.
+      const db = observed.object;
+      const found = observed.lookup({
+        ...SECRET,
+        namespace: db.metadata.namespace,
+        name: secretName(db.metadata.name),
+      });
+      const uid = found ? controllerOf(found)?.uid : undefined;
+      if (!uid || uid === db.metadata.uid) return real(observed, context);
+      const impostor = structuredClone(db);
+      impostor.metadata.uid = uid;
+      return real({ ...observed, object: impostor }, context);
+    },
+  ),
+  mutate(
+    "ready-too-early",
+    "reports Ready as soon as the StatefulSet exists, as the tutorial does",
+    (observed, context) => {
+      const actions = real(observed, context);
+      const db = observed.object;
+      if (!observed.owned.some((o) => o.kind === "StatefulSet")) return actions;
+      if (!validatePostgresDB(db).ok) return actions;
+      const status = actions.find((a) => a.kind === "patchStatus");
+      if (status?.kind === "patchStatus") {
+        status.status = { ...status.status, ready: true, phase: "Running" };
+      } else if (db.status?.ready !== true) {
+        actions.push({
+          kind: "patchStatus",
+          target: {
+            apiVersion: db.apiVersion,
+            kind: db.kind,
+            name: db.metadata.name,
+            namespace: db.metadata.namespace,
+          },
+          status: { ...db.status, ready: true, phase: "Running" },
+          reason: "ready",
+        });
+      }
+      return actions;
+    },
+  ),
+  mutate(
+    "status-through-main-resource",
+    "writes status by applying the whole object instead of through the status subresource",
+    (observed, context) =>
+      real(observed, context).map((action): Action =>
+        action.kind === "patchStatus"
+          ? {
+            kind: "apply",
+            object: { ...structuredClone(observed.object), status: action.status } as KubeObject,
+            reason: action.reason,
+          }
+          : action
+      ),
+  ),
+  mutate(
+    "hot-loop",
+    "applies the StatefulSet on every reconcile, even when nothing changed",
+    (observed, context) => {
+      const actions = real(observed, context);
+      if (actions.some((a) => a.kind === "apply" && a.object.kind === "StatefulSet")) {
+        return actions;
+      }
+      const sts = observed.owned.find((o) => o.kind === "StatefulSet");
+      if (!sts || observed.object.metadata.deletionTimestamp) return actions;
+      const object = structuredClone(sts);
+      delete object.status;
+      return [...actions, { kind: "apply", object, reason: "always" }];
+    },
+  ),
+  mutate(
+    "claim-template-rewritten",
+    "rewrites the StatefulSet's volume claim template when storage changes (immutable)",
+    (observed, context) => {
+      const actions = real(observed, context);
+      const validation = validatePostgresDB(observed.object);
+      if (!validation.ok) return actions;
+      const sts = observed.owned.find((o) => o.kind === "StatefulSet");
+      const storage = (sts?.spec as {
+        volumeClaimTemplates?: { spec: { resources: { requests: { storage: string } } } }[];
+      } | undefined)
+        ?.volumeClaimTemplates?.[0]?.spec.resources.requests.storage;
+      if (!sts || storage === undefined || storage === validation.spec.storage) return actions;
+      const object = structuredClone(sts);
+      delete object.status;
+      const spec = object.spec as {
+        volumeClaimTemplates: { spec: { resources: { requests: { storage: string } } } }[];
+      };
+      spec.volumeClaimTemplates[0]!.spec.resources.requests.storage = validation.spec.storage;
+      return [{ kind: "apply", object, reason: "storage changed" }, ...actions];
+    },
+  ),
+];
+
+/**
+ * A controller that takes a conflict for success: the runtime forgets the key and the write is
+ * lost until something else changes.
+ */
+export const noRetryOnConflict: Mutant = {
+  name: "no-retry-on-conflict",
+  bug: "takes a 409 Conflict for success, so the write is lost instead of retried",
+  reconciler: postgresReconciler,
+  wrapClient: (client) => {
+    const swallow = <T>(write: () => Promise<T>): Promise<T> =>
+      write().catch((error) => {
+        if (isApiError(error, "Conflict")) return undefined as T;
+        throw error;
+      });
+    return {
+      get: (t, n, ns) => client.get(t, n, ns),
+      list: (t, o) => client.list(t, o),
+      watch: (t, o) => client.watch(t, o),
+      create: (o) => swallow(() => client.create(o)),
+      update: (o) => swallow(() => client.update(o)),
+      apply: (o, opts) => swallow(() => client.apply(o, opts)),
+      patchStatus: (r, s, opts) => swallow(() => client.patchStatus(r, s, opts)),
+      delete: (t, n, ns, opts) => swallow(() => client.delete(t, n, ns, opts)),
+      createEvent: (e) => swallow(() => client.createEvent(e)),
+    };
+  },
+};
+
+/** Every mutant, the client-side one last. */
+export const ALL_MUTANTS: readonly Mutant[] = [...MUTANTS, noRetryOnConflict];

@@ -1,0 +1,158 @@
+/**
+ * fast-check generators of PostgresDB spec sequences and fault schedules. Each shrinks towards
+ * fewer steps, fewer faults and simpler specs, so a failure ends as a small schedule.
+ *
+ * @module
+ */
+
+import fc from "fast-check";
+import type { KubeObject } from "../../core/object.ts";
+import { POSTGRESDB } from "../../core/postgres/types.ts";
+import type { FaultOptions } from "../../sim/faults.ts";
+import type { Schedule, Step } from "../../sim/schedule.ts";
+
+/** The PostgresDB names schedules use. */
+export const DB_NAMES = ["alpha", "beta"] as const;
+
+/** A PostgresDB object with `spec`. */
+export function postgresDB(name: string, spec: Record<string, unknown>): KubeObject {
+  return {
+    apiVersion: POSTGRESDB.apiVersion,
+    kind: POSTGRESDB.kind,
+    metadata: { name, namespace: "default" },
+    spec,
+  };
+}
+
+/** A valid spec; storage and databaseName stay fixed per name, as the operator requires. */
+export function validSpec(): fc.Arbitrary<Record<string, unknown>> {
+  return fc.record({
+    version: fc.constantFrom("16", "17", "15"),
+    storage: fc.constant("1Gi"),
+    replicas: fc.integer({ min: 1, max: 3 }),
+    databaseName: fc.constant("app"),
+  });
+}
+
+/** A spec with one field broken the way users break it. */
+export function invalidSpec(): fc.Arbitrary<Record<string, unknown>> {
+  return fc.tuple(
+    validSpec(),
+    fc.constantFrom<[string, unknown]>(
+      ["storage", "10 gigs"],
+      ["replicas", -1],
+      ["replicas", 1000],
+      ["version", "16; rm -rf /"],
+      ["databaseName", "my-app"],
+      ["databaseName", undefined],
+    ),
+  ).map(([spec, [field, value]]) => {
+    const broken = { ...spec, [field]: value };
+    if (value === undefined) delete broken[field];
+    return broken;
+  });
+}
+
+/** A spec: mostly valid. */
+export function anySpec(): fc.Arbitrary<Record<string, unknown>> {
+  return fc.oneof({ weight: 4, arbitrary: validSpec() }, { weight: 1, arbitrary: invalidSpec() });
+}
+
+function gap(): fc.Arbitrary<number> {
+  return fc.integer({ min: 0, max: 8000 });
+}
+
+/** One user or world step (time relative to the previous step). */
+function stepArbitrary(): fc.Arbitrary<{ afterMs: number; step: Omit<Step, "atMs"> }> {
+  const name = fc.constantFrom(...DB_NAMES);
+  const ordinal = fc.integer({ min: 0, max: 2 });
+  const step = fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.tuple(name, anySpec()).map(([n, spec]) => ({
+        do: "apply" as const,
+        object: postgresDB(n, spec),
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: name.map((n) => ({
+        do: "delete" as const,
+        apiVersion: POSTGRESDB.apiVersion,
+        kind: POSTGRESDB.kind,
+        name: n,
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(name, ordinal).map(([n, i]) => ({
+        do: "deletePod" as const,
+        name: `${n}-${i}`,
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(name, ordinal).map(([n, i]) => ({
+        do: "crashPod" as const,
+        name: `${n}-${i}`,
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom("node-1", "node-2").map((node) => ({
+        do: "loseNode" as const,
+        node,
+      })),
+    },
+    { weight: 1, arbitrary: fc.constant({ do: "crashOperator" as const }) },
+  );
+  return fc.record({ afterMs: gap(), step });
+}
+
+/** Fault rates: each fault off or at a moderate rate, chosen independently. */
+export function faultArbitrary(): fc.Arbitrary<FaultOptions> {
+  const rate = (max: number) =>
+    fc.oneof(fc.constant(0), fc.double({ min: 0.01, max, noNaN: true }));
+  return fc.record({
+    writeErrorRate: rate(0.3),
+    ambiguousWriteRate: rate(0.15),
+    readErrorRate: rate(0.1),
+    watchDisconnectRate: rate(0.1),
+    watchExpireRate: rate(0.05),
+    staleListRate: rate(0.3),
+    watchLagMaxMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 3000 })),
+  }).map((faults) =>
+    Object.fromEntries(Object.entries(faults).filter(([, v]) => v !== 0)) as FaultOptions
+  );
+}
+
+/** A whole schedule: seed, steps that start with an apply, faults, crashes, cluster timing. */
+export function scheduleArbitrary(
+  options: { maxSteps?: number; faults?: boolean } = {},
+): fc.Arbitrary<Schedule> {
+  const first = fc.tuple(fc.constantFrom(...DB_NAMES), validSpec()).map(([n, spec]) => ({
+    afterMs: 0,
+    step: { do: "apply" as const, object: postgresDB(n, spec) },
+  }));
+  return fc.record({
+    seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+    first,
+    rest: fc.array(stepArbitrary(), { maxLength: options.maxSteps ?? 6 }),
+    faults: options.faults === false ? fc.constant({}) : faultArbitrary(),
+    crashRate: options.faults === false
+      ? fc.constant(0)
+      : fc.oneof(fc.constant(0), fc.double({ min: 0.01, max: 0.2, noNaN: true })),
+    gcDelayMs: fc.oneof(fc.constant(50), fc.integer({ min: 51, max: 5000 })),
+    readyDelayMs: fc.oneof(fc.constant(2000), fc.integer({ min: 100, max: 20000 })),
+  }).map(({ seed, first, rest, faults, crashRate, gcDelayMs, readyDelayMs }) => {
+    let atMs = 0;
+    const steps = [first, ...rest].map(({ afterMs, step }) => {
+      atMs += afterMs;
+      return { ...step, atMs } as Step;
+    });
+    const schedule: Schedule = { seed, steps, cluster: { gcDelayMs, readyDelayMs } };
+    if (Object.keys(faults).length > 0) schedule.faults = faults;
+    if (crashRate > 0) schedule.crashRate = crashRate;
+    return schedule;
+  });
+}
