@@ -88,18 +88,29 @@ export class FaultyClient implements ClusterClient {
   faults: FaultOptions;
   /** What was injected so far. */
   readonly injected: FaultCounts;
-  readonly #lastList = new Map<string, ListResult>();
+  readonly #lastList: Map<string, ListResult>;
   #dead = false;
 
   constructor(
     inner: ClusterClient,
-    options: { clock: Clock; random: SeededRandom; faults?: FaultOptions; counts?: FaultCounts },
+    options: {
+      clock: Clock;
+      random: SeededRandom;
+      faults?: FaultOptions;
+      counts?: FaultCounts;
+      /**
+       * The previous list answers, shared across a controller's restarts so that a restarted
+       * controller can be shown an older view than it had before its crash (Sieve's time travel).
+       */
+      listHistory?: Map<string, ListResult>;
+    },
   ) {
     this.#inner = inner;
     this.#clock = options.clock;
     this.#random = options.random;
     this.faults = options.faults ?? {};
     this.injected = options.counts ?? {};
+    this.#lastList = options.listHistory ?? new Map();
   }
 
   /**

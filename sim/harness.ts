@@ -10,7 +10,7 @@
  */
 
 import type { Action } from "../core/actions.ts";
-import { type ClusterClient, isApiError } from "../core/cluster.ts";
+import { type ClusterClient, isApiError, type ListResult } from "../core/cluster.ts";
 import type { KubeObject, TypeRef } from "../core/object.ts";
 import { describeRef, refOf } from "../core/object.ts";
 import type { Reconciler } from "../core/reconciler.ts";
@@ -69,6 +69,10 @@ export interface HarnessOptions {
   checkers?: Checker[];
   /** Wraps the controller's client (below the recorder, above the faults): for client mutants. */
   wrapClient?: (client: ClusterClient) => ClusterClient;
+  /** End every run of virtual time at the first violation. @default true */
+  stopOnViolation?: boolean;
+  /** A run with more reconciles than this is a hot loop, and a violation. @default 20000 */
+  maxReconciles?: number;
   /** Concurrent reconciles of the controller. @default 4 */
   maxConcurrentReconciles?: number;
 }
@@ -97,6 +101,7 @@ export class Harness {
   #client: FaultyClient | undefined;
   #incarnation = 0;
   #successfulWrites = 0;
+  readonly #listHistory = new Map<string, ListResult>();
   #traceA = 0x811c9dc5;
   #traceB = 0x01000193;
   #traceLength = 0;
@@ -171,14 +176,14 @@ export class Harness {
     let done = false;
     const tracked = promise.finally(() => done = true);
     tracked.catch(() => {});
-    await this.cluster.run({ maxVirtualMs, until: () => done });
+    await this.cluster.run({ maxVirtualMs, until: () => done || this.stopped });
     if (!done) throw new Error("The request was not answered in virtual time");
     return await tracked;
   }
 
   /** Runs for `ms` of virtual time (or until nothing is pending). */
   async runFor(ms: number): Promise<void> {
-    await this.cluster.run({ maxVirtualMs: ms });
+    await this.cluster.run({ maxVirtualMs: ms, until: () => this.stopped });
   }
 
   /**
@@ -186,8 +191,9 @@ export class Harness {
    * passes; true when it rested.
    */
   async settle(maxVirtualMs: number): Promise<boolean> {
-    const result = await this.cluster.run({ maxVirtualMs });
-    return result.quiescent && this.#controller !== undefined && this.#controller.idle;
+    const result = await this.cluster.run({ maxVirtualMs, until: () => this.stopped });
+    return !this.stopped && result.quiescent && this.#controller !== undefined &&
+      this.#controller.idle;
   }
 
   /**
@@ -205,6 +211,15 @@ export class Harness {
     }
     await this.settle(maxVirtualMs);
     return this.writes.slice(before);
+  }
+
+  /**
+   * True once a violation was found (with `stopOnViolation`) or the reconcile budget ran out: every
+   * run of virtual time ends at once, so a broken controller fails fast instead of looping.
+   */
+  get stopped(): boolean {
+    return (this.options.stopOnViolation !== false && this.violations.length > 0) ||
+      this.reconciles > (this.options.maxReconciles ?? 20_000);
   }
 
   /** Records a violation found outside the checkers (liveness, differential). */
@@ -230,6 +245,7 @@ export class Harness {
       random: this.#faultRandom,
       faults: this.#faults,
       counts: this.injected,
+      listHistory: this.#listHistory,
     });
     const wrapped = this.options.wrapClient?.(faulty) ?? faulty;
     const recording = new RecordingClient(wrapped, (write) => this.#onWrite(write));
@@ -287,6 +303,9 @@ export class Harness {
 
   #onReconcile(key: string, actions: readonly Action[]): void {
     this.reconciles++;
+    if (this.reconciles === (this.options.maxReconciles ?? 20_000) + 1) {
+      this.violate("bounded work", `more than ${this.reconciles - 1} reconciles: a hot loop?`);
+    }
     this.#mix(`reconcile ${key} ${actions.map((a) => a.kind).join(",")}`);
     for (const checker of this.options.checkers ?? []) {
       this.#report(checker, checker.onReconcile?.(key, actions, this.#context()));

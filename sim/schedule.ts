@@ -106,6 +106,7 @@ export async function runSchedule(
   await harness.start();
   const steps = [...schedule.steps].sort((a, b) => a.atMs - b.atMs);
   for (const step of steps) {
+    if (harness.stopped) break;
     const waitMs = step.atMs - harness.atMs;
     if (waitMs > 0) await harness.runFor(waitMs);
     perform(harness, step);
@@ -113,8 +114,10 @@ export async function runSchedule(
   await harness.runFor(schedule.faultsAfterLastStepMs ?? 0);
   harness.stopFaults();
   const bound = options.convergeWithinMs ?? 600_000;
-  const converged = await harness.settle(bound);
-  if (!converged) {
+  const converged = !harness.stopped && await harness.settle(bound);
+  if (harness.stopped) {
+    // A safety violation ended the run: liveness is not judged.
+  } else if (!converged) {
     harness.violate(
       "liveness",
       `not at rest within ${bound / 1000} virtual seconds after the faults stopped`,

@@ -145,5 +145,5 @@ Deno.test("cli: plan prints what the operator would do, without secret values", 
   const { code, stdout } = await cli("plan", "-f", "examples/postgresdb.yaml");
   assert.equal(code, 0);
   assert.match(stdout, /create Secret default\/my-postgres-credentials/);
-  assert.match(stdout, /apply StatefulSet default\/my-postgres/);
+  assert.match(stdout, /create StatefulSet default\/my-postgres/);
 });

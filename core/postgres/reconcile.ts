@@ -219,15 +219,20 @@ function convergeActions(
   }
   const statefulSet = buildStatefulSet(db, spec);
   const resize = keepClaimTemplates(statefulSet, children.statefulSet, spec);
-  const stsDiff = children.statefulSet
-    ? compareDesired(statefulSet, children.statefulSet)
-    : undefined;
-  if (!stsDiff?.equal) {
-    writes.push({ kind: "apply", object: statefulSet, reason: stsDiff?.reason ?? "missing" });
-    const before = (children.statefulSet?.spec as { replicas?: number } | undefined)?.replicas;
-    if (!children.statefulSet) event("Created", `Created ${describeRef(refOf(statefulSet))}`);
-    else if (before !== spec.replicas) {
-      event("Scaled", `Scaling from ${before ?? 0} to ${spec.replicas} instances`);
+  if (!children.statefulSet) {
+    // Create, never apply, a StatefulSet the cache does not hold: if the cache is only behind,
+    // the existing one may have other (immutable) claim templates, and creating it fails
+    // harmlessly with AlreadyExists where applying would be rejected as an invalid update.
+    writes.push({ kind: "create", object: statefulSet, reason: "missing" });
+    event("Created", `Created ${describeRef(refOf(statefulSet))}`);
+  } else {
+    const diff = compareDesired(statefulSet, children.statefulSet);
+    if (!diff.equal) {
+      writes.push({ kind: "apply", object: statefulSet, reason: diff.reason });
+      const before = (children.statefulSet.spec as { replicas?: number } | undefined)?.replicas;
+      if (before !== spec.replicas) {
+        event("Scaled", `Scaling from ${before ?? 0} to ${spec.replicas} instances`);
+      }
     }
   }
   const input = readiness(db, spec, children.statefulSet, writes.length > 0);

@@ -43,7 +43,7 @@ Deno.test("reconcile() creates the Secret, the Service and the StatefulSet for a
   assert.deepEqual(kinds(actions), [
     "create Secret",
     "apply Service",
-    "apply StatefulSet",
+    "create StatefulSet",
     "patchStatus",
     "event Created",
     "event Created",

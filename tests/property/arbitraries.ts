@@ -24,20 +24,27 @@ export function postgresDB(name: string, spec: Record<string, unknown>): KubeObj
   };
 }
 
-/** A valid spec; storage and databaseName stay fixed per name, as the operator requires. */
-export function validSpec(): fc.Arbitrary<Record<string, unknown>> {
+/**
+ * A valid spec. databaseName stays fixed (it cannot change once initialised); storage changes only
+ * with `varyStorage` (existing volumes keep their size, so the end state depends on history).
+ */
+export function validSpec(
+  options: { varyStorage?: boolean } = {},
+): fc.Arbitrary<Record<string, unknown>> {
   return fc.record({
     version: fc.constantFrom("16", "17", "15"),
-    storage: fc.constant("1Gi"),
+    storage: options.varyStorage ? fc.constantFrom("1Gi", "2Gi") : fc.constant("1Gi"),
     replicas: fc.integer({ min: 1, max: 3 }),
     databaseName: fc.constant("app"),
   });
 }
 
 /** A spec with one field broken the way users break it. */
-export function invalidSpec(): fc.Arbitrary<Record<string, unknown>> {
+export function invalidSpec(
+  options: { varyStorage?: boolean } = {},
+): fc.Arbitrary<Record<string, unknown>> {
   return fc.tuple(
-    validSpec(),
+    validSpec(options),
     fc.constantFrom<[string, unknown]>(
       ["storage", "10 gigs"],
       ["replicas", -1],
@@ -54,8 +61,13 @@ export function invalidSpec(): fc.Arbitrary<Record<string, unknown>> {
 }
 
 /** A spec: mostly valid. */
-export function anySpec(): fc.Arbitrary<Record<string, unknown>> {
-  return fc.oneof({ weight: 4, arbitrary: validSpec() }, { weight: 1, arbitrary: invalidSpec() });
+export function anySpec(
+  options: { varyStorage?: boolean } = {},
+): fc.Arbitrary<Record<string, unknown>> {
+  return fc.oneof(
+    { weight: 4, arbitrary: validSpec(options) },
+    { weight: 1, arbitrary: invalidSpec(options) },
+  );
 }
 
 function gap(): fc.Arbitrary<number> {
@@ -63,13 +75,39 @@ function gap(): fc.Arbitrary<number> {
 }
 
 /** One user or world step (time relative to the previous step). */
-function stepArbitrary(): fc.Arbitrary<{ afterMs: number; step: Omit<Step, "atMs"> }> {
+/** A step without its time (`Omit` distributed over the union). */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+type TimedStep = { afterMs: number; step: DistributiveOmit<Step, "atMs"> };
+
+/** One step, or a delete quickly followed by a re-create of the same name (a user's `replace --force`). */
+function stepGroupArbitrary(options: { varyStorage?: boolean }): fc.Arbitrary<TimedStep[]> {
+  const recreate = fc.tuple(
+    fc.constantFrom(...DB_NAMES),
+    validSpec(options),
+    gap(),
+    fc.integer({ min: 0, max: 500 }),
+  ).map(([n, spec, afterMs, againMs]): TimedStep[] => [
+    {
+      afterMs,
+      step: { do: "delete", apiVersion: POSTGRESDB.apiVersion, kind: POSTGRESDB.kind, name: n },
+    },
+    { afterMs: againMs, step: { do: "apply", object: postgresDB(n, spec) } },
+  ]);
+  return fc.oneof(
+    { weight: 9, arbitrary: stepArbitrary(options).map((s) => [s]) },
+    { weight: 1, arbitrary: recreate },
+  );
+}
+
+function stepArbitrary(
+  options: { varyStorage?: boolean },
+): fc.Arbitrary<TimedStep> {
   const name = fc.constantFrom(...DB_NAMES);
   const ordinal = fc.integer({ min: 0, max: 2 });
   const step = fc.oneof(
     {
       weight: 6,
-      arbitrary: fc.tuple(name, anySpec()).map(([n, spec]) => ({
+      arbitrary: fc.tuple(name, anySpec(options)).map(([n, spec]) => ({
         do: "apply" as const,
         object: postgresDB(n, spec),
       })),
@@ -112,7 +150,7 @@ function stepArbitrary(): fc.Arbitrary<{ afterMs: number; step: Omit<Step, "atMs
 /** Fault rates: each fault off or at a moderate rate, chosen independently. */
 export function faultArbitrary(): fc.Arbitrary<FaultOptions> {
   const rate = (max: number) =>
-    fc.oneof(fc.constant(0), fc.double({ min: 0.01, max, noNaN: true }));
+    fc.oneof({ withCrossShrink: true }, fc.constant(0), fc.double({ min: 0.01, max, noNaN: true }));
   return fc.record({
     writeErrorRate: rate(0.3),
     ambiguousWriteRate: rate(0.15),
@@ -120,7 +158,11 @@ export function faultArbitrary(): fc.Arbitrary<FaultOptions> {
     watchDisconnectRate: rate(0.1),
     watchExpireRate: rate(0.05),
     staleListRate: rate(0.3),
-    watchLagMaxMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 3000 })),
+    watchLagMaxMs: fc.oneof(
+      { withCrossShrink: true },
+      fc.constant(0),
+      fc.integer({ min: 1, max: 3000 }),
+    ),
   }).map((faults) =>
     Object.fromEntries(Object.entries(faults).filter(([, v]) => v !== 0)) as FaultOptions
   );
@@ -128,7 +170,7 @@ export function faultArbitrary(): fc.Arbitrary<FaultOptions> {
 
 /** A whole schedule: seed, steps that start with an apply, faults, crashes, cluster timing. */
 export function scheduleArbitrary(
-  options: { maxSteps?: number; faults?: boolean } = {},
+  options: { maxSteps?: number; faults?: boolean; varyStorage?: boolean } = {},
 ): fc.Arbitrary<Schedule> {
   const first = fc.tuple(fc.constantFrom(...DB_NAMES), validSpec()).map(([n, spec]) => ({
     afterMs: 0,
@@ -137,22 +179,49 @@ export function scheduleArbitrary(
   return fc.record({
     seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
     first,
-    rest: fc.array(stepArbitrary(), { maxLength: options.maxSteps ?? 6 }),
+    rest: fc.array(stepGroupArbitrary({ varyStorage: options.varyStorage ?? true }), {
+      maxLength: options.maxSteps ?? 6,
+    }).map((groups) => groups.flat()),
     faults: options.faults === false ? fc.constant({}) : faultArbitrary(),
-    crashRate: options.faults === false
-      ? fc.constant(0)
-      : fc.oneof(fc.constant(0), fc.double({ min: 0.01, max: 0.2, noNaN: true })),
-    gcDelayMs: fc.oneof(fc.constant(50), fc.integer({ min: 51, max: 5000 })),
-    readyDelayMs: fc.oneof(fc.constant(2000), fc.integer({ min: 100, max: 20000 })),
+    crashRate: options.faults === false ? fc.constant(0) : fc.oneof(
+      { withCrossShrink: true },
+      fc.constant(0),
+      fc.double({ min: 0.01, max: 0.2, noNaN: true }),
+    ),
+    gcDelayMs: fc.oneof(
+      { withCrossShrink: true },
+      fc.constant(50),
+      fc.integer({ min: 51, max: 5000 }),
+    ),
+    readyDelayMs: fc.oneof(
+      { withCrossShrink: true },
+      fc.constant(2000),
+      fc.integer({ min: 100, max: 20000 }),
+    ),
   }).map(({ seed, first, rest, faults, crashRate, gcDelayMs, readyDelayMs }) => {
     let atMs = 0;
     const steps = [first, ...rest].map(({ afterMs, step }) => {
       atMs += afterMs;
       return { ...step, atMs } as Step;
     });
-    const schedule: Schedule = { seed, steps, cluster: { gcDelayMs, readyDelayMs } };
+    const schedule: Schedule = {
+      seed,
+      steps,
+      cluster: { gcDelayMs, readyDelayMs },
+      faultsAfterLastStepMs: 10_000,
+    };
     if (Object.keys(faults).length > 0) schedule.faults = faults;
     if (crashRate > 0) schedule.crashRate = crashRate;
     return schedule;
   });
+}
+
+/** The schedule without any fault: no API or watch faults, no crashes, no pod or node faults. */
+export function withoutFaults(schedule: Schedule): Schedule {
+  const calm = ["apply", "delete"];
+  return {
+    seed: schedule.seed,
+    steps: schedule.steps.filter((s) => calm.includes(s.do)),
+    ...(schedule.cluster ? { cluster: schedule.cluster } : {}),
+  };
 }

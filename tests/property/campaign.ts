@@ -26,9 +26,21 @@ export interface CampaignOptions {
   faults?: boolean;
 }
 
+/** Totals over every schedule a campaign ran. */
+export interface CampaignTotals {
+  reconciles: number;
+  writes: number;
+  virtualSeconds: number;
+  /** Faults injected, by name (operator crashes included). */
+  injected: Record<string, number>;
+  /** User and world steps, by kind. */
+  steps: Record<string, number>;
+}
+
 /** What a campaign found. */
 export interface CampaignResult {
   failed: boolean;
+  totals: CampaignTotals;
   /** Schedules run before the first failure (or in all). */
   runs: number;
   seed: number;
@@ -49,6 +61,13 @@ export async function judge(schedule: Schedule, mutant?: Mutant): Promise<RunRep
 export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
   let runs = 0;
   let firstFailureRun = 0;
+  const totals: CampaignTotals = {
+    reconciles: 0,
+    writes: 0,
+    virtualSeconds: 0,
+    injected: {},
+    steps: {},
+  };
   const arbitrary = scheduleArbitrary({
     maxSteps: options.maxSteps ?? 6,
     faults: options.faults ?? true,
@@ -57,25 +76,44 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     fc.asyncProperty(arbitrary, async (schedule) => {
       runs++;
       const report = await judge(schedule, options.mutant);
+      totals.reconciles += report.reconciles;
+      totals.writes += report.writes;
+      totals.virtualSeconds += report.virtualMs / 1000;
+      for (const [name, n] of Object.entries(report.injected)) {
+        totals.injected[name] = (totals.injected[name] ?? 0) + n;
+      }
+      for (const step of schedule.steps) totals.steps[step.do] = (totals.steps[step.do] ?? 0) + 1;
       if (report.violations.length > 0 && firstFailureRun === 0) firstFailureRun = runs;
       return report.violations.length === 0;
     }),
     { numRuns: options.runs, seed: options.seed, endOnFailure: false },
   );
   if (!details.failed || !details.counterexample) {
-    return { failed: false, runs: details.numRuns, seed: options.seed };
+    return { failed: false, runs: details.numRuns, seed: options.seed, totals };
   }
   const counterexample = details.counterexample[0] as Schedule;
   const report = await judge(counterexample, options.mutant);
   const mutantFlag = options.mutant ? ` --mutant ${options.mutant.name}` : "";
   return {
     failed: true,
+    totals,
     runs: firstFailureRun,
     seed: options.seed,
     counterexample,
     violations: report.violations,
     replay: `deno task campaign --schedule FILE${mutantFlag}`,
   };
+}
+
+function printTotals(totals: CampaignTotals): void {
+  const t = totals;
+  console.log(
+    `  ${t.reconciles} reconciles, ${t.writes} writes, ${
+      t.virtualSeconds.toFixed(0)
+    } virtual seconds`,
+  );
+  console.log(`  steps: ${JSON.stringify(t.steps)}`);
+  console.log(`  faults injected: ${JSON.stringify(t.injected)}`);
 }
 
 function findMutant(name: string | undefined): Mutant | undefined {
@@ -128,6 +166,7 @@ async function cli(args: string[]): Promise<number> {
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   if (!result.failed) {
     console.log(`${result.runs} schedules, all checks passed (seed ${seed}, ${seconds}s)`);
+    printTotals(result.totals);
     return 0;
   }
   const file = await Deno.makeTempFile({ prefix: "pgop-schedule-", suffix: ".json" });
