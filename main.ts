@@ -20,6 +20,8 @@ import { InputError, readManifests } from "./cli/manifests.ts";
 import { simulate, type SimulationReport } from "./cli/simulate.ts";
 import { DEMO_KINDS, renderEvents, renderTable } from "./cli/tables.ts";
 import { SeededRandom } from "./sim/random.ts";
+import { installCrds, startOperator, type StartOptions } from "./cli/start.ts";
+import type { LogLevel } from "./runtime/log.ts";
 import { VIRTUAL_EPOCH_MS } from "./sim/clock.ts";
 
 const USAGE = `Usage: deno task <command> [options]
@@ -30,6 +32,9 @@ Commands:
       --seed N                 seed of every random choice (default 1)
       --output table|json      what to print (default table)
       --max-virtual-seconds N  give up after N virtual seconds (default 600)
+  start                        run the operator against the current kubeconfig (JSON logs)
+      --kubeconfig PATH --context NAME --namespace NS --log-level debug|info|warn|error
+  install-crds                 install the CRDs into the current kubeconfig's cluster
   plan -f FILE [-f FILE ...]   print what the operator would do for these PostgresDBs
   crds [--check]               write crds/*.yaml from crds/postgresdb.ts (or check them)
 
@@ -49,6 +54,10 @@ export async function main(args: string[]): Promise<number> {
         return await sim(rest);
       case "plan":
         return await plan(rest);
+      case "start":
+        return await startOperator(startOptions(rest));
+      case "install-crds":
+        return await installCrds(startOptions(rest));
       case "crds":
         return await crds(rest);
       case undefined:
@@ -89,6 +98,26 @@ function intOption(value: unknown, name: string, fallback: number): number {
     throw new InputError(`${name} must be a whole number, not ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+function startOptions(args: string[]): StartOptions {
+  const { values } = parse(args, {
+    kubeconfig: { type: "string" },
+    context: { type: "string" },
+    namespace: { type: "string", short: "n" },
+    "log-level": { type: "string" },
+  });
+  const level = (values["log-level"] ?? "info") as string;
+  if (!["debug", "info", "warn", "error"].includes(level)) {
+    throw new InputError(
+      `--log-level must be debug, info, warn or error, not ${JSON.stringify(level)}`,
+    );
+  }
+  const options: StartOptions = { logLevel: level as LogLevel };
+  if (typeof values.kubeconfig === "string") options.kubeconfig = values.kubeconfig;
+  if (typeof values.context === "string") options.context = values.context;
+  if (typeof values.namespace === "string") options.namespace = values.namespace;
+  return options;
 }
 
 async function demo(args: string[]): Promise<number> {

@@ -14,7 +14,7 @@ import type { Clock, Random } from "../core/clock.ts";
 import { type ClusterClient, isApiError } from "../core/cluster.ts";
 import { controllerOf, type KubeObject, objectKey, typeKey } from "../core/object.ts";
 import type { Observed, Reconciler } from "../core/reconciler.ts";
-import type { Action } from "../core/actions.ts";
+import { type Action, describeAction } from "../core/actions.ts";
 import { executeActions } from "./executor.ts";
 import { type CacheChange, Informer } from "./informer.ts";
 import { errorMessage, type Logger, silentLogger } from "./log.ts";
@@ -208,6 +208,14 @@ export class Controller<T extends KubeObject = KubeObject> {
         afterWrite ? { ...options, afterWrite } : options,
       );
       this.stats.writes += result.writes;
+      if (actions.length > 0) {
+        this.#logger.log("info", "Reconciled", {
+          controller: this.reconciler.name,
+          key,
+          writes: result.writes,
+          actions: actions.map(describeAction),
+        });
+      }
       this.queue.forget(key);
       if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
     } catch (error) {
