@@ -21,6 +21,7 @@ import { simulate, type SimulationReport } from "./cli/simulate.ts";
 import { DEMO_KINDS, renderEvents, renderTable } from "./cli/tables.ts";
 import { SeededRandom } from "./sim/random.ts";
 import { installCrds, startOperator, type StartOptions } from "./cli/start.ts";
+import { describeChaos, readFaultsFile, runWithFaults } from "./cli/chaos.ts";
 import type { LogLevel } from "./runtime/log.ts";
 import { VIRTUAL_EPOCH_MS } from "./sim/clock.ts";
 
@@ -32,6 +33,9 @@ Commands:
       --seed N                 seed of every random choice (default 1)
       --output table|json      what to print (default table)
       --max-virtual-seconds N  give up after N virtual seconds (default 600)
+      --faults none|light|heavy  inject faults (API errors, lost answers, watch drops, stale
+                               lists, cache lag, operator crashes) and run every checker
+      --faults-file FILE       the same with a custom schedule (JSON: faults, crashRate, steps)
   start                        run the operator against the current kubeconfig (JSON logs)
       --kubeconfig PATH --context NAME --namespace NS --log-level debug|info|warn|error
   install-crds                 install the CRDs into the current kubeconfig's cluster
@@ -140,9 +144,14 @@ async function sim(args: string[]): Promise<number> {
     seed: { type: "string" },
     output: { type: "string", short: "o" },
     "max-virtual-seconds": { type: "string" },
+    faults: { type: "string" },
+    "faults-file": { type: "string" },
   });
   const files = (values.file ?? []) as string[];
   if (files.length === 0) throw new InputError("sim needs at least one -f FILE");
+  if (values.faults !== undefined || values["faults-file"] !== undefined) {
+    return await simWithFaults(args, files, values);
+  }
   const output = (values.output ?? "table") as string;
   if (output !== "table" && output !== "json") {
     throw new InputError(`--output must be table or json, not ${JSON.stringify(output)}`);
@@ -165,6 +174,84 @@ async function sim(args: string[]): Promise<number> {
     printTables(report);
   }
   return report.converged ? 0 : 1;
+}
+
+async function simWithFaults(
+  args: string[],
+  files: string[],
+  values: Record<string, unknown>,
+): Promise<number> {
+  const preset = (values.faults ?? "none") as string;
+  if (preset !== "none" && preset !== "light" && preset !== "heavy") {
+    throw new InputError(`--faults must be none, light or heavy, not ${JSON.stringify(preset)}`);
+  }
+  const output = (values.output ?? "table") as string;
+  if (output !== "table" && output !== "json") {
+    throw new InputError(`--output must be table or json, not ${JSON.stringify(output)}`);
+  }
+  const file = typeof values["faults-file"] === "string"
+    ? await readFaultsFile(values["faults-file"])
+    : undefined;
+  const manifests = await readManifests(files);
+  const seed = intOption(values.seed, "--seed", 1);
+  const report = await runWithFaults(manifests, {
+    seed,
+    preset,
+    ...(file ? { file } : {}),
+    convergeWithinMs: intOption(values["max-virtual-seconds"], "--max-virtual-seconds", 600) * 1000,
+  });
+  const objects = report.harness.cluster.objects();
+  const ok = report.converged && report.violations.length === 0;
+  const replay = `deno task sim ${withoutSeed(args).join(" ")} --seed ${seed}`;
+  if (output === "json") {
+    console.log(JSON.stringify(
+      {
+        converged: report.converged,
+        virtualSeconds: report.virtualMs / 1000,
+        reconciles: report.reconciles,
+        apiWrites: report.writes,
+        objects,
+        events: objects.filter((o: KubeObject) => o.kind === "Event"),
+        faults: report.injected,
+        violations: report.violations,
+        traceHash: report.traceHash,
+      },
+      null,
+      2,
+    ));
+    return ok ? 0 : 1;
+  }
+  console.log(
+    `${report.converged ? "Converged" : "Not converged"} under ${
+      file ? "the faults file" : `${preset} faults`
+    } ` +
+      `(seed ${seed}) after ${(report.virtualMs / 1000).toFixed(1)} virtual seconds: ` +
+      `${report.reconciles} reconciles, ${report.writes} API writes by the operator ` +
+      `(${report.harness.incarnations} operator start${
+        report.harness.incarnations === 1 ? "" : "s"
+      }).`,
+  );
+  for (const line of describeChaos(report, replay)) console.log(line);
+  console.log("");
+  printTables(
+    {
+      ...report,
+      objects,
+      events: objects.filter((o: KubeObject) => o.kind === "Event"),
+      nowMs: report.harness.cluster.clock.nowMs(),
+    } as never,
+  );
+  return ok ? 0 : 1;
+}
+
+/** The arguments without `--seed N`, to print a replay command with the seed that ran. */
+function withoutSeed(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--seed") i++;
+    else if (!args[i]!.startsWith("--seed=")) out.push(args[i]!);
+  }
+  return out;
 }
 
 function printTables(report: SimulationReport & { nowMs: number }): void {

@@ -29,7 +29,8 @@ async function readyWith(name: string, replicas: number) {
 
 async function pvcNames(): Promise<string[]> {
   const out = await kubectlOk("get", "pvc", "-n", "default", "-o", "name");
-  return out.trim().split("\n").filter(Boolean).map((n) => n.replace("persistentvolumeclaim/", "")).sort();
+  return out.trim().split("\n").filter(Boolean).map((n) => n.replace("persistentvolumeclaim/", ""))
+    .sort();
 }
 
 Deno.test({
@@ -42,36 +43,69 @@ Deno.test({
     try {
       await t.step("the CRDs install and the API server accepts the sample unchanged", async () => {
         const install = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-read", "--allow-env", "--allow-net", "--allow-sys", "main.ts", "install-crds"],
+          args: [
+            "run",
+            "--allow-read",
+            "--allow-env",
+            "--allow-net",
+            "--allow-sys",
+            "main.ts",
+            "install-crds",
+          ],
           env: { KUBECONFIG: KUBECONFIG! },
           stdout: "piped",
           stderr: "piped",
         }).output();
         assert.equal(install.code, 0, new TextDecoder().decode(install.stderr));
         await kubectlOk("apply", "-f", "crds/", "--dry-run=server");
-        await waitFor("the CRD to be established", async () =>
-          (await kubectl("get", "crd", "postgresdbs.database.thegeekyway.com", "-o",
-            "jsonpath={.status.conditions[?(@.type=='Established')].status}")).stdout === "True");
+        await waitFor(
+          "the CRD to be established",
+          async () =>
+            (await kubectl(
+              "get",
+              "crd",
+              "postgresdbs.database.thegeekyway.com",
+              "-o",
+              "jsonpath={.status.conditions[?(@.type=='Established')].status}",
+            )).stdout === "True",
+        );
         await kubectlOk("apply", "-f", "examples/postgresdb.yaml", "--dry-run=server");
       });
 
-      await t.step("Step 5: my-postgres Running, StatefulSet 1/1, headless Service, PVC, Secret", async () => {
-        await operator.start();
-        await kubectlOk("apply", "-f", "examples/postgresdb.yaml");
-        await kubectlOk("wait", "--for=condition=Ready", "postgresdb/my-postgres", "--timeout=120s");
-        assert.match(await kubectlOk("get", "postgresdbs"), /my-postgres\s+16\s+1\s+Running\s+true/);
-        assert.match(await kubectlOk("get", "pgdb"), /my-postgres/, "the short name works");
-        assert.match(await kubectlOk("get", "statefulsets"), /my-postgres\s+1\/1/);
-        assert.match(
-          await kubectlOk("get", "services", "my-postgres"),
-          /my-postgres\s+ClusterIP\s+None\s+<none>\s+5432\/TCP/,
-        );
-        assert.match(await kubectlOk("get", "pvc"), /data-my-postgres-0\s+Bound\s+\S+\s+1Gi\s+RWO/);
-        const secret = await getJson("secret", "my-postgres-credentials");
-        assert.equal(atob(secret.data.database), "myapp");
-        const db = await getJson("postgresdb", "my-postgres");
-        assert.equal(db.status.connectionString, "postgresql://my-postgres.default.svc.cluster.local:5432/myapp");
-      });
+      await t.step(
+        "Step 5: my-postgres Running, StatefulSet 1/1, headless Service, PVC, Secret",
+        async () => {
+          await operator.start();
+          await kubectlOk("apply", "-f", "examples/postgresdb.yaml");
+          await kubectlOk(
+            "wait",
+            "--for=condition=Ready",
+            "postgresdb/my-postgres",
+            "--timeout=120s",
+          );
+          assert.match(
+            await kubectlOk("get", "postgresdbs"),
+            /my-postgres\s+16\s+1\s+Running\s+true/,
+          );
+          assert.match(await kubectlOk("get", "pgdb"), /my-postgres/, "the short name works");
+          assert.match(await kubectlOk("get", "statefulsets"), /my-postgres\s+1\/1/);
+          assert.match(
+            await kubectlOk("get", "services", "my-postgres"),
+            /my-postgres\s+ClusterIP\s+None\s+<none>\s+5432\/TCP/,
+          );
+          assert.match(
+            await kubectlOk("get", "pvc"),
+            /data-my-postgres-0\s+Bound\s+\S+\s+1Gi\s+RWO/,
+          );
+          const secret = await getJson("secret", "my-postgres-credentials");
+          assert.equal(atob(secret.data.database), "myapp");
+          const db = await getJson("postgresdb", "my-postgres");
+          assert.equal(
+            db.status.connectionString,
+            "postgresql://my-postgres.default.svc.cluster.local:5432/myapp",
+          );
+        },
+      );
 
       await t.step("the password does not change across operator restarts", async () => {
         const before = (await getJson("secret", "my-postgres-credentials")).data.password;
@@ -86,7 +120,10 @@ Deno.test({
       await t.step(`steady state: no writes over a quiet ${QUIET_SECONDS}s`, async () => {
         const versions = async () =>
           await Promise.all(
-            [["postgresdb", "my-postgres"], ["statefulset", "my-postgres"], ["service", "my-postgres"], [
+            [["postgresdb", "my-postgres"], ["statefulset", "my-postgres"], [
+              "service",
+              "my-postgres",
+            ], [
               "secret",
               "my-postgres-credentials",
             ]].map(async ([kind, name]) => (await getJson(kind!, name!)).metadata.resourceVersion),
@@ -99,15 +136,46 @@ Deno.test({
       });
 
       await t.step("scaling 1 -> 3 -> 1 is reflected and keeps the PVCs", async () => {
-        await kubectlOk("patch", "postgresdb", "my-postgres", "--type=merge", "-p", '{"spec":{"replicas":3}}');
+        await kubectlOk(
+          "patch",
+          "postgresdb",
+          "my-postgres",
+          "--type=merge",
+          "-p",
+          '{"spec":{"replicas":3}}',
+        );
         await readyWith("my-postgres", 3);
-        assert.match(await kubectlOk("get", "postgresdbs"), /my-postgres\s+16\s+3\s+Running\s+true/);
-        await kubectlOk("patch", "postgresdb", "my-postgres", "--type=merge", "-p", '{"spec":{"replicas":1}}');
+        assert.match(
+          await kubectlOk("get", "postgresdbs"),
+          /my-postgres\s+16\s+3\s+Running\s+true/,
+        );
+        await kubectlOk(
+          "patch",
+          "postgresdb",
+          "my-postgres",
+          "--type=merge",
+          "-p",
+          '{"spec":{"replicas":1}}',
+        );
         await readyWith("my-postgres", 1);
-        await waitFor("pods scaled down", async () =>
-          (await kubectlOk("get", "pods", "-l", "app.kubernetes.io/instance=my-postgres", "-o", "name"))
-            .trim().split("\n").length === 1);
-        assert.deepEqual(await pvcNames(), ["data-my-postgres-0", "data-my-postgres-1", "data-my-postgres-2"]);
+        await waitFor(
+          "pods scaled down",
+          async () =>
+            (await kubectlOk(
+              "get",
+              "pods",
+              "-l",
+              "app.kubernetes.io/instance=my-postgres",
+              "-o",
+              "name",
+            ))
+              .trim().split("\n").length === 1,
+        );
+        assert.deepEqual(await pvcNames(), [
+          "data-my-postgres-0",
+          "data-my-postgres-1",
+          "data-my-postgres-2",
+        ]);
       });
 
       await t.step("the CRD schema rejects what a schema can say", async () => {
@@ -123,7 +191,13 @@ Deno.test({
             apiVersion: "database.thegeekyway.com/v1alpha1",
             kind: "PostgresDB",
             metadata: { name: "bad-schema", namespace: "default" },
-            spec: { version: "16", storage: "1Gi", replicas: 1, databaseName: "app", ...JSON.parse(patch) },
+            spec: {
+              version: "16",
+              storage: "1Gi",
+              replicas: 1,
+              databaseName: "app",
+              ...JSON.parse(patch),
+            },
           });
           const out = await applyStdin(manifest);
           assert.notEqual(out.code, 0, `${what} was accepted`);
@@ -137,56 +211,103 @@ Deno.test({
         }));
         assert.notEqual(missing.code, 0);
         assert.match(missing.stderr, /databaseName/);
-        const renamed = await kubectl("patch", "postgresdb", "my-postgres", "--type=merge", "-p", '{"spec":{"databaseName":"other"}}');
+        const renamed = await kubectl(
+          "patch",
+          "postgresdb",
+          "my-postgres",
+          "--type=merge",
+          "-p",
+          '{"spec":{"databaseName":"other"}}',
+        );
         assert.notEqual(renamed.code, 0, "databaseName is immutable");
         assert.match(renamed.stderr, /databaseName cannot change/);
       });
 
-      await t.step("what the schema allows but the operator refuses ends in InvalidSpec", async () => {
-        const out = await applyStdin(JSON.stringify({
-          apiVersion: "database.thegeekyway.com/v1alpha1",
-          kind: "PostgresDB",
-          metadata: { name: "reserved", namespace: "default" },
-          spec: { version: "16", storage: "0", replicas: 1, databaseName: "template1" },
-        }));
-        assert.equal(out.code, 0, out.stderr);
-        const db = await waitFor("InvalidSpec", async () => {
-          const db = await getJson("postgresdb", "reserved");
-          return db?.status?.conditions?.find((c: { reason: string }) => c.reason === "InvalidSpec") && db;
-        });
-        const ready = db.status.conditions.find((c: { type: string }) => c.type === "Ready");
-        assert.equal(ready.status, "False");
-        assert.match(ready.message, /spec\.storage: "0" must be positive/);
-        assert.match(ready.message, /spec\.databaseName: "template1" is reserved/);
-        assert.equal(db.status.phase, "Failed");
-        assert.equal(await getJson("statefulset", "reserved"), undefined, "nothing created");
-        const events = await kubectlOk("get", "events", "--field-selector", "involvedObject.name=reserved,reason=InvalidSpec", "-o", "name");
-        assert.ok(events.trim().length > 0, "a Warning event");
-        await kubectlOk("delete", "postgresdb", "reserved");
-      });
+      await t.step(
+        "what the schema allows but the operator refuses ends in InvalidSpec",
+        async () => {
+          const out = await applyStdin(JSON.stringify({
+            apiVersion: "database.thegeekyway.com/v1alpha1",
+            kind: "PostgresDB",
+            metadata: { name: "reserved", namespace: "default" },
+            spec: { version: "16", storage: "0", replicas: 1, databaseName: "template1" },
+          }));
+          assert.equal(out.code, 0, out.stderr);
+          const db = await waitFor("InvalidSpec", async () => {
+            const db = await getJson("postgresdb", "reserved");
+            return db?.status?.conditions?.find((c: { reason: string }) =>
+              c.reason === "InvalidSpec"
+            ) && db;
+          });
+          const ready = db.status.conditions.find((c: { type: string }) => c.type === "Ready");
+          assert.equal(ready.status, "False");
+          assert.match(ready.message, /spec\.storage: "0" must be positive/);
+          assert.match(ready.message, /spec\.databaseName: "template1" is reserved/);
+          assert.equal(db.status.phase, "Failed");
+          assert.equal(await getJson("statefulset", "reserved"), undefined, "nothing created");
+          const events = await kubectlOk(
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=reserved,reason=InvalidSpec",
+            "-o",
+            "name",
+          );
+          assert.ok(events.trim().length > 0, "a Warning event");
+          await kubectlOk("delete", "postgresdb", "reserved");
+        },
+      );
 
-      await t.step("the operator survives an API server restart and reconciles a later change", async () => {
-        const restart = await new Deno.Command("bash", {
-          args: ["scripts/controlplane/restart-apiserver.sh"],
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        assert.equal(restart.code, 0, new TextDecoder().decode(restart.stderr));
-        await kubectlOk("patch", "postgresdb", "my-postgres", "--type=merge", "-p", '{"spec":{"replicas":2}}');
-        await readyWith("my-postgres", 2);
-      });
+      await t.step(
+        "the operator survives an API server restart and reconciles a later change",
+        async () => {
+          const restart = await new Deno.Command("bash", {
+            args: ["scripts/controlplane/restart-apiserver.sh"],
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          assert.equal(restart.code, 0, new TextDecoder().decode(restart.stderr));
+          await kubectlOk(
+            "patch",
+            "postgresdb",
+            "my-postgres",
+            "--type=merge",
+            "-p",
+            '{"spec":{"replicas":2}}',
+          );
+          await readyWith("my-postgres", 2);
+        },
+      );
 
-      await t.step("deleting the PostgresDB garbage-collects its children and keeps the volumes", async () => {
-        await kubectlOk("delete", "postgresdb", "my-postgres");
-        await waitFor("children to be collected", async () =>
-          (await getJson("statefulset", "my-postgres")) === undefined &&
-          (await getJson("service", "my-postgres")) === undefined &&
-          (await getJson("secret", "my-postgres-credentials")) === undefined, 60_000);
-        await waitFor("pods to go", async () =>
-          (await kubectlOk("get", "pods", "-l", "app.kubernetes.io/instance=my-postgres", "-o", "name")).trim() === "");
-        assert.deepEqual(await pvcNames(), ["data-my-postgres-0", "data-my-postgres-1", "data-my-postgres-2"]);
-        await kubectlOk("delete", "pvc", "--all", "-n", "default");
-      });
+      await t.step(
+        "deleting the PostgresDB garbage-collects its children and keeps the volumes",
+        async () => {
+          await kubectlOk("delete", "postgresdb", "my-postgres");
+          await waitFor(
+            "children to be collected",
+            async () =>
+              (await getJson("statefulset", "my-postgres")) === undefined &&
+              (await getJson("service", "my-postgres")) === undefined &&
+              (await getJson("secret", "my-postgres-credentials")) === undefined,
+            60_000,
+          );
+          await waitFor("pods to go", async () =>
+            (await kubectlOk(
+              "get",
+              "pods",
+              "-l",
+              "app.kubernetes.io/instance=my-postgres",
+              "-o",
+              "name",
+            )).trim() === "");
+          assert.deepEqual(await pvcNames(), [
+            "data-my-postgres-0",
+            "data-my-postgres-1",
+            "data-my-postgres-2",
+          ]);
+          await kubectlOk("delete", "pvc", "--all", "-n", "default");
+        },
+      );
     } finally {
       await operator.stop();
     }

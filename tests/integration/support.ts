@@ -79,14 +79,29 @@ export class OperatorProcess {
   async start(extraArgs: string[] = []): Promise<void> {
     const from = this.lines.length;
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-env", "--allow-net", "--allow-sys", "main.ts", "start", ...extraArgs],
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-env",
+        "--allow-net",
+        "--allow-sys",
+        "main.ts",
+        "start",
+        ...extraArgs,
+      ],
       env: { KUBECONFIG: KUBECONFIG ?? "", NO_COLOR: "1" },
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
     this.#reader = this.#read(this.#child.stdout);
-    await waitFor("the operator's caches to sync", () =>
-      Promise.resolve(this.lines.slice(from).some((l) => l.msg === "Caches synced, starting workers")), 30_000);
+    await waitFor(
+      "the operator's caches to sync",
+      () =>
+        Promise.resolve(
+          this.lines.slice(from).some((l) => l.msg === "Caches synced, starting workers"),
+        ),
+      30_000,
+    );
   }
 
   async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
@@ -108,7 +123,10 @@ export class OperatorProcess {
 
   /** Writes the operator logged since line `from`. */
   writesSince(from: number): number {
-    return this.lines.slice(from).reduce((n, l) => n + (l.msg === "Reconciled" ? Number(l.writes ?? 0) : 0), 0);
+    return this.lines.slice(from).reduce(
+      (n, l) => n + (l.msg === "Reconciled" ? Number(l.writes ?? 0) : 0),
+      0,
+    );
   }
 
   /** Sends SIGTERM and waits for a clean exit; returns the exit code. */

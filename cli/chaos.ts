@@ -1,0 +1,138 @@
+/**
+ * `sim --faults none|light|heavy` and `sim --faults-file FILE`: the manifests applied under faults,
+ * every checker watching, then a summary of the faults injected and the checks passed, or the
+ * violations and the command that replays the run.
+ *
+ * @module
+ */
+
+import type { KubeObject } from "../core/object.ts";
+import { postgresReconciler } from "../core/postgres/reconcile.ts";
+import { postgresDBCrd } from "../crds/postgresdb.ts";
+import { FAULT_PRESETS, type FaultOptions } from "../sim/faults.ts";
+import { checkPostgresConverged, postgresCheckers } from "../sim/postgres_checks.ts";
+import { type RunReport, runSchedule, type Schedule, type Step } from "../sim/schedule.ts";
+import { InputError } from "./manifests.ts";
+
+/** A preset's crash rate: how often the operator dies after a write. */
+const CRASH_RATES = { none: 0, light: 0.02, heavy: 0.1 } as const;
+
+/** What a faults file may say (all optional). */
+export interface FaultsFile {
+  faults?: FaultOptions;
+  crashRate?: number;
+  faultsAfterLastStepMs?: number;
+  cluster?: Schedule["cluster"];
+  /** More steps after the manifests are applied (times from the start). */
+  steps?: Step[];
+}
+
+const FILE_KEYS = new Set(["faults", "crashRate", "faultsAfterLastStepMs", "cluster", "steps"]);
+const FAULT_KEYS = new Set([
+  "writeErrorRate",
+  "writeErrorReasons",
+  "ambiguousWriteRate",
+  "readErrorRate",
+  "watchDisconnectRate",
+  "watchExpireRate",
+  "staleListRate",
+  "watchLagMaxMs",
+]);
+
+/** Reads and checks a faults file. */
+export async function readFaultsFile(path: string): Promise<FaultsFile> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await Deno.readTextFile(path));
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : String((error as Error).message);
+    throw new InputError(`Cannot read faults file ${JSON.stringify(path)}: ${reason}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new InputError(`Cannot use faults file ${JSON.stringify(path)}: expected a JSON object`);
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!FILE_KEYS.has(key)) {
+      throw new InputError(
+        `Cannot use faults file ${JSON.stringify(path)}: unknown key ${JSON.stringify(key)}`,
+      );
+    }
+  }
+  const file = parsed as FaultsFile;
+  for (const [key, value] of Object.entries(file.faults ?? {})) {
+    if (!FAULT_KEYS.has(key)) {
+      throw new InputError(
+        `Cannot use faults file ${JSON.stringify(path)}: unknown fault ${JSON.stringify(key)}`,
+      );
+    }
+    if (key !== "writeErrorReasons" && (typeof value !== "number" || value < 0)) {
+      throw new InputError(
+        `Cannot use faults file ${JSON.stringify(path)}: ${key} must be a number >= 0`,
+      );
+    }
+  }
+  return file;
+}
+
+/** Options of {@link runWithFaults}. */
+export interface ChaosOptions {
+  seed: number;
+  preset: keyof typeof FAULT_PRESETS;
+  file?: FaultsFile;
+  /** Virtual time allowed to converge after the faults stop. */
+  convergeWithinMs: number;
+}
+
+/** Applies the manifests at the start of a schedule with faults, and runs every check. */
+export async function runWithFaults(
+  manifests: readonly KubeObject[],
+  options: ChaosOptions,
+): Promise<RunReport> {
+  const file = options.file ?? {};
+  const schedule: Schedule = {
+    seed: options.seed,
+    steps: [
+      ...manifests.map((object): Step => ({ atMs: 0, do: "apply", object })),
+      ...(file.steps ?? []),
+    ],
+    faults: file.faults ?? FAULT_PRESETS[options.preset],
+    crashRate: file.crashRate ?? CRASH_RATES[options.preset],
+    faultsAfterLastStepMs: file.faultsAfterLastStepMs ?? (options.preset === "none" ? 0 : 60_000),
+  };
+  if (file.cluster) schedule.cluster = file.cluster;
+  return await runSchedule(schedule, {
+    reconciler: postgresReconciler,
+    install: [postgresDBCrd],
+    checkers: postgresCheckers,
+    converged: checkPostgresConverged,
+  }, { convergeWithinMs: options.convergeWithinMs });
+}
+
+/** The summary lines of a run under faults. */
+export function describeChaos(report: RunReport, replay: string): string[] {
+  const lines: string[] = [];
+  const faults = Object.entries(report.injected).sort(([a], [b]) => a.localeCompare(b));
+  lines.push(
+    `Faults injected: ${
+      faults.length === 0 ? "none" : faults.map(([k, n]) => `${k} ${n}`).join(", ")
+    }`,
+  );
+  const checkers = postgresCheckers().map((c) => c.name);
+  if (report.violations.length === 0) {
+    lines.push(
+      `Checks passed: ${
+        checkers.join("; ")
+      } (after every step); liveness; steady state (0 writes on resync)`,
+    );
+  } else {
+    lines.push(`Checks FAILED (${report.violations.length} violations):`);
+    for (const v of report.violations.slice(0, 20)) {
+      lines.push(`  [${v.checker}] at ${(v.atMs / 1000).toFixed(3)}s: ${v.message}`);
+    }
+    lines.push(`Replay: ${replay}`);
+  }
+  lines.push(`Trace: ${report.traceHash}`);
+  return lines;
+}
