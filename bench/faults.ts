@@ -67,4 +67,21 @@ if (import.meta.main) {
     });
   }
   console.table(campaignRows);
+  console.log("Schedules checked per second as PostgresDBs grow (light faults, seeds 1..k)");
+  const growth = [];
+  for (const [n, k] of [[1, 200], [10, 50], [100, 10]] as const) {
+    const started = performance.now();
+    let failures = 0;
+    for (let seed = 1; seed <= k; seed++) {
+      const report = await runWithFaults(manifests(n), {
+        seed,
+        preset: "light",
+        convergeWithinMs: 3_600_000,
+      });
+      if (!report.converged || report.violations.length > 0) failures++;
+    }
+    const wallS = (performance.now() - started) / 1000;
+    growth.push({ n, schedules: k, failures, schedulesPerS: Math.round((k / wallS) * 10) / 10 });
+  }
+  console.table(growth);
 }
