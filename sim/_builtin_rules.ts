@@ -57,6 +57,11 @@ export function applyDefaults(
     case "v1/Namespace": {
       const spec = record(object, "spec");
       spec.finalizers ??= ["kubernetes"];
+      // The real server sets this label on every create and update of a Namespace.
+      object.metadata.labels = {
+        ...object.metadata.labels,
+        "kubernetes.io/metadata.name": object.metadata.name,
+      };
       return;
     }
   }
@@ -161,15 +166,28 @@ export function validateWrite(
       throw invalid(
         type,
         name,
-        `metadata.ownerReferences.uid: Invalid value: "": uid must not be empty`,
+        `metadata.ownerReferences.uid: Invalid value: "": must not be empty`,
       );
     }
   }
-  if (refs.filter((ref) => ref.controller === true).length > 1) {
+  const controllers = refs.filter((ref) => ref.controller === true);
+  if (controllers.length > 1) {
+    // In the real server's words: the references (fields in Go's order), then the controllers.
+    const shown = refs.map((ref) => {
+      const out: JsonRecord = {};
+      for (const key of ["apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion"]) {
+        const value = (ref as unknown as JsonRecord)[key];
+        if (value !== undefined) out[key] = value;
+      }
+      return out;
+    });
+    const found = controllers.map((ref) => `${ref.kind}/${ref.name}`).join(" and ");
     throw invalid(
       type,
       name,
-      "metadata.ownerReferences: Invalid value: Only one reference can have Controller set to true",
+      `metadata.ownerReferences: Invalid value: ${
+        JSON.stringify(shown)
+      }: Only one reference can have Controller set to true. Found "true" in references for ${found}`,
     );
   }
   if (!old) return;
@@ -197,7 +215,7 @@ function validateImmutable(type: ResourceType, next: KubeObject, old: KubeObject
         throw invalid(
           type,
           name,
-          "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+          "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
         );
       }
       return;
@@ -209,7 +227,9 @@ function validateImmutable(type: ResourceType, next: KubeObject, old: KubeObject
         throw invalid(
           type,
           name,
-          `spec.clusterIP: Invalid value: ${JSON.stringify(now ?? "")}: field is immutable`,
+          `spec.clusterIPs[0]: Invalid value: ${
+            JSON.stringify([now ?? ""])
+          }: may not change once set`,
         );
       }
       return;

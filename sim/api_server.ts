@@ -166,8 +166,9 @@ export class SimApiServer extends SimStore {
     }
     if (resource.namespaced) this.#checkNamespaceOpen(resource, namespace, name);
     if (meta.resourceVersion) {
+      // The real server answers this with a 500, not a 400.
       throw new ApiError(
-        "BadRequest",
+        "InternalError",
         "resourceVersion should not be set on objects to be created",
       );
     }
@@ -234,8 +235,11 @@ export class SimApiServer extends SimStore {
   ): KubeObject {
     const store = this.#store(ref);
     const resource = store.resource;
+    if (!resource.statusSubresource) {
+      throw new ApiError("NotFound", "the server could not find the requested resource");
+    }
     const stored = this.#find(store, ref.name, ref.namespace);
-    if (!resource.statusSubresource || !stored) throw notFoundError(resource, ref.name);
+    if (!stored) throw notFoundError(resource, ref.name);
     const precondition = options.resourceVersion !== undefined
       ? { name: ref.name, resourceVersion: options.resourceVersion }
       : { name: ref.name };
@@ -262,18 +266,21 @@ export class SimApiServer extends SimStore {
     const stored = this.#find(store, name, namespace);
     if (!stored) throw notFoundError(resource, name);
     if (options.uid !== undefined && options.uid !== stored.metadata.uid) {
-      throw conflictError(
-        resource,
-        name,
-        `Precondition failed: UID in precondition: ${options.uid}, UID in object meta: ${stored.metadata.uid}`,
+      // A delete's precondition failure names the kind, not the resource (as the real one does).
+      throw new ApiError(
+        "Conflict",
+        `Operation cannot be fulfilled on ${resource.kind} "${name}": the UID in the precondition ` +
+          `(${options.uid}) does not match the UID in record (${stored.metadata.uid}). ` +
+          "The object might have been deleted and then recreated",
       );
     }
     const rv = options.resourceVersion;
     if (rv !== undefined && rv !== stored.metadata.resourceVersion) {
-      throw conflictError(
-        resource,
-        name,
-        `Precondition failed: ResourceVersion in precondition: ${rv}, ResourceVersion in object meta: ${stored.metadata.resourceVersion}`,
+      throw new ApiError(
+        "Conflict",
+        `Operation cannot be fulfilled on ${resource.kind} "${name}": the ResourceVersion in the ` +
+          `precondition (${rv}) does not match the ResourceVersion in record ` +
+          `(${stored.metadata.resourceVersion}). The object might have been modified`,
       );
     }
     if (resource.kind === "Namespace" && PROTECTED_NAMESPACES.has(name)) {
@@ -298,9 +305,13 @@ export class SimApiServer extends SimStore {
     if (version !== "" && version !== "0") {
       fromRv = Number(version);
       if (!/^[0-9]+$/.test(version) || !Number.isSafeInteger(fromRv)) {
+        // The real server answers a version it cannot parse with a 500 and Go's parse error.
+        const why = /^[0-9]+$/.test(version) ? "value out of range" : "invalid syntax";
         throw new ApiError(
-          "BadRequest",
-          `resourceVersion: Invalid value: ${JSON.stringify(version)}: must be a decimal number`,
+          "InternalError",
+          `resourceVersion: Invalid value: ${JSON.stringify(version)}: strconv.ParseUint: parsing ${
+            JSON.stringify(version)
+          }: ${why}`,
         );
       }
     }

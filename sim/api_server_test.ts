@@ -117,7 +117,7 @@ Deno.test("SimApiServer: a re-created object gets a new uid; delete precondition
   rejects(
     () => server.delete(CONFIG_MAP, "a", "default", { uid: first.metadata.uid! }),
     "Conflict",
-    `Operation cannot be fulfilled on configmaps "a": Precondition failed: UID in precondition: ${first.metadata.uid}, UID in object meta: ${second.metadata.uid}`,
+    `Operation cannot be fulfilled on ConfigMap "a": the UID in the precondition (${first.metadata.uid}) does not match the UID in record (${second.metadata.uid}). The object might have been deleted and then recreated`,
   );
   rejects(
     () => server.update({ ...second, metadata: { ...second.metadata, uid: first.metadata.uid! } }),
@@ -137,7 +137,7 @@ Deno.test("SimApiServer: delete with a stale resourceVersion precondition fails 
         resourceVersion: created.metadata.resourceVersion!,
       }),
     "Conflict",
-    /Precondition failed: ResourceVersion in precondition/,
+    /the ResourceVersion in the precondition \(\d+\) does not match the ResourceVersion in record/,
   );
   assert.ok(server.peek(CONFIG_MAP, "a", "default"));
 });
@@ -311,7 +311,7 @@ Deno.test("SimApiServer: StatefulSet fields other than the mutable ones are immu
   rejects(
     () => server.update({ ...created, spec: { ...spec, serviceName: "other" } }),
     "Invalid",
-    "StatefulSet.apps \"x\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+    "StatefulSet.apps \"x\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
   );
   rejects(
     () =>
@@ -364,7 +364,7 @@ Deno.test("SimApiServer: Services are defaulted; clusterIP is kept and immutable
   rejects(
     () => server.update({ ...svc, spec: { ...spec, clusterIP: "10.96.9.9" } }),
     "Invalid",
-    /spec\.clusterIP: Invalid value: "10\.96\.9\.9": field is immutable/,
+    /spec\.clusterIPs\[0\]: Invalid value: \["10\.96\.9\.9"\]: may not change once set/,
   );
   const headless = server.create({
     apiVersion: "v1",
@@ -508,7 +508,7 @@ Deno.test("SimApiServer: an invalid owner reference is rejected", () => {
         },
       }),
     "Invalid",
-    /uid must not be empty/,
+    /metadata\.ownerReferences\.uid: Invalid value: "": must not be empty/,
   );
   assert.ok(new ApiError("Invalid", "x").code === 422);
 });
