@@ -20,9 +20,9 @@ import {
 import { postgresSubject } from "./subject.ts";
 import { propertyRuns, propertySeed, replayHint } from "./settings.ts";
 
-Deno.test("property: safety and liveness hold for 1,000 generated fault schedules", async () => {
+Deno.test("property: safety and liveness hold for 3,000 generated fault schedules", async () => {
   const seed = propertySeed();
-  const runs = propertyRuns(1000);
+  const runs = propertyRuns(3000);
   const result = await runCampaign({ runs, seed });
   if (result.failed) {
     console.log(`Minimal failing schedule: ${JSON.stringify(result.counterexample)}`);
