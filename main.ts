@@ -1,5 +1,6 @@
 /**
- * The command line: `demo`, `sim`, `plan` and `crds`.
+ * The command line: `demo`, `sim`, `plan`, `crds`, `start`, `install-crds`, and the install
+ * commands `bundle`, `manifests`, `image` and `deploy`.
  *
  * Exit codes: 0 success (and, for `sim`, converged); 1 not converged within the bound; 2 bad
  * input (unreadable file or YAML, unknown kind or option), with one line on stderr.
@@ -9,21 +10,17 @@
 
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { describeAction } from "./core/actions.ts";
-import { describeRef, type KubeObject, refOf } from "./core/object.ts";
-import { reconcilePostgresDB } from "./core/postgres/reconcile.ts";
-import type { PostgresDB } from "./core/postgres/types.ts";
+import type { KubeObject } from "./core/object.ts";
 import { POSTGRESDB } from "./core/postgres/types.ts";
-import { observe } from "./core/reconciler.ts";
 import { renderCrds } from "./crds/generate.ts";
 import { InputError, readManifests } from "./cli/manifests.ts";
 import { simulate, type SimulationReport } from "./cli/simulate.ts";
 import { DEMO_KINDS, renderEvents, renderTable } from "./cli/tables.ts";
-import { SeededRandom } from "./sim/random.ts";
 import { installCrds, startOperator, type StartOptions } from "./cli/start.ts";
 import { describeChaos, readFaultsFile, runWithFaults } from "./cli/chaos.ts";
+import { planAgainstCluster, planOnEmptyCluster } from "./cli/plan.ts";
+import { bundle, deploy, image, manifests } from "./deploy/install.ts";
 import type { LogLevel } from "./runtime/log.ts";
-import { VIRTUAL_EPOCH_MS } from "./sim/clock.ts";
 
 const USAGE = `Usage: deno task <command> [options]
 
@@ -38,8 +35,21 @@ Commands:
       --faults-file FILE       the same with a custom schedule (JSON: faults, crashRate, steps)
   start                        run the operator against the current kubeconfig (JSON logs)
       --kubeconfig PATH --context NAME --namespace NS --log-level debug|info|warn|error
+      --metrics-bind-address ADDR        serve /metrics on host:port (:port = all; 0 = off, default)
+      --health-probe-bind-address ADDR   serve /healthz and /readyz (may equal the metrics address)
+      --leader-elect                     reconcile only while holding the leader Lease
+      --leader-election-namespace NS     the Lease's namespace (default POD_NAMESPACE, else the
+                                         kubeconfig's namespace)
+      --leader-election-id NAME          the Lease's name (default postgres-operator-leader)
+      --leader-election-lease-duration D, --leader-election-renew-deadline D,
+      --leader-election-retry-period D   e.g. 15s, 10s, 2s (the defaults), or 1500ms
+  bundle [IMG=IMAGE]           print the in-cluster install (CRDs, RBAC, Deployment) as one YAML
+  manifests [--check]          write deploy/*.yaml from deploy/manifests.ts (or check them)
+  image IMG=IMAGE              build the operator image (needs a Docker engine)
+  deploy IMG=IMAGE [kubectl apply flags]  install the operator with that image (kubectl apply)
   install-crds                 install the CRDs into the current kubeconfig's cluster
   plan -f FILE [-f FILE ...]   print what the operator would do for these PostgresDBs
+      --cluster                against what the current kubeconfig's cluster holds (writes nothing)
   crds [--check]               write crds/*.yaml from crds/postgresdb.ts (or check them)
 
 Exit codes: 0 done, 1 not converged in time, 2 bad input.`;
@@ -64,6 +74,14 @@ export async function main(args: string[]): Promise<number> {
         return await installCrds(startOptions(rest));
       case "crds":
         return await crds(rest);
+      case "bundle":
+        return bundle(rest);
+      case "manifests":
+        return await manifests(rest, new URL("./", import.meta.url));
+      case "image":
+        return await image(rest, new URL("./", import.meta.url));
+      case "deploy":
+        return await deploy(rest);
       case undefined:
       case "help":
       case "--help":
@@ -105,11 +123,19 @@ function intOption(value: unknown, name: string, fallback: number): number {
 }
 
 function startOptions(args: string[]): StartOptions {
-  const { values } = parse(args, {
+  const { values } = parse(withBooleanValues(args, ["leader-elect"]), {
     kubeconfig: { type: "string" },
     context: { type: "string" },
     namespace: { type: "string", short: "n" },
     "log-level": { type: "string" },
+    "metrics-bind-address": { type: "string" },
+    "health-probe-bind-address": { type: "string" },
+    "leader-elect": { type: "boolean" },
+    "leader-election-namespace": { type: "string" },
+    "leader-election-id": { type: "string" },
+    "leader-election-lease-duration": { type: "string" },
+    "leader-election-renew-deadline": { type: "string" },
+    "leader-election-retry-period": { type: "string" },
   });
   const level = (values["log-level"] ?? "info") as string;
   if (!["debug", "info", "warn", "error"].includes(level)) {
@@ -118,10 +144,48 @@ function startOptions(args: string[]): StartOptions {
     );
   }
   const options: StartOptions = { logLevel: level as LogLevel };
-  if (typeof values.kubeconfig === "string") options.kubeconfig = values.kubeconfig;
-  if (typeof values.context === "string") options.context = values.context;
-  if (typeof values.namespace === "string") options.namespace = values.namespace;
+  const text = (name: string) => typeof values[name] === "string" ? values[name] : undefined;
+  const set = <K extends keyof StartOptions>(key: K, value: StartOptions[K] | undefined) => {
+    if (value !== undefined) options[key] = value;
+  };
+  set("kubeconfig", text("kubeconfig"));
+  set("context", text("context"));
+  set("namespace", text("namespace"));
+  set("metricsBindAddress", text("metrics-bind-address"));
+  set("healthProbeBindAddress", text("health-probe-bind-address"));
+  if (values["leader-elect"] === true) options.leaderElect = true;
+  set("leaderElectionNamespace", text("leader-election-namespace"));
+  set("leaderElectionId", text("leader-election-id"));
+  const duration = (name: string) => {
+    const value = text(name);
+    return value === undefined ? undefined : durationMs(value, `--${name}`);
+  };
+  set("leaseDurationMs", duration("leader-election-lease-duration"));
+  set("renewDeadlineMs", duration("leader-election-renew-deadline"));
+  set("retryPeriodMs", duration("leader-election-retry-period"));
   return options;
+}
+
+/** Accepts Go's `--flag=true|false` for boolean flags, as controller-runtime's flags do. */
+function withBooleanValues(args: string[], names: string[]): string[] {
+  return args.flatMap((arg) => {
+    for (const name of names) {
+      if (arg === `--${name}=true`) return [`--${name}`];
+      if (arg === `--${name}=false`) return [];
+    }
+    return [arg];
+  });
+}
+
+/** Parses a duration: `15s`, `1500ms`, `1m`. */
+function durationMs(value: string, name: string): number {
+  const match = /^(\d+)(ms|s|m)$/.exec(value);
+  if (!match) {
+    throw new InputError(
+      `${name} must be a duration such as 15s or 1500ms, not ${JSON.stringify(value)}`,
+    );
+  }
+  return Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] as "ms" | "s" | "m"];
 }
 
 async function demo(args: string[]): Promise<number> {
@@ -262,7 +326,12 @@ function printTables(report: SimulationReport & { nowMs: number }): void {
 }
 
 async function plan(args: string[]): Promise<number> {
-  const { values } = parse(args, { file: { type: "string", short: "f", multiple: true } });
+  const { values } = parse(args, {
+    file: { type: "string", short: "f", multiple: true },
+    cluster: { type: "boolean" },
+    kubeconfig: { type: "string" },
+    context: { type: "string" },
+  });
   const files = (values.file ?? []) as string[];
   if (files.length === 0) throw new InputError("plan needs at least one -f FILE");
   const manifests = await readManifests(files);
@@ -270,25 +339,14 @@ async function plan(args: string[]): Promise<number> {
     o.apiVersion === POSTGRESDB.apiVersion && o.kind === POSTGRESDB.kind
   );
   if (dbs.length === 0) throw new InputError("plan found no PostgresDB in the files");
-  const random = new SeededRandom(1);
-  for (const [index, object] of dbs.entries()) {
-    const db = structuredClone(object) as PostgresDB;
-    db.metadata.namespace ??= "default";
-    db.metadata.uid ??= `<uid of ${db.metadata.name}>`;
-    db.metadata.generation ??= 1;
-    const { actions } = reconcilePostgresDB(observe(db, []), {
-      nowMs: VIRTUAL_EPOCH_MS,
-      random,
-    });
-    console.log(`${describeRef(refOf(db))}: on an empty cluster the operator will`);
-    for (const action of actions) console.log(`  - ${redact(describeAction(action))}`);
-    if (index < dbs.length - 1) console.log("");
-  }
+  const options: StartOptions = {};
+  if (typeof values.kubeconfig === "string") options.kubeconfig = values.kubeconfig;
+  if (typeof values.context === "string") options.context = values.context;
+  const plans = values.cluster ? await planAgainstCluster(dbs, options) : planOnEmptyCluster(dbs);
+  console.log(
+    plans.map((p) => [p.heading, ...p.lines.map((l) => `  - ${l}`)].join("\n")).join("\n\n"),
+  );
   return 0;
-}
-
-function redact(line: string): string {
-  return line.replace(/password[^,]*/gi, "password <generated>");
 }
 
 async function crds(args: string[]): Promise<number> {

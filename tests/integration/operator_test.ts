@@ -117,6 +117,49 @@ Deno.test({
         assert.equal((await getJson("secret", "my-postgres-credentials")).data.password, before);
       });
 
+      await t.step(
+        "plan --cluster says what the operator would do, and writes nothing",
+        async () => {
+          const plan = async (file: string) => {
+            const out = await new Deno.Command(Deno.execPath(), {
+              args: [
+                "run",
+                "--allow-read",
+                "--allow-env",
+                "--allow-net",
+                "--allow-sys",
+                "main.ts",
+                "plan",
+                "-f",
+                file,
+                "--cluster",
+              ],
+              env: { KUBECONFIG: KUBECONFIG!, NO_COLOR: "1" },
+              stdout: "piped",
+              stderr: "piped",
+            }).output();
+            assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+            return new TextDecoder().decode(out.stdout);
+          };
+          assert.match(
+            await plan("examples/postgresdb.yaml"),
+            /do nothing: the cluster already matches/,
+          );
+          const file = await Deno.makeTempFile({ suffix: ".yaml" });
+          const sample = await Deno.readTextFile("examples/postgresdb.yaml");
+          await Deno.writeTextFile(file, sample.replace("replicas: 1", "replicas: 3"));
+          const before = (await getJson("statefulset", "my-postgres")).metadata.resourceVersion;
+          assert.match(
+            await plan(file),
+            /apply StatefulSet default\/my-postgres: spec\.replicas: want 3, have 1/,
+          );
+          assert.equal(
+            (await getJson("statefulset", "my-postgres")).metadata.resourceVersion,
+            before,
+          );
+        },
+      );
+
       await t.step(`steady state: no writes over a quiet ${QUIET_SECONDS}s`, async () => {
         const versions = async () =>
           await Promise.all(

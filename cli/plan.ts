@@ -1,0 +1,90 @@
+/**
+ * `plan`: what the operator would do for these PostgresDBs, before it does it: on an empty
+ * cluster, or (`--cluster`) against what the current kubeconfig's cluster holds now. Nothing is
+ * written either way.
+ *
+ * @module
+ */
+
+import { describeAction } from "../core/actions.ts";
+import { isApiError } from "../core/cluster.ts";
+import { describeRef, type KubeObject, refOf } from "../core/object.ts";
+import { postgresReconciler, reconcilePostgresDB } from "../core/postgres/reconcile.ts";
+import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
+import { observe } from "../core/reconciler.ts";
+import { SeededRandom } from "../sim/random.ts";
+import { VIRTUAL_EPOCH_MS } from "../sim/clock.ts";
+import { jsonEqual } from "../core/compare.ts";
+import { connect, type StartOptions } from "./start.ts";
+
+/** The plan for one PostgresDB: a heading and the actions, one line each. */
+export interface Plan {
+  heading: string;
+  lines: string[];
+}
+
+/** Plans each PostgresDB as if the cluster were empty. */
+export function planOnEmptyCluster(dbs: readonly KubeObject[]): Plan[] {
+  const random = new SeededRandom(1);
+  return dbs.map((object) => {
+    const db = structuredClone(object) as PostgresDB;
+    db.metadata.namespace ??= "default";
+    db.metadata.uid ??= `<uid of ${db.metadata.name}>`;
+    db.metadata.generation ??= 1;
+    const { actions } = reconcilePostgresDB(observe(db, []), { nowMs: VIRTUAL_EPOCH_MS, random });
+    return {
+      heading: `${describeRef(refOf(db))}: on an empty cluster the operator will`,
+      // Action descriptions name objects, never their data: no password can show here.
+      lines: actions.map(describeAction),
+    };
+  });
+}
+
+/**
+ * Plans each PostgresDB against the live cluster: the stored object with the file's spec (its
+ * generation bumped when the spec changes, as the API server would), and the children the cluster
+ * holds now.
+ */
+export async function planAgainstCluster(
+  dbs: readonly KubeObject[],
+  options: StartOptions,
+): Promise<Plan[]> {
+  const client = await connect(options);
+  try {
+    const plans: Plan[] = [];
+    for (const object of dbs) {
+      const namespace = object.metadata.namespace ?? client.defaultNamespace;
+      const stored = await client.get(POSTGRESDB, object.metadata.name, namespace).catch((e) => {
+        if (isApiError(e, "NotFound")) return undefined;
+        throw e;
+      }) as PostgresDB | undefined;
+      const db = structuredClone(stored ?? object) as PostgresDB;
+      db.metadata.namespace = namespace;
+      db.metadata.uid ??= `<uid of ${db.metadata.name}>`;
+      const generation = db.metadata.generation ?? 0;
+      if (!stored) db.metadata.generation = 1;
+      else if (!jsonEqual(stored.spec, object.spec)) {
+        db.spec = structuredClone(object.spec ?? {}) as NonNullable<PostgresDB["spec"]>;
+        db.metadata.generation = generation + 1;
+      }
+      const others: KubeObject[] = [];
+      for (const type of postgresReconciler.owns) {
+        others.push(...(await client.list(type, { namespace })).items);
+      }
+      const { actions } = reconcilePostgresDB(observe(db, others), {
+        nowMs: Date.now(),
+        random: new SeededRandom(1),
+      });
+      const where = stored ? "in the cluster now" : "not yet in the cluster";
+      plans.push({
+        heading: `${describeRef(refOf(db))} (${where}): the operator will ${
+          actions.length === 0 ? "do nothing: the cluster already matches" : ""
+        }`.trimEnd(),
+        lines: actions.map(describeAction),
+      });
+    }
+    return plans;
+  } finally {
+    client.close();
+  }
+}
