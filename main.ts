@@ -9,8 +9,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { stringify } from "yaml";
 import type { KubeObject } from "./core/object.ts";
+import { ApiError } from "./core/cluster.ts";
 import { POSTGRESDB } from "./core/postgres/types.ts";
 import { renderCrds } from "./crds/generate.ts";
 import { InputError, readManifests } from "./cli/manifests.ts";
@@ -95,6 +95,13 @@ export async function main(args: string[]): Promise<number> {
     if (error instanceof InputError) {
       console.error(`error: ${error.message}`);
       return 2;
+    }
+    if (error instanceof ApiError) {
+      // The cluster refused or could not be reached: one line, not a stack trace.
+      console.error(
+        `error: the API server answered ${error.code} ${error.reason}: ${error.message}`,
+      );
+      return 1;
     }
     throw error;
   }
@@ -367,11 +374,6 @@ async function crds(args: string[]): Promise<number> {
     }
   }
   return stale === 0 ? 0 : 1;
-}
-
-/** Prints objects as YAML documents (for debugging sessions). */
-export function toYaml(objects: readonly KubeObject[]): string {
-  return objects.map((o) => "---\n" + stringify(o)).join("");
 }
 
 if (import.meta.main) {

@@ -61,19 +61,82 @@ export async function readFaultsFile(path: string): Promise<FaultsFile> {
     }
   }
   const file = parsed as FaultsFile;
+  const where = `faults file ${JSON.stringify(path)}`;
+  if (file.faults !== undefined && (typeof file.faults !== "object" || file.faults === null)) {
+    throw new InputError(`Cannot use ${where}: faults must be an object`);
+  }
+  for (const key of ["crashRate", "faultsAfterLastStepMs"] as const) {
+    const value = file[key];
+    if (value !== undefined && (typeof value !== "number" || value < 0)) {
+      throw new InputError(`Cannot use ${where}: ${key} must be a number >= 0`);
+    }
+  }
+  if (file.cluster !== undefined && (typeof file.cluster !== "object" || file.cluster === null)) {
+    throw new InputError(`Cannot use ${where}: cluster must be an object`);
+  }
+  if (file.steps !== undefined) {
+    if (!Array.isArray(file.steps)) {
+      throw new InputError(`Cannot use ${where}: steps must be a list`);
+    }
+    file.steps.forEach((step, i) => checkStep(step, `${where}, step ${i + 1}`));
+  }
   for (const [key, value] of Object.entries(file.faults ?? {})) {
     if (!FAULT_KEYS.has(key)) {
       throw new InputError(
         `Cannot use faults file ${JSON.stringify(path)}: unknown fault ${JSON.stringify(key)}`,
       );
     }
-    if (key !== "writeErrorReasons" && (typeof value !== "number" || value < 0)) {
+    if (key === "writeErrorReasons") {
+      if (!Array.isArray(value) || value.some((r) => typeof r !== "string")) {
+        throw new InputError(`Cannot use ${where}: writeErrorReasons must be a list of reasons`);
+      }
+    } else if (typeof value !== "number" || value < 0) {
       throw new InputError(
         `Cannot use faults file ${JSON.stringify(path)}: ${key} must be a number >= 0`,
       );
     }
   }
   return file;
+}
+
+/** The fields each kind of step needs, besides `atMs`. */
+const STEP_FIELDS: Record<Step["do"], [string, "string" | "object"][]> = {
+  apply: [["object", "object"]],
+  delete: [["apiVersion", "string"], ["kind", "string"], ["name", "string"]],
+  deletePod: [["name", "string"]],
+  crashPod: [["name", "string"]],
+  loseNode: [["node", "string"]],
+  crashOperator: [],
+};
+
+function checkStep(step: unknown, where: string): void {
+  if (typeof step !== "object" || step === null) {
+    throw new InputError(`Cannot use ${where}: not an object`);
+  }
+  const s = step as Record<string, unknown>;
+  const fields = STEP_FIELDS[s.do as Step["do"]];
+  if (!fields) {
+    throw new InputError(
+      `Cannot use ${where}: "do" must be one of ${Object.keys(STEP_FIELDS).join(", ")}`,
+    );
+  }
+  if (typeof s.atMs !== "number" || s.atMs < 0) {
+    throw new InputError(`Cannot use ${where}: atMs must be a number >= 0`);
+  }
+  for (const [field, type] of fields) {
+    if (typeof s[field] !== type || s[field] === null) {
+      throw new InputError(`Cannot use ${where}: ${s.do} needs ${field} (${type})`);
+    }
+  }
+  if (s.do === "apply") {
+    const object = s.object as Record<string, unknown>;
+    const metadata = object.metadata as Record<string, unknown> | undefined;
+    if (typeof object.kind !== "string" || typeof metadata?.name !== "string") {
+      throw new InputError(
+        `Cannot use ${where}: apply needs an object with kind and metadata.name`,
+      );
+    }
+  }
 }
 
 /** Options of {@link runWithFaults}. */
@@ -99,7 +162,9 @@ export async function runWithFaults(
     ],
     faults: file.faults ?? FAULT_PRESETS[options.preset],
     crashRate: file.crashRate ?? CRASH_RATES[options.preset],
-    faultsAfterLastStepMs: file.faultsAfterLastStepMs ?? (options.preset === "none" ? 0 : 60_000),
+    // Faults stay on a minute after the last step, so that a faults file without steps injects.
+    faultsAfterLastStepMs: file.faultsAfterLastStepMs ??
+      (options.preset === "none" && !options.file ? 0 : 60_000),
   };
   if (file.cluster) schedule.cluster = file.cluster;
   return await runSchedule(schedule, {

@@ -22,6 +22,9 @@ import {
 import { controllerOf, type KubeObject, objectKey, type TypeRef } from "../core/object.ts";
 import { errorMessage, type Logger, silentLogger } from "./log.ts";
 
+/** A watch that stayed up this long is healthy: its end resets the backoff. */
+const HEALTHY_WATCH_MS = 5_000;
+
 /** A change the cache took. */
 export interface CacheChange {
   type: "ADDED" | "MODIFIED" | "DELETED";
@@ -98,15 +101,20 @@ export class Informer {
     return this.#synced;
   }
 
-  /** Starts listing and watching; resolves once the cache has synced. */
+  /**
+   * Starts listing and watching; resolves once the cache has synced (at once when it already
+   * had, after a `stop()`), or when `stop()` is called first.
+   */
   start(): Promise<void> {
     this.#stopped = false;
-    const synced = new Promise<void>((resolve) => this.#syncWaiters.push(resolve));
+    const synced = this.#synced
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => this.#syncWaiters.push(resolve));
     void this.#list();
     return synced;
   }
 
-  /** Stops the watch and every timer; the cache keeps its content. */
+  /** Stops the watch and every timer; the cache keeps its content. Pending `start()`s resolve. */
   stop(): void {
     this.#stopped = true;
     this.#generation++;
@@ -114,6 +122,7 @@ export class Informer {
     this.#watch = undefined;
     this.#watchdog?.cancel();
     this.#retry?.cancel();
+    for (const resolve of this.#syncWaiters.splice(0)) resolve();
   }
 
   /** Reads a cached object by key (`namespace/name`). */
@@ -178,6 +187,7 @@ export class Informer {
     this.#watch?.stop();
     this.#watch = undefined;
     this.stats.watches++;
+    const startedMs = this.#options.clock.nowMs();
     this.#armWatchdog(generation);
     const options = {
       resourceVersion: this.#resourceVersion,
@@ -185,7 +195,11 @@ export class Informer {
       onEvent: (event: WatchEvent) => {
         if (generation !== this.#generation) return;
         this.#armWatchdog(generation);
-        this.#retryDelayMs = this.#options.retryBaseMs ?? 200;
+        // The backoff resets only once a watch has stayed up a while: a watch that fails right
+        // after each event must not be retried every few milliseconds.
+        if (this.#options.clock.nowMs() - startedMs >= HEALTHY_WATCH_MS) {
+          this.#retryDelayMs = this.#options.retryBaseMs ?? 200;
+        }
         this.#apply(event);
       },
       onDone: (error?: Error) => {
@@ -197,9 +211,12 @@ export class Informer {
           void this.#list();
         } else if (error) {
           this.#failed("watch", error, () => this.#startWatch());
-        } else {
+        } else if (this.#options.clock.nowMs() - startedMs >= HEALTHY_WATCH_MS) {
           // A normal close (the server's watch timeout): resume where we were.
           this.#startWatch();
+        } else {
+          // Closed as soon as it opened (a proxy, an overloaded server): back off, no hot loop.
+          this.#retryLater(() => this.#startWatch());
         }
       },
     };
@@ -221,19 +238,25 @@ export class Informer {
 
   #failed(what: string, error: unknown, retry: () => void): void {
     this.stats.errors++;
-    const delayMs = this.#retryDelayMs;
-    this.#retryDelayMs = Math.min(delayMs * 2, this.#options.retryMaxMs ?? 30_000);
+    const delayMs = this.#retryLater(retry);
     this.#logger.log("warn", `Cannot ${what} ${this.type.kind}, retrying`, {
       kind: this.type.kind,
       error: errorMessage(error),
       retryInMs: delayMs,
     });
+  }
+
+  /** Runs `retry` after the current backoff delay, which then doubles; returns the delay. */
+  #retryLater(retry: () => void): number {
+    const delayMs = this.#retryDelayMs;
+    this.#retryDelayMs = Math.min(delayMs * 2, this.#options.retryMaxMs ?? 30_000);
     this.#watchdog?.cancel();
     this.#retry?.cancel();
     this.#retry = this.#options.clock.setTimer(delayMs, () => {
       this.#retry = undefined;
       if (!this.#stopped) retry();
     });
+    return delayMs;
   }
 
   #armWatchdog(generation: number): void {

@@ -171,3 +171,57 @@ Deno.test("Informer: the watchdog restarts a watch that went silent", async () =
   assert.deepEqual(names(informer), ["seen", "unseen"], "it caught up, the missed one included");
   informer.stop();
 });
+
+Deno.test("Informer: a watch closed as soon as it opens is retried with backoff, not in a hot loop", async () => {
+  const cluster = new SimCluster({ seed: 5 });
+  const client = cluster.client();
+  // A proxy that ends every watch normally right after it starts.
+  const closing = withWatch(client, async (type, options) => {
+    const handle = await client.watch(type, options);
+    cluster.clock.setTimer(1, () => {
+      handle.stop();
+      options.onDone();
+    });
+    return handle;
+  });
+  const informer = new Informer(closing, CONFIGMAP, {
+    clock: cluster.clock,
+    watchInactivityMs: 0,
+    retryBaseMs: 100,
+    retryMaxMs: 1600,
+  });
+  void informer.start();
+  await cluster.run({ maxVirtualMs: 5000 });
+  assert.ok(informer.synced);
+  assert.ok(informer.stats.watches <= 10, `${informer.stats.watches} watches in 5 s`);
+  informer.stop();
+});
+
+Deno.test("Informer: stop() before the first sync resolves start(); a restart resolves at once", async () => {
+  const cluster = new SimCluster({ seed: 6 });
+  const faulty = new FaultyClient(cluster.client(), {
+    clock: cluster.clock,
+    random: cluster.random.fork(),
+    faults: { readErrorRate: 1 },
+  });
+  const informer = new Informer(faulty, CONFIGMAP, { clock: cluster.clock, watchInactivityMs: 0 });
+  let resolved = false;
+  void informer.start().then(() => resolved = true);
+  await cluster.run({ maxVirtualMs: 1000 });
+  assert.equal(resolved, false);
+  informer.stop();
+  await cluster.run({ maxVirtualMs: 10 });
+  assert.equal(resolved, true, "stop() released the waiter");
+  faulty.faults = {};
+  await cluster.run({ maxVirtualMs: 10, until: () => false });
+  let again = false;
+  void informer.start().then(() => again = true);
+  await cluster.run({ maxVirtualMs: 1000, until: () => again });
+  assert.ok(again && informer.synced);
+  let third = false;
+  informer.stop();
+  void informer.start().then(() => third = true);
+  await cluster.run({ maxVirtualMs: 1, until: () => third });
+  assert.ok(third, "an informer that had synced starts at once");
+  informer.stop();
+});
