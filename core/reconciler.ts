@@ -45,6 +45,13 @@ export interface ReconcileResult {
   actions: Action[];
 }
 
+/** A kind a reconciler reads without owning it. */
+export interface WatchedKind {
+  type: TypeRef;
+  /** The key (`namespace/name`) of the object to reconcile when one of these changes. */
+  keyOf?: (object: KubeObject) => string | undefined;
+}
+
 /** A controller's decision logic, with the kinds it watches. */
 export interface Reconciler<T extends KubeObject = KubeObject> {
   /** The controller's name, for logs, metrics and field managers. */
@@ -53,6 +60,11 @@ export interface Reconciler<T extends KubeObject = KubeObject> {
   readonly for: TypeRef;
   /** Kinds it creates and owns; their events are mapped to the owner's key. */
   readonly owns: readonly TypeRef[];
+  /**
+   * Other kinds it reads through `lookup` (objects it does not own, such as the PVCs a
+   * StatefulSet makes); `keyOf` maps an object's events to the key to reconcile, if any.
+   */
+  readonly watches?: readonly WatchedKind[];
   /** The pure decision. */
   reconcile(observed: Observed<T>, context: ReconcileContext): ReconcileResult;
 }

@@ -11,6 +11,7 @@ import { controllerOf, type KubeObject } from "../core/object.ts";
 import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
 import { validatePostgresDB } from "../core/postgres/validate.ts";
 import { secretName } from "../core/postgres/naming.ts";
+import { sourceGeneration } from "../core/postgres/labels.ts";
 import {
   invalidWriteChecker,
   observedGenerationChecker,
@@ -30,7 +31,9 @@ export function credentialsChecker(): Checker {
     name: "credentials never regenerated or overwritten",
     onWrite(write) {
       if (write.ref.kind !== "Secret") return undefined;
-      if (write.verb === "apply" || write.verb === "update") {
+      // Adopting a user's Secret writes its owner reference and labels, never its data.
+      const content = write.object?.data !== undefined || write.object?.stringData !== undefined;
+      if ((write.verb === "apply" || write.verb === "update") && content) {
         return `the operator ${write.verb === "apply" ? "applied" : "updated"} ${write.target}`;
       }
       if (write.verb === "delete") return `the operator deleted ${write.target}`;
@@ -72,21 +75,25 @@ export function volumeChecker(): Checker {
 }
 
 /**
- * `ready: true` is only written for a PostgresDB whose own StatefulSet (controlled by its uid) has
- * had at least as many ready replicas as the spec asked for at the observed generation.
+ * `ready: true` is only written for a PostgresDB whose own StatefulSet (controlled by its uid, as
+ * stored at the moment of the write) had, at its current generation and with a status describing
+ * that generation, at least as many ready replicas as the PostgresDB asked for at the generation
+ * the status reports.
  */
 export function readyChecker(): Checker {
-  const maxReady = new Map<string, number>();
+  /** `statefulSetUid@generation` -> the most ready replicas a current status reported. */
+  const readyAt = new Map<string, number>();
+  /** `postgresUid@generation` -> the replicas asked for at that generation. */
   const replicasAt = new Map<string, number>();
   return {
     name: "Ready never ahead of the pods",
     onCommit(change) {
       const o = change.object as Any;
-      if (o.kind === "StatefulSet") {
-        const owner = controllerOf(o)?.uid;
-        if (!owner) return undefined;
-        const ready = o.status?.readyReplicas ?? 0;
-        maxReady.set(owner, Math.max(maxReady.get(owner) ?? 0, ready));
+      if (o.kind === "StatefulSet" && o.metadata.uid) {
+        const generation = o.metadata.generation ?? 0;
+        if (o.status?.observedGeneration !== generation) return undefined;
+        const key = `${o.metadata.uid}@${generation}`;
+        readyAt.set(key, Math.max(readyAt.get(key) ?? 0, o.status?.readyReplicas ?? 0));
       } else if (o.kind === POSTGRESDB.kind && o.metadata.uid) {
         const replicas = typeof o.spec?.replicas === "number" ? o.spec.replicas : 1;
         replicasAt.set(`${o.metadata.uid}@${o.metadata.generation ?? 0}`, replicas);
@@ -96,13 +103,48 @@ export function readyChecker(): Checker {
     onWrite(write, { harness }) {
       if (write.verb !== "patchStatus" || write.ref.kind !== POSTGRESDB.kind) return undefined;
       if (write.status?.ready !== true || write.error !== undefined) return undefined;
-      const db = harness.cluster.server.peek(POSTGRESDB, write.ref.name, write.ref.namespace);
+      const server = harness.cluster.server;
+      const db = server.peek(POSTGRESDB, write.ref.name, write.ref.namespace);
       if (!db?.metadata.uid) return undefined;
+      const sts = server.peek(
+        { apiVersion: "apps/v1", kind: "StatefulSet" },
+        write.ref.name,
+        write.ref.namespace,
+      );
+      if (!sts || controllerOf(sts)?.uid !== db.metadata.uid) {
+        return `${write.target} was written ready without a StatefulSet of its own`;
+      }
       const generation = (write.status.observedGeneration as number | undefined) ?? 0;
       const wanted = replicasAt.get(`${db.metadata.uid}@${generation}`) ?? 1;
-      const ready = maxReady.get(db.metadata.uid) ?? 0;
+      const ready = readyAt.get(`${sts.metadata.uid}@${sts.metadata.generation ?? 0}`) ?? 0;
       return ready < wanted
-        ? `${write.target} was written ready with ${ready} of ${wanted} instances ever ready`
+        ? `${write.target} was written ready with ${ready} of ${wanted} instances ready at the ` +
+          `StatefulSet's generation ${sts.metadata.generation}`
+        : undefined;
+    },
+  };
+}
+
+/**
+ * The operator never moves a StatefulSet back in time: each write carries the PostgresDB
+ * generation it was computed from, and that never goes down for one StatefulSet.
+ */
+export function timeTravelChecker(): Checker {
+  const latest = new Map<string, number>();
+  return {
+    name: "no write from an older view",
+    onWrite(write) {
+      if (write.verb !== "apply" || write.ref.kind !== "StatefulSet" || !write.object) {
+        return undefined;
+      }
+      if (write.error !== undefined || !write.result?.metadata.uid) return undefined;
+      const generation = sourceGeneration(write.object);
+      if (generation === undefined) return undefined;
+      const key = write.result.metadata.uid;
+      const before = latest.get(key) ?? 0;
+      latest.set(key, Math.max(before, generation));
+      return generation < before
+        ? `${write.target} was written for PostgresDB generation ${generation} after ${before}`
         : undefined;
     },
   };
@@ -119,6 +161,7 @@ export function postgresCheckers(): Checker[] {
     credentialsChecker(),
     volumeChecker(),
     readyChecker(),
+    timeTravelChecker(),
   ];
 }
 
@@ -143,11 +186,18 @@ export function checkPostgresConverged(harness: Harness): string[] {
       continue;
     }
     const validation = validatePostgresDB(db);
-    if (!validation.ok || ready?.reason === "InvalidSpec") {
+    const uid = db.metadata.uid!;
+    if (!validation.ok) {
       if (ready?.reason !== "InvalidSpec") problems.push(`${name}: invalid spec not reported`);
       continue;
     }
-    const uid = db.metadata.uid!;
+    // A valid spec may only be refused when it renames a database that was already initialised.
+    const [secret] = controlled(uid, "Secret") as Any[];
+    const initialised = secret?.data?.database ? atob(secret.data.database) : undefined;
+    if (initialised !== undefined && initialised !== validation.spec.databaseName) {
+      if (ready?.reason !== "InvalidSpec") problems.push(`${name}: the rename was not refused`);
+      continue;
+    }
     if (status.ready !== true || status.phase !== "Running") {
       problems.push(
         `${name}: not Running and ready (${status.phase}, ${ready?.reason}: ${ready?.message})`,

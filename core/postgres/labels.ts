@@ -26,3 +26,22 @@ export function commonLabels(name: string, spec: ValidSpec): Record<string, stri
     "app.kubernetes.io/version": spec.version,
   };
 }
+
+/**
+ * The annotation that records which PostgresDB generation a child was last written for. A view in
+ * which the PostgresDB is older than that is stale (a lagging cache, a restart that listed from
+ * a behind server): acting on it would move the child back in time, so the operator waits.
+ */
+export const SOURCE_GENERATION = "database.thegeekyway.com/source-generation";
+
+/** The annotations of a child written for `generation`. */
+export function childAnnotations(generation: number | undefined): Record<string, string> {
+  return { [SOURCE_GENERATION]: String(generation ?? 0) };
+}
+
+/** The generation recorded on a child, or undefined. */
+export function sourceGeneration(child: { metadata: { annotations?: Record<string, string> } }) {
+  const text = child.metadata.annotations?.[SOURCE_GENERATION];
+  const n = text === undefined ? NaN : Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
+}

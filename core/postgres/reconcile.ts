@@ -30,7 +30,7 @@ import {
 import type { Observed, ReconcileContext, Reconciler, ReconcileResult } from "../reconciler.ts";
 import { buildCredentialsSecret, generatePassword } from "./secret.ts";
 import { buildHeadlessService } from "./service.ts";
-import { buildStatefulSet, observedStorage } from "./statefulset.ts";
+import { buildStatefulSet, DATA_CLAIM, observedStorage } from "./statefulset.ts";
 import {
   buildStatus,
   type ExtraConditions,
@@ -43,19 +43,27 @@ import {
   POSTGRESDB,
   type PostgresDB,
   type PostgresDBStatus,
+  PVC,
   SECRET,
   SERVICE,
   STATEFULSET,
   type ValidSpec,
 } from "./types.ts";
-import { describeProblems, type FieldProblem, validatePostgresDB } from "./validate.ts";
-import { MANAGER } from "./labels.ts";
+import {
+  describeProblems,
+  type FieldProblem,
+  MAX_REPLICAS,
+  validatePostgresDB,
+} from "./validate.ts";
+import { MANAGER, sourceGeneration } from "./labels.ts";
 
 /** The children a PostgresDB has, as observed (controlled by its uid). */
 interface Children {
   secret?: KubeObject | undefined;
   service?: KubeObject | undefined;
   statefulSet?: KubeObject | undefined;
+  /** A user's credentials Secret, with no controller, that this reconcile adopts. */
+  adoptSecret?: boolean;
 }
 
 /** A same-named object the operator must not touch. */
@@ -70,6 +78,8 @@ export type PostgresState =
   | { kind: "deleting" }
   | { kind: "invalid"; problems: FieldProblem[] }
   | { kind: "blocked"; blockers: Blocker[] }
+  | { kind: "credentialsMissing"; volumes: string[] }
+  | { kind: "staleView"; child: KubeObject; generation: number }
   | { kind: "reconciling"; spec: ValidSpec; children: Children };
 
 /** Classifies an observed PostgresDB. Pure; the first matching state wins. */
@@ -82,7 +92,7 @@ export function classify(observed: Observed<PostgresDB>): PostgresState {
   const namespace = db.metadata.namespace ?? "default";
   const children: Children = {};
   const blockers: Blocker[] = [];
-  const wanted: [keyof Children, TypeRef, string][] = [
+  const wanted: ["secret" | "service" | "statefulSet", TypeRef, string][] = [
     ["secret", SECRET, secretName(db.metadata.name)],
     ["service", SERVICE, db.metadata.name],
     ["statefulSet", STATEFULSET, db.metadata.name],
@@ -91,9 +101,22 @@ export function classify(observed: Observed<PostgresDB>): PostgresState {
     const found = observed.lookup({ ...type, namespace, name });
     if (found === undefined) continue;
     if (isControlledBy(found, db)) children[slot] = found;
-    else blockers.push({ object: found, previous: isPreviousIncarnation(found, db) });
+    else if (slot === "secret" && isAdoptableCredentials(found)) {
+      children.secret = found;
+      children.adoptSecret = true;
+    } else blockers.push({ object: found, previous: isPreviousIncarnation(found, db) });
   }
   if (blockers.length > 0) return { kind: "blocked", blockers };
+  const written = children.statefulSet ? sourceGeneration(children.statefulSet) : undefined;
+  if (written !== undefined && written > (db.metadata.generation ?? 0)) {
+    return { kind: "staleView", child: children.statefulSet!, generation: written };
+  }
+  if (!children.secret) {
+    // Volumes outlive their PostgresDB (Retain). A database on them was initialised with other
+    // credentials: new ones would never work, so the operator asks rather than invents.
+    const volumes = existingVolumes(observed, db);
+    if (volumes.length > 0) return { kind: "credentialsMissing", volumes };
+  }
   const initialised = children.secret ? secretDatabase(children.secret) : undefined;
   if (initialised !== undefined && initialised !== spec.databaseName) {
     return {
@@ -137,6 +160,12 @@ export function reconcilePostgresDB(
       return { actions: invalidActions(db, state.problems, context) };
     case "blocked":
       return { actions: blockedActions(db, state.blockers, context) };
+    case "staleView":
+      // The children were written for a newer PostgresDB than this view shows: the cache is
+      // behind. Writing now would undo newer work; the newer PostgresDB's event comes next.
+      return { actions: [] };
+    case "credentialsMissing":
+      return { actions: credentialsMissingActions(db, state.volumes, context) };
     case "reconciling":
       return { actions: convergeActions(db, state.spec, state.children, context) };
   }
@@ -147,6 +176,17 @@ export const postgresReconciler: Reconciler<PostgresDB> = {
   name: MANAGER,
   for: POSTGRESDB,
   owns: [SECRET, SERVICE, STATEFULSET],
+  // PVCs carry the StatefulSet's selector labels: a volume coming or going wakes its PostgresDB.
+  watches: [{
+    type: PVC,
+    keyOf: (pvc) => {
+      const labels = pvc.metadata.labels ?? {};
+      const name = labels["app.kubernetes.io/instance"];
+      return labels["app.kubernetes.io/name"] === "postgres" && name
+        ? `${pvc.metadata.namespace ?? "default"}/${name}`
+        : undefined;
+    },
+  }],
   reconcile: reconcilePostgresDB,
 };
 
@@ -195,6 +235,28 @@ function blockedActions(db: PostgresDB, blockers: Blocker[], context: ReconcileC
   );
 }
 
+function credentialsMissingActions(
+  db: PostgresDB,
+  volumes: string[],
+  context: ReconcileContext,
+): Action[] {
+  const secret = secretName(db.metadata.name);
+  return statusActions(
+    db,
+    {
+      phase: "Pending",
+      ready: false,
+      reason: "CredentialsMissing",
+      message: `Secret ${JSON.stringify(secret)} is missing, but ${volumes.join(", ")} already ` +
+        "hold a database initialised with other credentials: re-create the Secret with its " +
+        "username, password and database (the operator adopts a Secret that has no owner), or " +
+        "delete the volumes to start afresh",
+    },
+    context,
+    { type: "Warning", reason: "CredentialsMissing" },
+  );
+}
+
 function convergeActions(
   db: PostgresDB,
   spec: ValidSpec,
@@ -210,6 +272,13 @@ function convergeActions(
     const secret = buildCredentialsSecret(db, spec, generatePassword(context.random));
     writes.push({ kind: "create", object: secret, reason: "credentials are missing" });
     event("Created", `Created ${describeRef(refOf(secret))}`);
+  } else if (children.adoptSecret) {
+    // Adopting writes the owner reference and labels only: the user's data stays as it is.
+    const adopted = buildCredentialsSecret(db, spec, "");
+    delete adopted.stringData;
+    delete adopted.type;
+    writes.push({ kind: "apply", object: adopted, reason: "adopting the user's credentials" });
+    event("Adopted", `Adopted ${describeRef(refOf(adopted))}`);
   }
   const service = buildHeadlessService(db, spec);
   const serviceDiff = children.service ? compareDesired(service, children.service) : undefined;
@@ -339,6 +408,26 @@ function statusActions(
 
 function sameStatus(stored: PostgresDBStatus | undefined, next: PostgresDBStatus): boolean {
   return stored !== undefined && jsonEqual(stored, next);
+}
+
+/** A Secret with no controller that holds the credential keys the StatefulSet reads. */
+function isAdoptableCredentials(secret: KubeObject): boolean {
+  if (controllerOf(secret) !== undefined || secret.metadata.deletionTimestamp) return false;
+  const data = {
+    ...(secret.data as object | undefined),
+    ...(secret.stringData as object | undefined),
+  };
+  return ["username", "password", "database"].every((key) => key in data);
+}
+
+/** The names of data volumes the StatefulSet would mount, if any exist already. */
+function existingVolumes(observed: Observed<PostgresDB>, db: PostgresDB): string[] {
+  const found: string[] = [];
+  for (let ordinal = 0; ordinal < MAX_REPLICAS; ordinal++) {
+    const name = `${DATA_CLAIM}-${db.metadata.name}-${ordinal}`;
+    if (observed.lookup({ ...PVC, namespace: db.metadata.namespace, name })) found.push(name);
+  }
+  return found;
 }
 
 function isPreviousIncarnation(child: KubeObject, db: PostgresDB): boolean {

@@ -120,7 +120,14 @@ Deno.test("reconcile() keeps the StatefulSet's claim templates when storage chan
   bigger.spec!.storage = "5Gi";
   bigger.metadata.generation = 2;
   const actions = run(bigger, children);
-  assert.ok(!actions.some((a) => a.kind === "apply"), "no write to an immutable field");
+  for (const action of actions) {
+    if (action.kind !== "apply" || action.object.kind !== "StatefulSet") continue;
+    const claims = (action.object.spec as { volumeClaimTemplates: unknown }).volumeClaimTemplates;
+    const before = (children.find((c) => c.kind === "StatefulSet")!.spec as {
+      volumeClaimTemplates: unknown;
+    }).volumeClaimTemplates;
+    assert.deepEqual(claims, before, "no write to an immutable field");
+  }
   const status = actions.find((a) => a.kind === "patchStatus");
   assert.ok(status?.kind === "patchStatus");
   const conditions = status.status.conditions as { type: string; reason: string }[];
@@ -176,4 +183,75 @@ Deno.test("reconcile() reports Ready only for the generation the StatefulSet has
   assert.ok(status?.kind === "patchStatus");
   assert.equal(status.status.ready, false);
   assert.equal(status.status.phase, "Creating");
+});
+
+function volume(name: string): KubeObject {
+  return stored({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name, namespace: "default" },
+  });
+}
+
+function userSecret(database = "myapp"): KubeObject {
+  return stored({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "my-postgres-credentials", namespace: "default" },
+    stringData: { username: "postgres", password: "kept-by-the-user", database },
+  });
+}
+
+Deno.test("reconcile() asks for the credentials instead of inventing them over existing volumes", () => {
+  const actions = run(sample(), [volume("data-my-postgres-0"), volume("data-my-postgres-1")]);
+  assert.deepEqual(kinds(actions), ["patchStatus", "event CredentialsMissing"]);
+  const status = actions[0];
+  assert.ok(status?.kind === "patchStatus");
+  assert.equal(status.status.ready, false);
+  assert.match(
+    JSON.stringify(status.status),
+    /CredentialsMissing.*data-my-postgres-0, data-my-postgres-1 already hold a database/,
+  );
+});
+
+Deno.test("reconcile() adopts a user's Secret with no owner, writing only owner reference and labels", () => {
+  const actions = run(sample(), [volume("data-my-postgres-0"), userSecret()]);
+  const adopt = actions[0];
+  assert.ok(adopt?.kind === "apply" && adopt.object.kind === "Secret", kinds(actions).join());
+  assert.equal(adopt.object.stringData, undefined, "no data written");
+  assert.equal(adopt.object.data, undefined);
+  assert.equal(adopt.object.metadata.ownerReferences?.[0]?.uid, "uid-1");
+  assert.ok(!actions.some((a) => a.kind === "create" && a.object.kind === "Secret"));
+  assert.ok(actions.some((a) => a.kind === "emitEvent" && a.eventReason === "Adopted"));
+});
+
+Deno.test("reconcile() refuses adopted credentials initialised for another database", () => {
+  const actions = run(sample(), [userSecret("otherdb")]);
+  assert.deepEqual(kinds(actions), ["patchStatus", "event InvalidSpec"]);
+});
+
+Deno.test("reconcile() does not adopt a Secret another controller owns", () => {
+  const owned = userSecret();
+  owned.metadata.ownerReferences = [{
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    name: "x",
+    uid: "other",
+    controller: true,
+  }];
+  assert.deepEqual(kinds(run(sample(), [owned])), ["patchStatus", "event ChildConflict"]);
+});
+
+Deno.test("reconcile() writes nothing from a view older than the StatefulSet it wrote", () => {
+  const { db, children } = converged(sample());
+  const newer = structuredClone(db);
+  newer.spec!.replicas = 3;
+  newer.metadata.generation = 2;
+  const written = run(newer, children).find((a) => a.kind === "apply");
+  assert.ok(written?.kind === "apply");
+  const sts = stored(written.object, { observedGeneration: 1, replicas: 1, readyReplicas: 1 });
+  const others = children.map((c) => c.kind === "StatefulSet" ? sts : c);
+  // A restarted operator listed from a server that is behind: it sees generation 1 again.
+  assert.equal(classify(observe(db, others)).kind, "staleView");
+  assert.deepEqual(run(db, others), [], "it does not scale back to 1");
 });

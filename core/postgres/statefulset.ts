@@ -5,7 +5,7 @@
  */
 
 import { controllerReference, type KubeObject } from "../object.ts";
-import { commonLabels, selectorLabels } from "./labels.ts";
+import { childAnnotations, commonLabels, selectorLabels } from "./labels.ts";
 import { secretName } from "./naming.ts";
 import { POSTGRES_PORT, type PostgresDB, type ValidSpec } from "./types.ts";
 
@@ -53,6 +53,7 @@ export function buildStatefulSet(db: PostgresDB, spec: ValidSpec): KubeObject {
       name,
       namespace: db.metadata.namespace ?? "default",
       labels: commonLabels(name, spec),
+      annotations: childAnnotations(db.metadata.generation),
       ownerReferences: [controllerReference(db)],
     },
     spec: {

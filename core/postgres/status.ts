@@ -20,6 +20,7 @@ export type ReadyReason =
   | "Provisioning"
   | "InvalidSpec"
   | "ChildConflict"
+  | "CredentialsMissing"
   | "WaitingForPreviousChildren";
 
 /** Extra conditions to set, and condition types to remove. */

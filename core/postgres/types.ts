@@ -16,6 +16,8 @@ export const POSTGRESDB: TypeRef = { apiVersion: `${GROUP}/v1alpha1`, kind: "Pos
 export const SECRET: TypeRef = { apiVersion: "v1", kind: "Secret" };
 export const SERVICE: TypeRef = { apiVersion: "v1", kind: "Service" };
 export const STATEFULSET: TypeRef = { apiVersion: "apps/v1", kind: "StatefulSet" };
+/** The volumes the StatefulSet claims: read, never written, by the operator. */
+export const PVC: TypeRef = { apiVersion: "v1", kind: "PersistentVolumeClaim" };
 
 /** The PostgreSQL port. */
 export const POSTGRES_PORT = 5432;

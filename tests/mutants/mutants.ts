@@ -13,6 +13,7 @@ import type { Observed, ReconcileContext, Reconciler } from "../../core/reconcil
 import { postgresReconciler, reconcilePostgresDB } from "../../core/postgres/reconcile.ts";
 import { buildCredentialsSecret, generatePassword } from "../../core/postgres/secret.ts";
 import { secretName } from "../../core/postgres/naming.ts";
+import { SOURCE_GENERATION } from "../../core/postgres/labels.ts";
 import type { PostgresDB } from "../../core/postgres/types.ts";
 import { SECRET } from "../../core/postgres/types.ts";
 import { validatePostgresDB } from "../../core/postgres/validate.ts";
@@ -106,6 +107,43 @@ export const MUTANTS: readonly Mutant[] = [
         });
       }
       return actions;
+    },
+  ),
+  mutate(
+    "stale-statefulset-status",
+    "reads readiness from a StatefulSet status that does not describe its current spec",
+    (observed, context) => {
+      // Pretend every StatefulSet status is current: drop the observedGeneration check.
+      const fresh = (o: KubeObject | undefined) => {
+        if (!o || o.kind !== "StatefulSet") return o;
+        const copy = structuredClone(o);
+        copy.status = { ...(copy.status as object), observedGeneration: copy.metadata.generation };
+        return copy;
+      };
+      return real({
+        ...observed,
+        owned: observed.owned.map((o) => fresh(o)!),
+        lookup: (ref) => fresh(observed.lookup(ref)),
+      }, context);
+    },
+  ),
+  mutate(
+    "acts-on-stale-view",
+    "acts on a view older than what it already wrote, so a restart onto a lagging cache undoes newer work (Sieve's time travel)",
+    (observed, context) => {
+      // Believe every StatefulSet was written for the generation in view: no stale-view guard.
+      const generation = String(observed.object.metadata.generation ?? 0);
+      const forget = (o: KubeObject | undefined) => {
+        if (!o || o.kind !== "StatefulSet" || !o.metadata.annotations) return o;
+        const copy = structuredClone(o);
+        copy.metadata.annotations![SOURCE_GENERATION] = generation;
+        return copy;
+      };
+      return real({
+        ...observed,
+        owned: observed.owned.map((o) => forget(o)!),
+        lookup: (ref) => forget(observed.lookup(ref)),
+      }, context);
     },
   ),
   mutate(

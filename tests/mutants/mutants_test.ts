@@ -9,6 +9,8 @@ const EXPECTED: Record<string, string> = {
   "password-regenerated": "credentials never regenerated or overwritten",
   "children-by-name": "Ready never ahead of the pods",
   "ready-too-early": "Ready never ahead of the pods",
+  "stale-statefulset-status": "Ready never ahead of the pods",
+  "acts-on-stale-view": "no write from an older view",
   "status-through-main-resource": "status through the subresource",
   "hot-loop": "steady state",
   "claim-template-rewritten": "no writes to immutable fields",
