@@ -23,6 +23,16 @@ export interface ApplyAction {
   reason: string;
 }
 
+/**
+ * Replace an object that was read, only if it is still the version that was read
+ * (`metadata.resourceVersion`): a cache that was behind gets a conflict, never a blind write.
+ */
+export interface UpdateAction {
+  kind: "update";
+  object: KubeObject;
+  reason: string;
+}
+
 /** Delete an object, only if it still has the given uid. */
 export interface DeleteAction {
   kind: "delete";
@@ -63,6 +73,7 @@ export interface RequeueAfterAction {
 export type Action =
   | CreateAction
   | ApplyAction
+  | UpdateAction
   | DeleteAction
   | PatchStatusAction
   | EmitEventAction
@@ -89,6 +100,8 @@ export function describeAction(action: Action): string {
       return `create ${describeRef(refOf(action.object))}: ${action.reason}`;
     case "apply":
       return `apply ${describeRef(refOf(action.object))}: ${action.reason}`;
+    case "update":
+      return `update ${describeRef(refOf(action.object))}: ${action.reason}`;
     case "delete":
       return `delete ${describeRef(action.target)}: ${action.reason}`;
     case "patchStatus":

@@ -116,3 +116,26 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * `base` with `patch` laid over it: objects merge key by key, anything else (lists included) is
+ * replaced, `undefined` leaves the base value. Neither argument is changed.
+ *
+ * @example
+ * ```ts
+ * import { overlay } from "./compare.ts";
+ * const out = overlay({ a: 1, b: { c: 2, d: 3 } }, { b: { c: 4 } });
+ * console.assert(JSON.stringify(out) === '{"a":1,"b":{"c":4,"d":3}}');
+ * ```
+ */
+export function overlay<T>(base: T, patch: unknown): T {
+  if (!isRecord(base) || !isRecord(patch)) {
+    return (patch === undefined ? structuredClone(base) : structuredClone(patch)) as T;
+  }
+  const out: Record<string, unknown> = structuredClone(base);
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    out[key] = key in out ? overlay(out[key], value) : structuredClone(value);
+  }
+  return out as T;
+}

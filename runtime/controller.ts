@@ -12,7 +12,7 @@
 
 import type { Clock, Random } from "../core/clock.ts";
 import { type ClusterClient, isApiError } from "../core/cluster.ts";
-import { controllerOf, type KubeObject, objectKey, typeKey } from "../core/object.ts";
+import { controllerOf, type KubeObject, objectKey, typeKey, type TypeRef } from "../core/object.ts";
 import type { Observed, Reconciler } from "../core/reconciler.ts";
 import { type Action, describeAction } from "../core/actions.ts";
 import { executeActions } from "./executor.ts";
@@ -41,6 +41,23 @@ export interface ControllerOptions {
   afterWrite?: (action: Action, index: number) => void;
   /** Called with each reconcile's plan, before it runs (tracing). */
   onReconcile?: (key: string, actions: readonly Action[]) => void;
+  /** Told of each dequeue and each reconcile's outcome (a metrics endpoint). */
+  metrics?: ControllerMetricsHooks;
+}
+
+/**
+ * How a reconcile ended, in controller-runtime's terms: `error` when it threw (conflicts
+ * included), `requeue_after` when it asked to run again after a delay, `success` otherwise.
+ * (`requeue`, an immediate requeue without error, is never produced by this runtime.)
+ */
+export type ReconcileOutcome = "success" | "error" | "requeue" | "requeue_after";
+
+/** Observers of a controller's work; they must not throw. */
+export interface ControllerMetricsHooks {
+  /** A key of `controller` was taken from the queue after waiting `waitedMs`. */
+  dequeued(controller: string, waitedMs: number): void;
+  /** A reconcile of `controller` ended with `outcome` after `durationMs` of the clock. */
+  reconciled(controller: string, outcome: ReconcileOutcome, durationMs: number): void;
 }
 
 /** Counters a metrics endpoint and the simulation read. */
@@ -63,6 +80,7 @@ export class Controller<T extends KubeObject = KubeObject> {
   readonly #logger: Logger;
   readonly #primary: Informer;
   readonly #owned: Informer[];
+  readonly #watched: Informer[];
   readonly #byType = new Map<string, Informer>();
   readonly #inFlight = new Set<Promise<void>>();
   #running = false;
@@ -99,16 +117,40 @@ export class Controller<T extends KubeObject = KubeObject> {
       informerOptions((change) => this.queue.add(objectKey(change.object.metadata))),
     );
     this.#byType.set(typeKey(reconciler.for), this.#primary);
+    // A watched kind that is also owned shares the owned kind's informer: its `keyOf` maps the
+    // objects without an owner (a user's Secret waiting to be adopted, say).
+    const keyOfByType = new Map<string, (object: KubeObject) => string | undefined>();
+    for (const { type, keyOf } of reconciler.watches ?? []) {
+      if (keyOf) keyOfByType.set(typeKey(type), keyOf);
+    }
+    const mapWatched = (type: TypeRef, change: CacheChange) => {
+      const key = keyOfByType.get(typeKey(type))?.(change.object);
+      if (key !== undefined) this.queue.add(key);
+    };
     this.#owned = reconciler.owns.map((type) => {
-      const informer = new Informer(client, type, informerOptions((c) => this.#mapOwned(c)));
+      const informer = new Informer(
+        client,
+        type,
+        informerOptions((c) => {
+          this.#mapOwned(c);
+          mapWatched(type, c);
+        }),
+      );
       this.#byType.set(typeKey(type), informer);
       return informer;
     });
+    this.#watched = (reconciler.watches ?? [])
+      .filter(({ type }) => !this.#byType.has(typeKey(type)))
+      .map(({ type }) => {
+        const informer = new Informer(client, type, informerOptions((c) => mapWatched(type, c)));
+        this.#byType.set(typeKey(type), informer);
+        return informer;
+      });
   }
 
-  /** The informers, primary first. */
+  /** The informers: primary, owned kinds, then other watched kinds. */
   get informers(): readonly Informer[] {
-    return [this.#primary, ...this.#owned];
+    return [this.#primary, ...this.#owned, ...this.#watched];
   }
 
   /** True once every informer has synced. */
@@ -169,8 +211,13 @@ export class Controller<T extends KubeObject = KubeObject> {
     if (!this.#running || !this.synced) return;
     const max = this.#options.maxConcurrentReconciles ?? 4;
     while (this.queue.active < max) {
+      const waitedBeforeMs = this.queue.stats.waitedMs;
       const key = this.queue.get();
       if (key === undefined) return;
+      this.#options.metrics?.dequeued(
+        this.reconciler.name,
+        this.queue.stats.waitedMs - waitedBeforeMs,
+      );
       const work = this.#process(key);
       this.#inFlight.add(work);
       void work.finally(() => {
@@ -190,6 +237,7 @@ export class Controller<T extends KubeObject = KubeObject> {
     const clock = this.#options.clock;
     const startMs = clock.nowMs();
     this.stats.reconciles++;
+    let outcome: ReconcileOutcome = "success";
     try {
       const { actions } = this.reconciler.reconcile(observed, {
         nowMs: startMs,
@@ -217,8 +265,12 @@ export class Controller<T extends KubeObject = KubeObject> {
         });
       }
       this.queue.forget(key);
-      if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+      if (result.requeueAfterMs !== undefined) {
+        outcome = "requeue_after";
+        this.queue.addAfter(key, result.requeueAfterMs);
+      }
     } catch (error) {
+      outcome = "error";
       this.stats.errors++;
       const delayMs = this.queue.addRateLimited(key);
       if (isApiError(error, "Conflict") || isApiError(error, "AlreadyExists")) {
@@ -234,7 +286,9 @@ export class Controller<T extends KubeObject = KubeObject> {
         });
       }
     } finally {
-      this.stats.reconcileMs += clock.nowMs() - startMs;
+      const durationMs = clock.nowMs() - startMs;
+      this.stats.reconcileMs += durationMs;
+      this.#options.metrics?.reconciled(this.reconciler.name, outcome, durationMs);
     }
   }
 }

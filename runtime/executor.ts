@@ -49,6 +49,9 @@ export async function executeActions(
       case "apply":
         await writer.apply(action.object, { fieldManager: options.fieldManager, force: true });
         break;
+      case "update":
+        await writer.update(action.object);
+        break;
       case "delete":
         await writer.delete(
           action.target,

@@ -134,7 +134,8 @@ export function timeTravelChecker(): Checker {
   return {
     name: "no write from an older view",
     onWrite(write) {
-      if (write.verb !== "apply" || write.ref.kind !== "StatefulSet" || !write.object) {
+      const writing = write.verb === "apply" || write.verb === "update";
+      if (!writing || write.ref.kind !== "StatefulSet" || !write.object) {
         return undefined;
       }
       if (write.error !== undefined || !write.result?.metadata.uid) return undefined;
@@ -191,8 +192,19 @@ export function checkPostgresConverged(harness: Harness): string[] {
       if (ready?.reason !== "InvalidSpec") problems.push(`${name}: invalid spec not reported`);
       continue;
     }
-    // A valid spec may only be refused when it renames a database that was already initialised.
+    // A valid spec may only be refused when it renames a database that was already initialised,
+    // or when its volumes outlived the credentials they were initialised with.
     const [secret] = controlled(uid, "Secret") as Any[];
+    const volumes = objects.filter((o) =>
+      o.kind === "PersistentVolumeClaim" && o.metadata.namespace === db.metadata.namespace &&
+      o.metadata.name.startsWith(`data-${db.metadata.name}-`) && !o.metadata.deletionTimestamp
+    );
+    if (!secret && volumes.length > 0) {
+      if (ready?.reason !== "CredentialsMissing") {
+        problems.push(`${name}: credentials missing over existing volumes, not reported`);
+      }
+      continue;
+    }
     const initialised = secret?.data?.database ? atob(secret.data.database) : undefined;
     if (initialised !== undefined && initialised !== validation.spec.databaseName) {
       if (ready?.reason !== "InvalidSpec") problems.push(`${name}: the rename was not refused`);

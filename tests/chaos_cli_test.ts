@@ -30,7 +30,7 @@ Deno.test("cli: sim --faults heavy prints the faults injected and the checks pas
   assert.match(stdout, /Faults injected: .*writeError:/);
   assert.match(
     stdout,
-    /Checks passed: owner references; .*Ready never ahead of the pods .*liveness; steady state/,
+    /Checks passed: owner references; .*Ready never ahead of the pods; .*liveness; steady state/,
   );
   assert.match(stdout, /my-postgres\s+16\s+1\s+Running\s+true/);
 });

@@ -17,7 +17,7 @@
  */
 
 import type { Action } from "../actions.ts";
-import { compareDesired, jsonEqual } from "../compare.ts";
+import { compareDesired, jsonEqual, overlay } from "../compare.ts";
 import { findCondition } from "../conditions.ts";
 import {
   controllerOf,
@@ -176,17 +176,29 @@ export const postgresReconciler: Reconciler<PostgresDB> = {
   name: MANAGER,
   for: POSTGRESDB,
   owns: [SECRET, SERVICE, STATEFULSET],
-  // PVCs carry the StatefulSet's selector labels: a volume coming or going wakes its PostgresDB.
-  watches: [{
-    type: PVC,
-    keyOf: (pvc) => {
-      const labels = pvc.metadata.labels ?? {};
-      const name = labels["app.kubernetes.io/instance"];
-      return labels["app.kubernetes.io/name"] === "postgres" && name
-        ? `${pvc.metadata.namespace ?? "default"}/${name}`
-        : undefined;
+  watches: [
+    // A user's credentials Secret has no owner yet: its name says whose it is.
+    {
+      type: SECRET,
+      keyOf: (secret) => {
+        const match = /^(.+)-credentials$/.exec(secret.metadata.name);
+        return match && !controllerOf(secret)
+          ? `${secret.metadata.namespace ?? "default"}/${match[1]}`
+          : undefined;
+      },
     },
-  }],
+    // PVCs carry the StatefulSet's selector labels: a volume coming or going wakes its PostgresDB.
+    {
+      type: PVC,
+      keyOf: (pvc) => {
+        const labels = pvc.metadata.labels ?? {};
+        const name = labels["app.kubernetes.io/instance"];
+        return labels["app.kubernetes.io/name"] === "postgres" && name
+          ? `${pvc.metadata.namespace ?? "default"}/${name}`
+          : undefined;
+      },
+    },
+  ],
   reconcile: reconcilePostgresDB,
 };
 
@@ -297,7 +309,11 @@ function convergeActions(
   } else {
     const diff = compareDesired(statefulSet, children.statefulSet);
     if (!diff.equal) {
-      writes.push({ kind: "apply", object: statefulSet, reason: diff.reason });
+      // An update of the version that was read: if the cache was behind (the StatefulSet was
+      // changed, or deleted and re-created, since), the server answers Conflict and the next
+      // reconcile sees the current one.
+      const object = overlay(withoutServerFields(children.statefulSet), statefulSet);
+      writes.push({ kind: "update", object, reason: diff.reason });
       const before = (children.statefulSet.spec as { replicas?: number } | undefined)?.replicas;
       if (before !== spec.replicas) {
         event("Scaled", `Scaling from ${before ?? 0} to ${spec.replicas} instances`);
@@ -408,6 +424,14 @@ function statusActions(
 
 function sameStatus(stored: PostgresDBStatus | undefined, next: PostgresDBStatus): boolean {
   return stored !== undefined && jsonEqual(stored, next);
+}
+
+/** A copy of a stored object to write back: no status, no managed fields. */
+function withoutServerFields(object: KubeObject): KubeObject {
+  const copy = structuredClone(object);
+  delete copy.status;
+  delete copy.metadata.managedFields;
+  return copy;
 }
 
 /** A Secret with no controller that holds the credential keys the StatefulSet reads. */

@@ -105,10 +105,17 @@ Deno.test("reconcile() scales the StatefulSet and is not Ready until the new ins
   scaled.spec!.replicas = 3;
   scaled.metadata.generation = 2;
   const actions = run(scaled, children);
-  assert.deepEqual(kinds(actions), ["apply StatefulSet", "patchStatus", "event Scaled"]);
-  const apply = actions[0];
-  assert.ok(apply?.kind === "apply");
-  assert.equal((apply.object.spec as { replicas: number }).replicas, 3);
+  assert.deepEqual(kinds(actions), ["update", "patchStatus", "event Scaled"]);
+  const update = actions[0];
+  assert.ok(update?.kind === "update");
+  assert.equal((update.object.spec as { replicas: number }).replicas, 3);
+  const sts = children.find((c) => c.kind === "StatefulSet")!;
+  assert.equal(
+    update.object.metadata.resourceVersion,
+    sts.metadata.resourceVersion,
+    "of the version read",
+  );
+  assert.equal(update.object.status, undefined);
   const status = actions[1];
   assert.ok(status?.kind === "patchStatus");
   assert.equal(status.status.ready, false);
@@ -121,7 +128,7 @@ Deno.test("reconcile() keeps the StatefulSet's claim templates when storage chan
   bigger.metadata.generation = 2;
   const actions = run(bigger, children);
   for (const action of actions) {
-    if (action.kind !== "apply" || action.object.kind !== "StatefulSet") continue;
+    if (action.kind !== "update" || action.object.kind !== "StatefulSet") continue;
     const claims = (action.object.spec as { volumeClaimTemplates: unknown }).volumeClaimTemplates;
     const before = (children.find((c) => c.kind === "StatefulSet")!.spec as {
       volumeClaimTemplates: unknown;
@@ -247,8 +254,8 @@ Deno.test("reconcile() writes nothing from a view older than the StatefulSet it 
   const newer = structuredClone(db);
   newer.spec!.replicas = 3;
   newer.metadata.generation = 2;
-  const written = run(newer, children).find((a) => a.kind === "apply");
-  assert.ok(written?.kind === "apply");
+  const written = run(newer, children).find((a) => a.kind === "update");
+  assert.ok(written?.kind === "update");
   const sts = stored(written.object, { observedGeneration: 1, replicas: 1, readyReplicas: 1 });
   const others = children.map((c) => c.kind === "StatefulSet" ? sts : c);
   // A restarted operator listed from a server that is behind: it sees generation 1 again.

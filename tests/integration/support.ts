@@ -140,3 +140,197 @@ export class OperatorProcess {
     return status.code;
   }
 }
+
+/** Parses text format 0.0.4 strictly: every sample line is `name{labels} value`. */
+export function parsePrometheus(text: string): {
+  types: Map<string, string>;
+  samples: { name: string; labels: Record<string, string>; value: number }[];
+} {
+  const types = new Map<string, string>();
+  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/
+      .exec(line);
+    if (type) {
+      types.set(type[1]!, type[2]!);
+      continue;
+    }
+    if (/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) continue;
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line);
+    if (!sample) throw new SyntaxError(`Not a sample line: ${JSON.stringify(line)}`);
+    const labels: Record<string, string> = {};
+    const body = sample[3] ?? "";
+    const pair = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/y;
+    let at = 0;
+    while (at < body.length) {
+      pair.lastIndex = at;
+      const m = pair.exec(body);
+      if (!m) throw new SyntaxError(`Bad labels: ${JSON.stringify(body)}`);
+      labels[m[1]!] = m[2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
+      at = pair.lastIndex;
+    }
+    const raw = sample[4]!;
+    const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw);
+    if (Number.isNaN(value) && raw !== "NaN") throw new SyntaxError(`Bad value: ${raw}`);
+    samples.push({ name: sample[1]!, labels, value });
+  }
+  return { types, samples };
+}
+
+/** Options of {@link OperatorSubprocess}. */
+export interface OperatorSubprocessOptions {
+  /** The kubeconfig it uses. @default the test control plane's admin kubeconfig */
+  kubeconfig?: string;
+  /** Arguments after `main.ts start`. */
+  args?: string[];
+  /** Its leader-election identity (POD_NAME). */
+  podName?: string;
+}
+
+/**
+ * The operator as `main.ts start` in a subprocess, with any kubeconfig and flags, that can be
+ * killed; unlike {@link OperatorProcess} it does not wait for the caches on start (a standby
+ * replica never syncs them), callers wait for the log line they need.
+ */
+export class OperatorSubprocess {
+  readonly lines: LogLine[] = [];
+  readonly options: OperatorSubprocessOptions;
+  #child: Deno.ChildProcess | undefined;
+  #reader: Promise<void> | undefined;
+  #status: Promise<Deno.CommandStatus> | undefined;
+
+  constructor(options: OperatorSubprocessOptions = {}) {
+    this.options = options;
+  }
+
+  /** Starts it; resolves at once. */
+  start(): void {
+    const env: Record<string, string> = {
+      KUBECONFIG: this.options.kubeconfig ?? KUBECONFIG ?? "",
+      NO_COLOR: "1",
+    };
+    if (this.options.podName) env.POD_NAME = this.options.podName;
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-env",
+        "--allow-net",
+        "--allow-sys",
+        "main.ts",
+        "start",
+        ...(this.options.args ?? []),
+      ],
+      env,
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#status = this.#child.status;
+    this.#reader = readLogLines(this.#child.stdout, this.lines);
+  }
+
+  /** Waits until a log line matches; returns it. */
+  async waitForLine(
+    what: string,
+    match: (line: LogLine) => boolean,
+    timeoutMs = 60_000,
+  ): Promise<LogLine> {
+    return await waitFor(what, () => Promise.resolve(this.lines.find(match)), timeoutMs);
+  }
+
+  /** True when some log line matches. */
+  logged(match: (line: LogLine) => boolean): boolean {
+    return this.lines.some(match);
+  }
+
+  /** The exit code, once it has exited. */
+  async exitCode(): Promise<number> {
+    const status = await this.#status!;
+    await this.#reader;
+    return status.code;
+  }
+
+  /** True once the process has exited. */
+  get running(): boolean {
+    return this.#child !== undefined;
+  }
+
+  /** Sends a signal (SIGTERM: a clean stop; SIGKILL: a crash) and waits for the exit code. */
+  async kill(signal: Deno.Signal = "SIGTERM"): Promise<number> {
+    const child = this.#child;
+    if (!child) return 0;
+    this.#child = undefined;
+    try {
+      child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+    return await this.exitCode();
+  }
+}
+
+async function readLogLines(stream: ReadableStream<Uint8Array>, lines: LogLine[]): Promise<void> {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let newline: number;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      try {
+        lines.push({ ...JSON.parse(line), receivedMs: Date.now() });
+      } catch {
+        lines.push({ msg: line, level: "raw", receivedMs: Date.now() });
+      }
+    }
+  }
+}
+
+/**
+ * Writes a kubeconfig that authenticates with a token of a ServiceAccount (minted by
+ * `kubectl create token`), for the server and CA of the test control plane's kubeconfig.
+ */
+export async function writeServiceAccountKubeconfig(
+  serviceAccount: string,
+  namespace: string,
+  path: string,
+): Promise<void> {
+  const token = (await kubectlOk(
+    "create",
+    "token",
+    serviceAccount,
+    "-n",
+    namespace,
+    "--duration=1h",
+  )).trim();
+  const admin = JSON.parse(await kubectlOk("config", "view", "--raw", "--minify", "-o", "json"));
+  const cluster = admin.clusters[0].cluster;
+  const config = {
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "test", cluster }],
+    users: [{ name: serviceAccount, user: { token } }],
+    contexts: [{ name: "sa", context: { cluster: "test", user: serviceAccount, namespace } }],
+    "current-context": "sa",
+  };
+  await Deno.writeTextFile(path, JSON.stringify(config, null, 2));
+}
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** GETs a URL on 127.0.0.1; the status and the body, or status 0 when nothing listens. */
+export async function httpGet(url: string): Promise<{ status: number; text: string }> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    return { status: response.status, text: await response.text() };
+  } catch {
+    return { status: 0, text: "" };
+  }
+}

@@ -165,7 +165,11 @@ export const MUTANTS: readonly Mutant[] = [
     "applies the StatefulSet on every reconcile, even when nothing changed",
     (observed, context) => {
       const actions = real(observed, context);
-      if (actions.some((a) => a.kind === "apply" && a.object.kind === "StatefulSet")) {
+      if (
+        actions.some((a) =>
+          (a.kind === "apply" || a.kind === "update") && a.object.kind === "StatefulSet"
+        )
+      ) {
         return actions;
       }
       const sts = observed.owned.find((o) => o.kind === "StatefulSet");

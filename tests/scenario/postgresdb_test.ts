@@ -118,17 +118,58 @@ Deno.test("PostgresDB: the password survives an operator restart", async () => {
   await restarted.stop();
 });
 
-Deno.test("PostgresDB: re-created with the same name, it gets new children, not the old ones", async () => {
+Deno.test("PostgresDB: re-created over its old volumes, it asks for the old credentials and adopts them", async () => {
   const w = await world(6);
   await w.applyYaml(sampleYaml());
   await w.converge();
   const oldSecret = w.find("Secret", "my-postgres-credentials") as Any;
   await w.remove("PostgresDB", "database.thegeekyway.com/v1alpha1", "my-postgres");
+  await w.converge();
+  assert.deepEqual(
+    w.names("PersistentVolumeClaim"),
+    ["data-my-postgres-0"],
+    "the data outlived it",
+  );
+  await w.applyYaml(sampleYaml());
+  await w.converge();
+  let db = w.db("my-postgres");
+  const ready = db.status?.conditions?.find((c) => c.type === "Ready");
+  assert.equal(ready?.reason, "CredentialsMissing", "no new password over an initialised volume");
+  assert.equal(w.find("Secret", "my-postgres-credentials"), undefined);
+  assert.equal(w.find("StatefulSet", "my-postgres"), undefined, "nothing started on the old data");
+  // The user restores the credentials the volume was initialised with.
+  const { data } = oldSecret;
+  await w.applyYaml(`apiVersion: v1
+kind: Secret
+metadata: { name: my-postgres-credentials, namespace: default }
+data: ${JSON.stringify(data)}
+`);
+  await w.converge();
+  db = w.db("my-postgres");
+  assert.equal(db.status?.ready, true);
+  const secret = w.find("Secret", "my-postgres-credentials") as Any;
+  assert.equal(secret.data.password, oldSecret.data.password, "the old password, kept");
+  assert.equal(secret.metadata.ownerReferences[0].uid, db.metadata.uid, "adopted by the new one");
+  assert.ok(
+    w.cluster.objects().some((o) => o.kind === "Event" && (o as Any).reason === "Adopted"),
+  );
+  await w.controller.stop();
+});
+
+Deno.test("PostgresDB: re-created after its volumes were deleted, it starts afresh", async () => {
+  const w = await world(7);
+  await w.applyYaml(sampleYaml());
+  await w.converge();
+  const oldSecret = w.find("Secret", "my-postgres-credentials") as Any;
+  await w.remove("PostgresDB", "database.thegeekyway.com/v1alpha1", "my-postgres");
+  await w.converge();
+  await w.remove("PersistentVolumeClaim", "v1", "data-my-postgres-0");
+  await w.converge();
   await w.applyYaml(sampleYaml());
   await w.converge();
   const db = w.db("my-postgres");
-  const secret = w.find("Secret", "my-postgres-credentials") as Any;
   assert.equal(db.status?.ready, true);
+  const secret = w.find("Secret", "my-postgres-credentials") as Any;
   assert.notEqual(secret.metadata.uid, oldSecret.metadata.uid);
   assert.equal(secret.metadata.ownerReferences[0].uid, db.metadata.uid);
   await w.controller.stop();

@@ -1,0 +1,249 @@
+/**
+ * The operator's permissions as one table, from which `deploy/rbac.yaml` is generated, and the
+ * mapping from cluster port calls to the RBAC verbs they need, with a recording client that
+ * collects what a run actually asked for. `deploy/rbac_test.ts` runs the operator in the simulated
+ * cluster through that client and checks that the table is exactly what it used; the integration
+ * suite runs it against a real API server with only these permissions.
+ *
+ * @example
+ * ```ts
+ * import { accessFor, OPERATOR_RULES } from "./rbac.ts";
+ * const access = accessFor("apply", { apiVersion: "v1", kind: "Service" });
+ * console.assert(access.verb === "patch" && access.resource === "services");
+ * console.assert(OPERATOR_RULES.some((r) => r.resource === "services" && r.verbs.includes("patch")));
+ * ```
+ *
+ * @module
+ */
+
+import type {
+  ApplyOptions,
+  ClusterClient,
+  DeleteOptions,
+  ListOptions,
+  ListResult,
+  WatchHandle,
+  WatchOptions,
+} from "../core/cluster.ts";
+import type { KubeObject, TypeRef } from "../core/object.ts";
+
+/** A Kubernetes RBAC verb. */
+export type RbacVerb =
+  | "get"
+  | "list"
+  | "watch"
+  | "create"
+  | "update"
+  | "patch"
+  | "delete";
+
+/** One line of the permission table: a resource of a group and the verbs used on it. */
+export interface PermissionRule {
+  /** The API group; empty for the core group. */
+  apiGroup: string;
+  /** The resource, with `/subresource` when it is one. */
+  resource: string;
+  /** The verbs, sorted. */
+  verbs: readonly RbacVerb[];
+  /** Which calls of the operator need it. */
+  why: string;
+}
+
+/** What the operator does cluster-wide (a ClusterRole: it watches every namespace). */
+export const OPERATOR_RULES: readonly PermissionRule[] = [
+  {
+    apiGroup: "database.thegeekyway.com",
+    resource: "postgresdbs",
+    verbs: ["list", "watch"],
+    why: "the PostgresDB informer (list at start, then watch)",
+  },
+  {
+    apiGroup: "database.thegeekyway.com",
+    resource: "postgresdbs/status",
+    verbs: ["patch"],
+    why: "status written as a merge patch with a resourceVersion precondition",
+  },
+  {
+    apiGroup: "",
+    resource: "secrets",
+    verbs: ["create", "list", "patch", "watch"],
+    why: "the credentials Secret: created once, never regenerated; a user's Secret over existing " +
+      "volumes is adopted by a server-side apply; the Secret informer",
+  },
+  {
+    apiGroup: "",
+    resource: "persistentvolumeclaims",
+    verbs: ["list", "watch"],
+    why: "the PVC informer: a volume coming or going wakes its PostgresDB (read only)",
+  },
+  {
+    apiGroup: "",
+    resource: "services",
+    verbs: ["create", "list", "patch", "watch"],
+    why: "the headless Service, server-side applied: a PATCH, which needs create too when it " +
+      "creates the object (the API server checks both)",
+  },
+  {
+    apiGroup: "apps",
+    resource: "statefulsets",
+    verbs: ["create", "list", "update", "watch"],
+    why: "the StatefulSet: created when missing, updated (with the version read) on a change",
+  },
+  {
+    apiGroup: "",
+    resource: "events",
+    verbs: ["create"],
+    why: "core/v1 Events on the PostgresDB (Created, Scaled, Ready, InvalidSpec, ChildConflict)",
+  },
+];
+
+/** What leader election does, in the operator's own namespace only (a Role). */
+export const LEADER_ELECTION_RULES: readonly PermissionRule[] = [
+  {
+    apiGroup: "coordination.k8s.io",
+    resource: "leases",
+    verbs: ["create", "get", "update"],
+    why: "the leader Lease: read, created once, then renewed and released with updates",
+  },
+];
+
+/** One permission a call needs. */
+export interface Access {
+  apiGroup: string;
+  resource: string;
+  verb: RbacVerb;
+}
+
+/** The cluster port operations. */
+export type PortOperation =
+  | "get"
+  | "list"
+  | "watch"
+  | "create"
+  | "update"
+  | "apply"
+  | "patchStatus"
+  | "delete"
+  | "createEvent";
+
+/**
+ * The RBAC permissions a call of the cluster port needs. A server-side apply is a PATCH, and when
+ * the object does not exist yet the API server also requires `create` (the apply creates it).
+ */
+export function accessesFor(operation: PortOperation, type: TypeRef): Access[] {
+  const access = accessFor(operation, type);
+  return operation === "apply" ? [access, { ...access, verb: "create" }] : [access];
+}
+
+/** The main RBAC permission a call of the cluster port needs (see {@link accessesFor}). */
+export function accessFor(operation: PortOperation, type: TypeRef): Access {
+  const apiGroup = groupOf(type.apiVersion);
+  const resource = pluralOf(type.kind);
+  switch (operation) {
+    case "get":
+    case "list":
+    case "watch":
+    case "create":
+    case "update":
+    case "delete":
+      return { apiGroup, resource, verb: operation };
+    case "apply":
+      return { apiGroup, resource, verb: "patch" };
+    case "patchStatus":
+      return { apiGroup, resource: `${resource}/status`, verb: "patch" };
+    case "createEvent":
+      // KubeClusterClient.createEvent posts a core/v1 Event (runtime/executor.ts buildEvent).
+      return { apiGroup: "", resource: "events", verb: "create" };
+  }
+}
+
+/** True when `rules` allow `access`. */
+export function allows(rules: readonly PermissionRule[], access: Access): boolean {
+  return rules.some((r) =>
+    r.apiGroup === access.apiGroup && r.resource === access.resource &&
+    r.verbs.includes(access.verb)
+  );
+}
+
+/** The table as a set of `group/resource:verb` strings, for comparisons. */
+export function accessKeys(rules: readonly PermissionRule[]): Set<string> {
+  return new Set(rules.flatMap((r) => r.verbs.map((verb) => accessKey({ ...r, verb }))));
+}
+
+/** `group/resource:verb`, the core group written as `core`. */
+export function accessKey(access: Access): string {
+  return `${access.apiGroup || "core"}/${access.resource}:${access.verb}`;
+}
+
+/** Kubernetes RBAC rules (one per resource) for a ClusterRole or Role. */
+export function rbacRules(rules: readonly PermissionRule[]): Record<string, unknown>[] {
+  return rules.map((r) => ({
+    apiGroups: [r.apiGroup],
+    resources: [r.resource],
+    verbs: [...r.verbs].sort(),
+  }));
+}
+
+/**
+ * Wraps `client` and reports the permission each call needs to `onAccess`, before the call is
+ * sent (so refused calls are reported too).
+ */
+export function recordAccess(
+  client: ClusterClient,
+  onAccess: (access: Access) => void,
+): ClusterClient {
+  const note = (operation: PortOperation, type: TypeRef) => {
+    for (const access of accessesFor(operation, type)) onAccess(access);
+  };
+  return {
+    get(type: TypeRef, name: string, namespace?: string): Promise<KubeObject> {
+      note("get", type);
+      return client.get(type, name, namespace);
+    },
+    list(type: TypeRef, options?: ListOptions): Promise<ListResult> {
+      note("list", type);
+      return client.list(type, options);
+    },
+    watch(type: TypeRef, options: WatchOptions): Promise<WatchHandle> {
+      note("watch", type);
+      return client.watch(type, options);
+    },
+    create(object: KubeObject): Promise<KubeObject> {
+      note("create", object);
+      return client.create(object);
+    },
+    update(object: KubeObject): Promise<KubeObject> {
+      note("update", object);
+      return client.update(object);
+    },
+    apply(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+      note("apply", object);
+      return client.apply(object, options);
+    },
+    patchStatus(ref, status, options): Promise<KubeObject> {
+      note("patchStatus", ref);
+      return client.patchStatus(ref, status, options);
+    },
+    delete(type: TypeRef, name: string, namespace: string | undefined, options?: DeleteOptions) {
+      note("delete", type);
+      return client.delete(type, name, namespace, options);
+    },
+    createEvent(event: KubeObject): Promise<void> {
+      note("createEvent", event);
+      return client.createEvent(event);
+    },
+  };
+}
+
+function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
+
+/** The resource name of a kind, by Kubernetes' regular plural (every kind used here is regular). */
+function pluralOf(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
+  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
+  return `${lower}s`;
+}
