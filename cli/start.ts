@@ -137,7 +137,13 @@ export class OperatorRuntime {
     });
     const election = options.leaderElection;
     this.elector = election
-      ? new LeaderElector(client, { ...election, clock: options.clock, logger })
+      ? new LeaderElector(client, {
+        ...election,
+        clock: options.clock,
+        // Jittered retries, so that replicas do not contend in lockstep.
+        random: options.random,
+        logger,
+      })
       : undefined;
     const elector = this.elector;
     const fenced = elector ? leaderFencedClient(client, () => elector.isLeader) : client;

@@ -170,12 +170,3 @@ export class ApiError extends Error {
 export function isApiError(error: unknown, reason?: ApiErrorReason): error is ApiError {
   return error instanceof ApiError && (reason === undefined || error.reason === reason);
 }
-
-/**
- * True when retrying the same request later may succeed: conflicts, throttling, server errors and
- * timeouts. NotFound, Invalid and Forbidden are not retryable as they are.
- */
-export function isRetryable(error: unknown): boolean {
-  if (!(error instanceof ApiError)) return true;
-  return error.code === 409 || error.code === 429 || error.code >= 500;
-}

@@ -39,14 +39,6 @@ export function setCondition(
   return list;
 }
 
-/** Returns the list without the condition of `type`. */
-export function removeCondition(
-  existing: readonly Condition[] | undefined,
-  type: string,
-): Condition[] {
-  return (existing ?? []).filter((c) => c.type !== type);
-}
-
 /** Finds the condition of `type`. */
 export function findCondition(
   conditions: readonly Condition[] | undefined,

@@ -12,7 +12,8 @@
  * running it again on the same snapshot, or after a crash part-way through its actions, is safe.
  *
  * Caveats: the cache may lag behind the API server; a reconciler must tolerate seeing its own
- * writes late (create then NotFound), which the executor turns into a retry.
+ * writes late (create, then a cache without it, then AlreadyExists): the executor stops at the
+ * failed write and the runtime retries the reconcile with backoff.
  *
  * @module
  */

@@ -214,9 +214,11 @@ export class Controller<T extends KubeObject = KubeObject> {
       const waitedBeforeMs = this.queue.stats.waitedMs;
       const key = this.queue.get();
       if (key === undefined) return;
-      this.#options.metrics?.dequeued(
-        this.reconciler.name,
-        this.queue.stats.waitedMs - waitedBeforeMs,
+      this.#observe(() =>
+        this.#options.metrics?.dequeued(
+          this.reconciler.name,
+          this.queue.stats.waitedMs - waitedBeforeMs,
+        )
       );
       const work = this.#process(key);
       this.#inFlight.add(work);
@@ -288,7 +290,18 @@ export class Controller<T extends KubeObject = KubeObject> {
     } finally {
       const durationMs = clock.nowMs() - startMs;
       this.stats.reconcileMs += durationMs;
-      this.#options.metrics?.reconciled(this.reconciler.name, outcome, durationMs);
+      this.#observe(() =>
+        this.#options.metrics?.reconciled(this.reconciler.name, outcome, durationMs)
+      );
+    }
+  }
+
+  /** Runs an observer hook; a failing one is logged, never allowed to wedge a key. */
+  #observe(hook: () => void): void {
+    try {
+      hook();
+    } catch (error) {
+      this.#logger.log("error", "A metrics hook failed", { error: errorMessage(error) });
     }
   }
 }

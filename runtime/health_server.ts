@@ -98,11 +98,17 @@ export function serveEndpoints(options: EndpointsOptions): Endpoints {
   };
   let metricsPort: number | undefined;
   let healthPort: number | undefined;
-  if (shared) {
-    metricsPort = healthPort = serve(metricsAt, new Set(["/metrics", "/healthz", "/readyz"]));
-  } else {
-    if (metricsAt) metricsPort = serve(metricsAt, new Set(["/metrics"]));
-    if (healthAt) healthPort = serve(healthAt, new Set(["/healthz", "/readyz"]));
+  try {
+    if (shared) {
+      metricsPort = healthPort = serve(metricsAt, new Set(["/metrics", "/healthz", "/readyz"]));
+    } else {
+      if (metricsAt) metricsPort = serve(metricsAt, new Set(["/metrics"]));
+      if (healthAt) healthPort = serve(healthAt, new Set(["/healthz", "/readyz"]));
+    }
+  } catch (error) {
+    // The second address failed (a port in use): do not leave the first one serving.
+    for (const server of servers) void server.shutdown();
+    throw error;
   }
   return {
     metricsPort,

@@ -131,7 +131,9 @@ export class LeaderElector {
 
   /** True while this candidate holds the Lease and has renewed it within the deadline. */
   get isLeader(): boolean {
-    return this.#leading;
+    // By the clock, not only by the deadline timer: after a pause, callbacks that were waiting
+    // may run before that timer does, and they must already find the fence closed.
+    return this.#leading && this.#clock.nowMs() < this.#renewedMs + this.#renewDeadlineMs;
   }
 
   /** The holder last observed, if any. */

@@ -13,7 +13,9 @@ import type { Checker } from "./harness.ts";
 
 /**
  * Every object the controller creates or applies names exactly one controller, of `ownerType`,
- * by the uid of an owner that exists at that moment under that name.
+ * with a uid that some object really had. (An owner gone between the controller's read and its
+ * write is allowed: the garbage collector removes such a child. Writing for the wrong one of two
+ * same-named owners is caught by the PostgresDB checkers, which know whose children are whose.)
  */
 export function ownerReferenceChecker(ownerType: TypeRef): Checker {
   return {

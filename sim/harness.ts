@@ -10,9 +10,8 @@
  */
 
 import type { Action } from "../core/actions.ts";
-import { type ClusterClient, isApiError, type ListResult } from "../core/cluster.ts";
+import type { ClusterClient, ListResult } from "../core/cluster.ts";
 import type { KubeObject, TypeRef } from "../core/object.ts";
-import { describeRef, refOf } from "../core/object.ts";
 import type { Reconciler } from "../core/reconciler.ts";
 import { Controller } from "../runtime/controller.ts";
 import type { StoreChange } from "./api_server.ts";
@@ -326,14 +325,4 @@ export class Harness {
     this.#traceB = b;
     this.#traceLength++;
   }
-}
-
-/** Describes an object for violation messages. */
-export function describe(object: KubeObject): string {
-  return describeRef(refOf(object));
-}
-
-/** True when the error is the harness's injected crash. */
-export function isInjectedCrash(error: unknown): boolean {
-  return error instanceof Error && error.message === "injected crash" && !isApiError(error);
 }

@@ -351,7 +351,8 @@ function readiness(
     };
   }
   const facts = statefulSetReadiness(statefulSet);
-  const ready = facts.current && facts.readyReplicas >= spec.replicas;
+  const ready = facts.current && facts.readyReplicas >= spec.replicas &&
+    facts.updatedReplicas >= spec.replicas;
   return {
     phase: ready ? "Running" : "Creating",
     ready,

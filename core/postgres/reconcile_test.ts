@@ -262,3 +262,12 @@ Deno.test("reconcile() writes nothing from a view older than the StatefulSet it 
   assert.equal(classify(observe(db, others)).kind, "staleView");
   assert.deepEqual(run(db, others), [], "it does not scale back to 1");
 });
+
+Deno.test("reconcile() is not Ready while a rollout has not updated every instance", () => {
+  const { db, children } = converged(sample({ replicas: 2 }), 2);
+  const sts = children.find((c) => c.kind === "StatefulSet")!;
+  sts.status = { observedGeneration: 1, replicas: 2, readyReplicas: 2, updatedReplicas: 1 };
+  const status = run(db, children).find((a) => a.kind === "patchStatus");
+  assert.ok(status?.kind === "patchStatus");
+  assert.equal(status.status.ready, false, "old pods ready is not ready");
+});

@@ -74,6 +74,11 @@ export function buildStatus(db: PostgresDB, input: StatusInput, nowMs: number): 
 /** The readiness facts of an observed StatefulSet. */
 export interface StatefulSetReadiness {
   readyReplicas: number;
+  /**
+   * Instances running the current pod template: during a rolling update (a version change) the
+   * ready ones may still be old. Equal to `readyReplicas` when the status does not say.
+   */
+  updatedReplicas: number;
   /** The StatefulSet controller has seen the StatefulSet's current spec. */
   current: boolean;
 }
@@ -82,11 +87,13 @@ export interface StatefulSetReadiness {
 export function statefulSetReadiness(statefulSet: KubeObject): StatefulSetReadiness {
   const status = (statefulSet.status ?? {}) as {
     readyReplicas?: number;
+    updatedReplicas?: number;
     observedGeneration?: number;
   };
   const generation = statefulSet.metadata.generation ?? 0;
   return {
     readyReplicas: status.readyReplicas ?? 0,
+    updatedReplicas: status.updatedReplicas ?? status.readyReplicas ?? 0,
     current: (status.observedGeneration ?? -1) >= generation,
   };
 }
