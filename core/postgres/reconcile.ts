@@ -307,7 +307,9 @@ function convergeActions(
     writes.push({ kind: "create", object: statefulSet, reason: "missing" });
     event("Created", `Created ${describeRef(refOf(statefulSet))}`);
   } else {
-    const diff = compareDesired(statefulSet, children.statefulSet);
+    // The spec first, so that the reason names what changes for the database, not the bookkeeping.
+    const specDiff = compareDesired({ spec: statefulSet.spec }, children.statefulSet);
+    const diff = specDiff.equal ? compareDesired(statefulSet, children.statefulSet) : specDiff;
     if (!diff.equal) {
       // An update of the version that was read: if the cache was behind (the StatefulSet was
       // changed, or deleted and re-created, since), the server answers Conflict and the next

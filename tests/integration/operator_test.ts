@@ -151,7 +151,7 @@ Deno.test({
           const before = (await getJson("statefulset", "my-postgres")).metadata.resourceVersion;
           assert.match(
             await plan(file),
-            /apply StatefulSet default\/my-postgres: spec\.replicas: want 3, have 1/,
+            /update StatefulSet default\/my-postgres: spec\.replicas: want 3, have 1/,
           );
           assert.equal(
             (await getJson("statefulset", "my-postgres")).metadata.resourceVersion,
