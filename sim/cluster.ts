@@ -112,6 +112,28 @@ export class SimCluster {
   }
 
   /**
+   * Runs virtual time until `promise` settles (a client's calls answer on virtual time), then
+   * returns its outcome; fails when it has not settled within `maxVirtualMs`, or when `stop()`
+   * says to give up first.
+   */
+  async request<T>(
+    promise: Promise<T>,
+    options: { maxVirtualMs?: number; stop?: () => boolean } = {},
+  ): Promise<T> {
+    let settled = false;
+    const tracked = promise.finally(() => {
+      settled = true;
+    });
+    tracked.catch(() => {});
+    const maxVirtualMs = options.maxVirtualMs ?? 3_600_000;
+    await this.run({ maxVirtualMs, until: () => settled || (options.stop?.() ?? false) });
+    if (!settled) {
+      throw new Error(`The request was not answered within ${maxVirtualMs}ms of virtual time`);
+    }
+    return await tracked;
+  }
+
+  /**
    * Runs virtual time: lets pending promises settle, then fires the next due timers, until
    * `until()` holds, nothing is pending (quiescent) or the next timer lies beyond `maxVirtualMs`
    * (then the clock is moved to that deadline).

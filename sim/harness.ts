@@ -171,13 +171,8 @@ export class Harness {
   }
 
   /** Runs virtual time while `promise` is pending, then returns its outcome. */
-  async request<T>(promise: Promise<T>, maxVirtualMs = 600_000): Promise<T> {
-    let done = false;
-    const tracked = promise.finally(() => done = true);
-    tracked.catch(() => {});
-    await this.cluster.run({ maxVirtualMs, until: () => done || this.stopped });
-    if (!done) throw new Error("The request was not answered in virtual time");
-    return await tracked;
+  request<T>(promise: Promise<T>, maxVirtualMs = 600_000): Promise<T> {
+    return this.cluster.request(promise, { maxVirtualMs, stop: () => this.stopped });
   }
 
   /** Runs for `ms` of virtual time (or until nothing is pending). */

@@ -56,11 +56,9 @@ export async function world(seed = 1): Promise<TestWorld> {
       await base.apply(parseManifests(text, "test"));
     },
     async remove(kind, apiVersion, name, namespace = "default") {
-      const done = user.delete({ apiVersion, kind }, name, namespace);
-      let finished = false;
-      const tracked = done.finally(() => finished = true);
-      await base.cluster.run({ maxVirtualMs: 60_000, until: () => finished });
-      await tracked;
+      await base.cluster.request(user.delete({ apiVersion, kind }, name, namespace), {
+        maxVirtualMs: 60_000,
+      });
     },
   };
   return self;
