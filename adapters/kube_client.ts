@@ -23,6 +23,7 @@ import type {
   DeleteOptions,
   ListOptions,
   ListResult,
+  PortOperation,
   WatchHandle,
   WatchOptions,
 } from "../core/cluster.ts";
@@ -39,17 +40,7 @@ import {
 } from "./kubeconfig.ts";
 
 /** The operations {@link KubeClientStats.byVerb} counts, one per request sent. */
-export type KubeVerb =
-  | "discovery"
-  | "get"
-  | "list"
-  | "watch"
-  | "create"
-  | "update"
-  | "apply"
-  | "patchStatus"
-  | "delete"
-  | "createEvent";
+export type KubeVerb = "discovery" | PortOperation;
 
 const WRITE_VERBS: ReadonlySet<KubeVerb> = new Set<KubeVerb>([
   "create",

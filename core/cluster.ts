@@ -120,6 +120,9 @@ export interface ClusterWriter {
 /** The whole cluster port. */
 export interface ClusterClient extends ClusterReader, ClusterWriter {}
 
+/** The operations of the cluster port, by name: what request counters and RBAC tables key on. */
+export type PortOperation = keyof ClusterClient;
+
 /** The Kubernetes `Status.reason` values the library branches on. */
 export type ApiErrorReason =
   | "NotFound"

@@ -22,6 +22,7 @@ import type {
   DeleteOptions,
   ListOptions,
   ListResult,
+  PortOperation,
   WatchHandle,
   WatchOptions,
 } from "../core/cluster.ts";
@@ -114,17 +115,7 @@ export interface Access {
   verb: RbacVerb;
 }
 
-/** The cluster port operations. */
-export type PortOperation =
-  | "get"
-  | "list"
-  | "watch"
-  | "create"
-  | "update"
-  | "apply"
-  | "patchStatus"
-  | "delete"
-  | "createEvent";
+export type { PortOperation };
 
 /**
  * The RBAC permissions a call of the cluster port needs. A server-side apply is a PATCH, and when

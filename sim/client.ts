@@ -12,6 +12,7 @@ import type {
   DeleteOptions,
   ListOptions,
   ListResult,
+  PortOperation,
   WatchHandle,
   WatchOptions,
 } from "../core/cluster.ts";
@@ -20,16 +21,7 @@ import type { KubeObject, TypeRef } from "../core/object.ts";
 import type { SimApiServer } from "./api_server.ts";
 
 /** The verbs of the cluster port. */
-export type SimVerb =
-  | "get"
-  | "list"
-  | "watch"
-  | "create"
-  | "update"
-  | "apply"
-  | "patchStatus"
-  | "delete"
-  | "createEvent";
+export type SimVerb = PortOperation;
 
 /** One request, as hooks see it. */
 export interface SimRequest {
