@@ -19,6 +19,7 @@ import { SimCluster, type SimClusterOptions } from "./cluster.ts";
 import { type FaultCounts, type FaultOptions, FaultyClient } from "./faults.ts";
 import type { SeededRandom } from "./random.ts";
 import { RecordingClient, type WriteRecord } from "./recording_client.ts";
+import type { SimClient } from "./client.ts";
 
 /** A broken rule, found by a checker. */
 export interface Violation {
@@ -81,7 +82,7 @@ export class Harness {
   readonly cluster: SimCluster;
   readonly options: HarnessOptions;
   /** The user's client (kubectl). */
-  readonly user;
+  readonly user: SimClient;
   /** Faults injected so far, by name (crashes included). */
   readonly injected: FaultCounts = {};
   readonly violations: Violation[] = [];
