@@ -10,6 +10,7 @@ import {
   kubectl,
   kubectlOk,
   OperatorProcess,
+  runMain,
   SKIP_REASON,
   waitFor,
 } from "./support.ts";
@@ -42,21 +43,8 @@ Deno.test({
     const operator = new OperatorProcess();
     try {
       await t.step("the CRDs install and the API server accepts the sample unchanged", async () => {
-        const install = await new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "--allow-read",
-            "--allow-env",
-            "--allow-net",
-            "--allow-sys",
-            "main.ts",
-            "install-crds",
-          ],
-          env: { KUBECONFIG: KUBECONFIG! },
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        assert.equal(install.code, 0, new TextDecoder().decode(install.stderr));
+        const install = await runMain("install-crds");
+        assert.equal(install.code, 0, install.stderr);
         await kubectlOk("apply", "-f", "crds/", "--dry-run=server");
         await waitFor(
           "the CRD to be established",
@@ -121,25 +109,9 @@ Deno.test({
         "plan --cluster says what the operator would do, and writes nothing",
         async () => {
           const plan = async (file: string) => {
-            const out = await new Deno.Command(Deno.execPath(), {
-              args: [
-                "run",
-                "--allow-read",
-                "--allow-env",
-                "--allow-net",
-                "--allow-sys",
-                "main.ts",
-                "plan",
-                "-f",
-                file,
-                "--cluster",
-              ],
-              env: { KUBECONFIG: KUBECONFIG!, NO_COLOR: "1" },
-              stdout: "piped",
-              stderr: "piped",
-            }).output();
-            assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-            return new TextDecoder().decode(out.stdout);
+            const out = await runMain("plan", "-f", file, "--cluster");
+            assert.equal(out.code, 0, out.stderr);
+            return out.stdout;
           };
           assert.match(
             await plan("examples/postgresdb.yaml"),

@@ -69,31 +69,42 @@ export async function waitFor<T>(
 /** One structured log line of the operator. */
 export type LogLine = Record<string, unknown> & { msg: string; level: string };
 
-/** The operator, run as `main.ts start` in a subprocess. */
+/** The arguments that run `main.ts` with the permissions its cluster commands need. */
+export const MAIN_ARGS: readonly string[] = [
+  "run",
+  "--allow-read",
+  "--allow-env",
+  "--allow-net",
+  "--allow-sys",
+  "main.ts",
+];
+
+/** Runs `main.ts` with `args` against the test control plane; returns its output. */
+export async function runMain(...args: string[]): Promise<Output> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...MAIN_ARGS, ...args],
+    env: { KUBECONFIG: KUBECONFIG ?? "", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+/**
+ * The operator with the admin kubeconfig, started and stopped again as one would restart it:
+ * every run's log lines are kept in one list.
+ */
 export class OperatorProcess {
   readonly lines: LogLine[] = [];
-  #child: Deno.ChildProcess | undefined;
-  #reader: Promise<void> | undefined;
+  #current: OperatorSubprocess | undefined;
 
   /** Starts the operator; resolves once its caches have synced. */
   async start(extraArgs: string[] = []): Promise<void> {
+    const process = new OperatorSubprocess({ args: extraArgs, lines: this.lines });
     const from = this.lines.length;
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-env",
-        "--allow-net",
-        "--allow-sys",
-        "main.ts",
-        "start",
-        ...extraArgs,
-      ],
-      env: { KUBECONFIG: KUBECONFIG ?? "", NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#reader = this.#read(this.#child.stdout);
+    process.start();
+    this.#current = process;
     await waitFor(
       "the operator's caches to sync",
       () =>
@@ -102,23 +113,6 @@ export class OperatorProcess {
         ),
       30_000,
     );
-  }
-
-  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let buffer = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let newline: number;
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        try {
-          this.lines.push(JSON.parse(line));
-        } catch {
-          this.lines.push({ msg: line, level: "raw" });
-        }
-      }
-    }
   }
 
   /** Writes the operator logged since line `from`. */
@@ -131,13 +125,9 @@ export class OperatorProcess {
 
   /** Sends SIGTERM and waits for a clean exit; returns the exit code. */
   async stop(): Promise<number> {
-    const child = this.#child;
-    if (!child) return 0;
-    this.#child = undefined;
-    child.kill("SIGTERM");
-    const status = await child.status;
-    await this.#reader;
-    return status.code;
+    const process = this.#current;
+    this.#current = undefined;
+    return process ? await process.kill("SIGTERM") : 0;
   }
 }
 
@@ -186,6 +176,8 @@ export interface OperatorSubprocessOptions {
   args?: string[];
   /** Its leader-election identity (POD_NAME). */
   podName?: string;
+  /** Where its log lines go. @default a list of its own */
+  lines?: LogLine[];
 }
 
 /**
@@ -194,7 +186,7 @@ export interface OperatorSubprocessOptions {
  * replica never syncs them), callers wait for the log line they need.
  */
 export class OperatorSubprocess {
-  readonly lines: LogLine[] = [];
+  readonly lines: LogLine[];
   readonly options: OperatorSubprocessOptions;
   #child: Deno.ChildProcess | undefined;
   #reader: Promise<void> | undefined;
@@ -202,6 +194,7 @@ export class OperatorSubprocess {
 
   constructor(options: OperatorSubprocessOptions = {}) {
     this.options = options;
+    this.lines = options.lines ?? [];
   }
 
   /** Starts it; resolves at once. */
@@ -212,16 +205,7 @@ export class OperatorSubprocess {
     };
     if (this.options.podName) env.POD_NAME = this.options.podName;
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-env",
-        "--allow-net",
-        "--allow-sys",
-        "main.ts",
-        "start",
-        ...(this.options.args ?? []),
-      ],
+      args: [...MAIN_ARGS, "start", ...(this.options.args ?? [])],
       env,
       stdout: "piped",
       stderr: "inherit",
