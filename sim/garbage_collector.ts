@@ -12,9 +12,10 @@
  */
 
 import { isApiError } from "../core/cluster.ts";
-import type { Clock, Timer } from "../core/clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { KubeObject, OwnerReference } from "../core/object.ts";
 import type { SimApiServer, StoreChange } from "./api_server.ts";
+import { DelayedBatch } from "./_batch.ts";
 
 /** The finalizer that holds an owner deleted with `propagationPolicy: Foreground`. */
 export const FOREGROUND_FINALIZER = "foregroundDeletion";
@@ -47,25 +48,20 @@ export interface GarbageCollectorOptions {
  */
 export class GarbageCollector {
   readonly #server: SimApiServer;
-  readonly #clock: Clock;
-  readonly #delayMs: number;
-  #dirty = new Set<string>();
-  #timer: Timer | undefined;
+  readonly #batch: DelayedBatch;
   readonly #unsubscribe: () => void;
 
   /** Starts collecting for `server`. */
   constructor(server: SimApiServer, clock: Clock, options: GarbageCollectorOptions = {}) {
     this.#server = server;
-    this.#clock = clock;
-    this.#delayMs = options.delayMs ?? 50;
+    this.#batch = new DelayedBatch(clock, options.delayMs ?? 50, (uid) => this.#process(uid));
     this.#unsubscribe = server.subscribe((change) => this.#onChange(change));
   }
 
   /** Stops collecting. */
   stop(): void {
     this.#unsubscribe();
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#batch.cancel();
   }
 
   #onChange(change: StoreChange): void {
@@ -93,15 +89,7 @@ export class GarbageCollector {
   }
 
   #mark(uid: string): void {
-    this.#dirty.add(uid);
-    this.#timer ??= this.#clock.setTimer(this.#delayMs, () => this.#flush());
-  }
-
-  #flush(): void {
-    this.#timer = undefined;
-    const uids = [...this.#dirty];
-    this.#dirty.clear();
-    for (const uid of uids) this.#process(uid);
+    this.#batch.mark(uid);
   }
 
   #process(uid: string): void {

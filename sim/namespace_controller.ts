@@ -7,9 +7,10 @@
  */
 
 import { isApiError } from "../core/cluster.ts";
-import type { Clock, Timer } from "../core/clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { TypeRef } from "../core/object.ts";
 import type { SimApiServer, StoreChange } from "./api_server.ts";
+import { DelayedBatch } from "./_batch.ts";
 
 const NAMESPACE: TypeRef = { apiVersion: "v1", kind: "Namespace" };
 
@@ -38,25 +39,24 @@ export interface NamespaceControllerOptions {
  */
 export class NamespaceController {
   readonly #server: SimApiServer;
-  readonly #clock: Clock;
-  readonly #delayMs: number;
-  #dirty = new Set<string>();
-  #timer: Timer | undefined;
+  readonly #batch: DelayedBatch;
   readonly #unsubscribe: () => void;
 
   /** Starts watching `server` for terminating Namespaces. */
   constructor(server: SimApiServer, clock: Clock, options: NamespaceControllerOptions = {}) {
     this.#server = server;
-    this.#clock = clock;
-    this.#delayMs = options.delayMs ?? 50;
+    this.#batch = new DelayedBatch(
+      clock,
+      options.delayMs ?? 50,
+      (namespace) => this.#process(namespace),
+    );
     this.#unsubscribe = server.subscribe((change) => this.#onChange(change));
   }
 
   /** Stops the controller. */
   stop(): void {
     this.#unsubscribe();
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#batch.cancel();
   }
 
   #onChange(change: StoreChange): void {
@@ -73,15 +73,7 @@ export class NamespaceController {
   }
 
   #mark(namespace: string): void {
-    this.#dirty.add(namespace);
-    this.#timer ??= this.#clock.setTimer(this.#delayMs, () => this.#flush());
-  }
-
-  #flush(): void {
-    this.#timer = undefined;
-    const namespaces = [...this.#dirty];
-    this.#dirty.clear();
-    for (const namespace of namespaces) this.#process(namespace);
+    this.#batch.mark(namespace);
   }
 
   #process(namespace: string): void {

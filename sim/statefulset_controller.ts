@@ -18,7 +18,7 @@
  */
 
 import { isApiError } from "../core/cluster.ts";
-import { type Clock, fromTimestamp, type Timer } from "../core/clock.ts";
+import { type Clock, fromTimestamp } from "../core/clock.ts";
 import {
   controllerOf,
   controllerReference,
@@ -33,6 +33,7 @@ import { canonicalJson, deepClone, deepEqual, fnv1a32 } from "./_json.ts";
 import { matchesLabels } from "./_store_helpers.ts";
 import type { SimApiServer, StoreChange } from "./api_server.ts";
 import { isPodReady, podReadySince } from "./pod_lifecycle.ts";
+import { DelayedBatch } from "./_batch.ts";
 
 const STS: TypeRef = { apiVersion: "apps/v1", kind: "StatefulSet" };
 const POD: TypeRef = { apiVersion: "v1", kind: "Pod" };
@@ -103,8 +104,7 @@ export class StatefulSetController {
   readonly #server: SimApiServer;
   readonly #clock: Clock;
   readonly #delayMs: number;
-  #dirty = new Set<string>();
-  #timer: Timer | undefined;
+  readonly #batch: DelayedBatch;
   #backoffMs = new Map<string, number>();
   /** StatefulSets waiting for a terminating claim (`namespace/claim`) to go. */
   #claimWaiters = new Map<string, string>();
@@ -115,14 +115,14 @@ export class StatefulSetController {
     this.#server = server;
     this.#clock = clock;
     this.#delayMs = options.controllerDelayMs ?? 10;
+    this.#batch = new DelayedBatch(clock, this.#delayMs, (key) => this.#handle(key));
     this.#unsubscribe = server.subscribe((change) => this.#onChange(change));
   }
 
   /** Stops the controller. */
   stop(): void {
     this.#unsubscribe();
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#batch.cancel();
   }
 
   #onChange(change: StoreChange): void {
@@ -145,25 +145,19 @@ export class StatefulSetController {
   }
 
   #mark(key: string): void {
-    this.#dirty.add(key);
-    this.#timer ??= this.#clock.setTimer(this.#delayMs, () => this.#flush());
+    this.#batch.mark(key);
   }
 
-  #flush(): void {
-    this.#timer = undefined;
-    const keys = [...this.#dirty];
-    this.#dirty.clear();
-    for (const key of keys) {
-      try {
-        this.#reconcile(key);
-        this.#backoffMs.delete(key);
-      } catch (error) {
-        if (!isApiError(error)) throw error;
-        // Retry with exponential backoff, as the real controller's rate-limited queue does.
-        const delayMs = Math.min((this.#backoffMs.get(key) ?? this.#delayMs * 5) * 2, 10_000);
-        this.#backoffMs.set(key, delayMs);
-        this.#clock.setTimer(delayMs, () => this.#mark(key));
-      }
+  /** One StatefulSet's turn; an API error retries it with backoff, as a rate-limited queue does. */
+  #handle(key: string): void {
+    try {
+      this.#reconcile(key);
+      this.#backoffMs.delete(key);
+    } catch (error) {
+      if (!isApiError(error)) throw error;
+      const delayMs = Math.min((this.#backoffMs.get(key) ?? this.#delayMs * 5) * 2, 10_000);
+      this.#backoffMs.set(key, delayMs);
+      this.#clock.setTimer(delayMs, () => this.#mark(key));
     }
   }
 
