@@ -120,6 +120,36 @@ export interface ClusterWriter {
 /** The whole cluster port. */
 export interface ClusterClient extends ClusterReader, ClusterWriter {}
 
+/**
+ * `inner` with some operations replaced: every other call goes straight through. For wrappers
+ * that change one thing (rate-limited Events, a fault on one verb, a test's silent watch).
+ *
+ * @example
+ * ```ts
+ * import { withOverrides } from "./cluster.ts";
+ * import { SimCluster } from "../sim/cluster.ts";
+ * const client = new SimCluster().client();
+ * const quiet = withOverrides(client, { createEvent: () => Promise.resolve() });
+ * console.assert(quiet.createEvent !== client.createEvent);
+ * ```
+ */
+export function withOverrides(
+  inner: ClusterClient,
+  overrides: Partial<ClusterClient>,
+): ClusterClient {
+  return {
+    get: overrides.get ?? ((t, n, ns) => inner.get(t, n, ns)),
+    list: overrides.list ?? ((t, o) => inner.list(t, o)),
+    watch: overrides.watch ?? ((t, o) => inner.watch(t, o)),
+    create: overrides.create ?? ((o) => inner.create(o)),
+    update: overrides.update ?? ((o) => inner.update(o)),
+    apply: overrides.apply ?? ((o, opts) => inner.apply(o, opts)),
+    patchStatus: overrides.patchStatus ?? ((r, s, opts) => inner.patchStatus(r, s, opts)),
+    delete: overrides.delete ?? ((t, n, ns, opts) => inner.delete(t, n, ns, opts)),
+    createEvent: overrides.createEvent ?? ((e) => inner.createEvent(e)),
+  };
+}
+
 /** The operations of the cluster port, by name: what request counters and RBAC tables key on. */
 export type PortOperation = keyof ClusterClient;
 

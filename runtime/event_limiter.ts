@@ -20,16 +20,8 @@
  */
 
 import type { Clock } from "../core/clock.ts";
-import type {
-  ApplyOptions,
-  ClusterClient,
-  DeleteOptions,
-  ListOptions,
-  ListResult,
-  WatchHandle,
-  WatchOptions,
-} from "../core/cluster.ts";
-import type { KubeObject, TypeRef } from "../core/object.ts";
+import { type ClusterClient, withOverrides } from "../core/cluster.ts";
+import type { KubeObject } from "../core/object.ts";
 
 /** Options of {@link EventRateLimiter}. */
 export interface EventRateLimiterOptions {
@@ -117,53 +109,9 @@ export function withEventRateLimit(
   client: ClusterClient,
   limiter: EventRateLimiter,
 ): ClusterClient {
-  return new EventLimitedClient(client, limiter);
-}
-
-class EventLimitedClient implements ClusterClient {
-  readonly #inner: ClusterClient;
-  readonly #limiter: EventRateLimiter;
-
-  constructor(inner: ClusterClient, limiter: EventRateLimiter) {
-    this.#inner = inner;
-    this.#limiter = limiter;
-  }
-
-  get(type: TypeRef, name: string, namespace?: string): Promise<KubeObject> {
-    return this.#inner.get(type, name, namespace);
-  }
-  list(type: TypeRef, options?: ListOptions): Promise<ListResult> {
-    return this.#inner.list(type, options);
-  }
-  watch(type: TypeRef, options: WatchOptions): Promise<WatchHandle> {
-    return this.#inner.watch(type, options);
-  }
-  create(object: KubeObject): Promise<KubeObject> {
-    return this.#inner.create(object);
-  }
-  update(object: KubeObject): Promise<KubeObject> {
-    return this.#inner.update(object);
-  }
-  apply(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
-    return this.#inner.apply(object, options);
-  }
-  patchStatus(
-    ref: TypeRef & { name: string; namespace?: string | undefined },
-    status: Record<string, unknown>,
-    options?: { resourceVersion?: string },
-  ): Promise<KubeObject> {
-    return this.#inner.patchStatus(ref, status, options);
-  }
-  delete(
-    type: TypeRef,
-    name: string,
-    namespace: string | undefined,
-    options?: DeleteOptions,
-  ): Promise<void> {
-    return this.#inner.delete(type, name, namespace, options);
-  }
-  async createEvent(event: KubeObject): Promise<void> {
-    if (!this.#limiter.allow(event)) return;
-    await this.#inner.createEvent(event);
-  }
+  return withOverrides(client, {
+    async createEvent(event) {
+      if (limiter.allow(event)) await client.createEvent(event);
+    },
+  });
 }

@@ -2,7 +2,7 @@
 // silent watches: it relists and reports the difference, restarts with backoff, and its watchdog
 // restarts a watch that went quiet. Method: the simulated cluster, with faults at the client.
 import assert from "node:assert/strict";
-import { ApiError, type ClusterClient, type WatchOptions } from "../core/cluster.ts";
+import { ApiError, type ClusterClient, withOverrides } from "../core/cluster.ts";
 import type { KubeObject, TypeRef } from "../core/object.ts";
 import { SimCluster } from "../sim/cluster.ts";
 import { FaultyClient } from "../sim/faults.ts";
@@ -19,22 +19,9 @@ function configMap(name: string, value = "1"): KubeObject {
   };
 }
 
-/** `client` with some methods replaced (private fields stay with the original). */
-function withWatch(
-  client: ClusterClient,
-  watch: (type: TypeRef, options: WatchOptions) => ReturnType<ClusterClient["watch"]>,
-): ClusterClient {
-  return {
-    get: (t, n, ns) => client.get(t, n, ns),
-    list: (t, o) => client.list(t, o),
-    watch,
-    create: (o) => client.create(o),
-    update: (o) => client.update(o),
-    apply: (o, opts) => client.apply(o, opts),
-    patchStatus: (r, st, opts) => client.patchStatus(r, st, opts),
-    delete: (t, n, ns, opts) => client.delete(t, n, ns, opts),
-    createEvent: (e) => client.createEvent(e),
-  };
+/** `client` with its watch replaced. */
+function withWatch(client: ClusterClient, watch: ClusterClient["watch"]): ClusterClient {
+  return withOverrides(client, { watch });
 }
 
 function names(informer: Informer): string[] {

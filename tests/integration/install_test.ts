@@ -17,6 +17,7 @@ import {
   httpGet,
   KUBECONFIG,
   kubectl,
+  kubectlApply,
   kubectlOk,
   type LogLine,
   OperatorSubprocess,
@@ -47,18 +48,8 @@ function db(name: string, replicas = 1) {
 }
 
 async function applyJson(object: unknown): Promise<void> {
-  const child = new Deno.Command(Deno.env.get("PGOP_KUBECTL") ?? "kubectl", {
-    args: ["apply", "-f", "-"],
-    env: { KUBECONFIG: KUBECONFIG ?? "" },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify(object)));
-  await writer.close();
-  const out = await child.output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const out = await kubectlApply(JSON.stringify(object));
+  assert.equal(out.code, 0, out.stderr);
 }
 
 async function readyDb(name: string, replicas: number, timeoutMs = 90_000) {

@@ -8,6 +8,7 @@ import {
   getJson,
   KUBECONFIG,
   kubectl,
+  kubectlApply,
   kubectlOk,
   OperatorProcess,
   runMain,
@@ -214,11 +215,11 @@ Deno.test({
               ...JSON.parse(patch),
             },
           });
-          const out = await applyStdin(manifest);
+          const out = await kubectlApply(manifest);
           assert.notEqual(out.code, 0, `${what} was accepted`);
           assert.match(out.stderr, field, what);
         }
-        const missing = await applyStdin(JSON.stringify({
+        const missing = await kubectlApply(JSON.stringify({
           apiVersion: "database.thegeekyway.com/v1alpha1",
           kind: "PostgresDB",
           metadata: { name: "bad-schema", namespace: "default" },
@@ -241,7 +242,7 @@ Deno.test({
       await t.step(
         "what the schema allows but the operator refuses ends in InvalidSpec",
         async () => {
-          const out = await applyStdin(JSON.stringify({
+          const out = await kubectlApply(JSON.stringify({
             apiVersion: "database.thegeekyway.com/v1alpha1",
             kind: "PostgresDB",
             metadata: { name: "reserved", namespace: "default" },
@@ -328,19 +329,3 @@ Deno.test({
     }
   },
 });
-
-async function applyStdin(manifest: string) {
-  const child = new Deno.Command(Deno.env.get("PGOP_KUBECTL") ?? "kubectl", {
-    args: ["apply", "-f", "-"],
-    env: { KUBECONFIG: KUBECONFIG ?? "" },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(manifest));
-  await writer.close();
-  const out = await child.output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}

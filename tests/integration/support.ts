@@ -32,6 +32,23 @@ export async function kubectl(...args: string[]): Promise<Output> {
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
 
+/** `kubectl apply -f -` with `manifest` (YAML or JSON) on standard input. */
+export async function kubectlApply(manifest: string): Promise<Output> {
+  const child = new Deno.Command(Deno.env.get("PGOP_KUBECTL") ?? "kubectl", {
+    args: ["apply", "-f", "-"],
+    env: { KUBECONFIG: KUBECONFIG ?? "" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(manifest));
+  await writer.close();
+  const out = await child.output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
 /** Runs kubectl and returns its stdout; throws with its stderr when it fails. */
 export async function kubectlOk(...args: string[]): Promise<string> {
   const out = await kubectl(...args);

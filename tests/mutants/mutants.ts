@@ -7,7 +7,7 @@
  */
 
 import type { Action } from "../../core/actions.ts";
-import { type ClusterClient, isApiError } from "../../core/cluster.ts";
+import { type ClusterClient, isApiError, withOverrides } from "../../core/cluster.ts";
 import { controllerOf, type KubeObject } from "../../core/object.ts";
 import type { Observed, ReconcileContext, Reconciler } from "../../core/reconciler.ts";
 import { postgresReconciler, reconcilePostgresDB } from "../../core/postgres/reconcile.ts";
@@ -217,17 +217,14 @@ export const noRetryOnConflict: Mutant = {
         if (isApiError(error, "Conflict")) return undefined as T;
         throw error;
       });
-    return {
-      get: (t, n, ns) => client.get(t, n, ns),
-      list: (t, o) => client.list(t, o),
-      watch: (t, o) => client.watch(t, o),
+    return withOverrides(client, {
       create: (o) => swallow(() => client.create(o)),
       update: (o) => swallow(() => client.update(o)),
       apply: (o, opts) => swallow(() => client.apply(o, opts)),
       patchStatus: (r, s, opts) => swallow(() => client.patchStatus(r, s, opts)),
       delete: (t, n, ns, opts) => swallow(() => client.delete(t, n, ns, opts)),
       createEvent: (e) => swallow(() => client.createEvent(e)),
-    };
+    });
   },
 };
 
