@@ -30,6 +30,16 @@ all_built() {
   done
   # kwok's stage config is produced by this script too.
   [[ -f "${PGOP_CP_BUILD_DIR}/kwok-stages.yaml" ]] || return 1
+  [[ -x "${PGOP_COREDNS_BIN}" ]] || return 1
+}
+# The Kubernetes binaries and kwok (one cache dir) and CoreDNS (its own) are
+# built separately, so adding or bumping one does not rebuild the other.
+k8s_built() {
+  local b
+  for b in "${PGOP_CP_BINARIES[@]}"; do
+    [[ -x "${PGOP_CP_BIN}/${b}" ]] || return 1
+  done
+  [[ -f "${PGOP_CP_BUILD_DIR}/kwok-stages.yaml" ]]
 }
 
 if [[ "${PGOP_CP_FORCE_BUILD:-0}" != "1" ]] && all_built; then
@@ -66,6 +76,7 @@ k8s_ver="${PGOP_K8S_VERSION}"
 staging_ver="v0.${k8s_ver#v1.}"
 kwok_ver="${PGOP_KWOK_VERSION}"
 
+if [[ "${PGOP_CP_FORCE_BUILD:-0}" == "1" ]] || ! k8s_built; then
 # Build into bin.new and move each binary into bin/ at the end: a rename
 # never disturbs a control plane still running the old files.
 out="${PGOP_CP_BUILD_DIR}/bin.new"
@@ -112,6 +123,8 @@ k8s_pkgs=(
   k8s.io/kubernetes/cmd/kube-controller-manager
   k8s.io/kubernetes/cmd/kube-scheduler
   k8s.io/kubernetes/cmd/kubectl
+  k8s.io/kubernetes/cmd/kubelet
+  k8s.io/kubernetes/cmd/kube-proxy
 )
 
 minor="${k8s_ver#v1.}"; minor="${minor%%.*}"
@@ -130,10 +143,10 @@ cp_log "resolving dependencies for k8s ${k8s_ver} (staging ${staging_ver}) + etc
   go get "${k8s_pkgs[@]/%/@${k8s_ver}}" "go.etcd.io/etcd/server/v3@${etcd_ver}"
 )
 
-cp_log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (slow on a cold cache)"
+cp_log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy (slow on a cold cache)"
 (
   cd "${work}/k8s"
-  # One invocation for all four: the shared packages are compiled once.
+  # One invocation for all six: the shared packages are compiled once.
   go build -trimpath -ldflags "${k8s_ldflags}" -o "${out}/" "${k8s_pkgs[@]}"
 )
 
@@ -197,6 +210,55 @@ rmdir "${out}"
   echo "go $(go env GOVERSION)"
   echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } >"${PGOP_CP_BUILD_DIR}/VERSIONS"
+
+fi
+
+if [[ "${PGOP_CP_FORCE_BUILD:-0}" == "1" || ! -x "${PGOP_COREDNS_BIN}" ]]; then
+# ------------------------------------------------------------------- coredns
+# Cluster DNS for the real node (cluster.local only). A main of our own links
+# just the plugins the Corefile uses, which keeps the build to a fraction of
+# upstream's (whose cloud DNS plugins pull in large SDKs).
+coredns_ver="${PGOP_COREDNS_VERSION}"
+cp_log "building coredns ${coredns_ver} (plugins: errors, health, cache, kubernetes)"
+coredns_out="$(dirname "${PGOP_COREDNS_BIN}")"
+work="${coredns_out}/src"
+rm -rf "${work}"
+mkdir -p "${work}/coredns"
+coredns_dir="$(go mod download -json "github.com/coredns/coredns@${coredns_ver}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+[[ -n "${coredns_dir}" && -f "${coredns_dir}/go.mod" ]] || cp_die "could not download github.com/coredns/coredns@${coredns_ver}"
+coredns_go="$(awk '$1=="go"{print $2; exit}' "${coredns_dir}/go.mod")"
+printf 'module pgop.local/controlplane-coredns\n\ngo %s\n\nrequire github.com/coredns/coredns %s\n' \
+  "${coredns_go}" "${coredns_ver}" >"${work}/coredns/go.mod"
+cat >"${work}/coredns/main.go" <<'GO'
+// CoreDNS with only the plugins the real node's Corefile uses.
+package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+)
+
+// The order in which plugins see a query (a subset of upstream's plugin.cfg, same order).
+func init() {
+	dnsserver.Directives = []string{"errors", "health", "cache", "kubernetes"}
+}
+
+func main() { coremain.Run() }
+GO
+(
+  cd "${work}/coredns"
+  go get "github.com/coredns/coredns@${coredns_ver}"
+  go mod tidy
+  go build -trimpath -ldflags "-s -w" -o "${coredns_out}/coredns.new" .
+)
+mv -f "${coredns_out}/coredns.new" "${PGOP_COREDNS_BIN}"
+rm -rf "${work}"
+fi
 
 all_built || cp_die "build finished but some binaries are missing in ${PGOP_CP_BIN}"
 cp_log "binaries ready in ${PGOP_CP_BIN}"

@@ -17,6 +17,7 @@ if [[ ! -d "${S}" ]]; then
   exit 0
 fi
 [[ -f "${S}/.pgop-controlplane" ]] || cp_die "${S} was not made by up.sh; refusing to touch it"
+[[ -f "${S}/env" ]] && cp_load_state
 
 # PGOP_CP_STOP_TIMEOUT: seconds to wait after SIGTERM before SIGKILL (default 20).
 failed=0
@@ -37,10 +38,24 @@ stop_one() {
   fi
 }
 
+# A real node first, while the API server can still delete its pods.
+if [[ -d "${S}/node" ]]; then
+  "${here}/node-down.sh" || failed=1
+fi
+
 # Reverse start order: kwok and the controllers first, etcd last.
 for ((i = ${#PGOP_CP_COMPONENTS[@]} - 1; i >= 0; i--)); do
   stop_one "${PGOP_CP_COMPONENTS[i]}"
 done
+
+# The guard up.sh put before an API server that binds every address (real-node mode).
+if [[ -f "${S}/apiserver-guard" ]]; then
+  while iptables -D INPUT -p tcp --dport "${PGOP_CP_APISERVER_PORT:-0}" -m comment --comment pgop-apiserver-guard \
+    -j PGOP-APISERVER-GUARD 2>/dev/null; do :; done
+  iptables -F PGOP-APISERVER-GUARD 2>/dev/null && iptables -X PGOP-APISERVER-GUARD 2>/dev/null
+  rm -f "${S}/apiserver-guard"
+  cp_nft_cleanup "${S}/nft-tables.orig"
+fi
 
 if ((failed)); then
   cp_die "some processes did not stop; state kept in ${S}"

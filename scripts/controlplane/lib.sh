@@ -11,16 +11,41 @@
 # go.etcd.io/etcd/server/v3 version that Kubernetes' own go.mod requires.
 PGOP_K8S_VERSION="${PGOP_K8S_VERSION:-v1.35.4}"
 PGOP_KWOK_VERSION="${PGOP_KWOK_VERSION:-v0.8.0}"
+# Cluster DNS for the real node (built by build.sh with only the plugins it needs).
+PGOP_COREDNS_VERSION="${PGOP_COREDNS_VERSION:-v1.14.7}"
 
 PGOP_CONTROLPLANE_CACHE="${PGOP_CONTROLPLANE_CACHE:-${HOME}/.cache/pgop-controlplane}"
 # One directory per version pair, so bumping a version never reuses stale binaries.
 PGOP_CP_BUILD_DIR="${PGOP_CONTROLPLANE_CACHE}/k8s-${PGOP_K8S_VERSION}-kwok-${PGOP_KWOK_VERSION}"
 PGOP_CP_BIN="${PGOP_CP_BUILD_DIR}/bin"
+# CoreDNS has its own version, so its own cache dir.
+PGOP_COREDNS_BIN="${PGOP_CONTROLPLANE_CACHE}/coredns-${PGOP_COREDNS_VERSION}/coredns"
 # Every binary build.sh produces; up.sh checks for all of them.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-PGOP_CP_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+PGOP_CP_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kwok)
 
 PGOP_CONTROLPLANE_STATE="${PGOP_CONTROLPLANE_STATE:-/tmp/pgop-controlplane}"
+
+# The real node (up.sh with PGOP_CP_REAL_NODE=1; node-up.sh, node-down.sh). One per machine: it
+# owns a bridge, iptables chains, cgroups and /run paths that are host-wide.
+PGOP_NODE_NAME="${PGOP_NODE_NAME:-realnode-1}"
+PGOP_NODE_BRIDGE="${PGOP_NODE_BRIDGE:-pgop-br0}"
+PGOP_NODE_SUBNET="${PGOP_NODE_SUBNET:-10.88.0.0/24}"
+# The bridge's address: the node IP, the gateway of the pods, and where pods reach the API server
+# and CoreDNS.
+PGOP_NODE_IP="${PGOP_NODE_IP:-10.88.0.1}"
+PGOP_NODE_KUBELET_PORT="${PGOP_NODE_KUBELET_PORT:-18250}"
+PGOP_NODE_KUBELET_HEALTHZ_PORT="${PGOP_NODE_KUBELET_HEALTHZ_PORT:-18248}"
+PGOP_NODE_PROXY_HEALTHZ_PORT="${PGOP_NODE_PROXY_HEALTHZ_PORT:-18256}"
+PGOP_NODE_PROXY_METRICS_PORT="${PGOP_NODE_PROXY_METRICS_PORT:-18249}"
+PGOP_NODE_DNS_HEALTH_PORT="${PGOP_NODE_DNS_HEALTH_PORT:-18281}"
+PGOP_NODE_CGROUP_ROOT="${PGOP_NODE_CGROUP_ROOT:-pgop-realnode}"
+# Held (flock) while a real node is brought up or down, and names the state dir that owns it.
+PGOP_NODE_LOCK="${PGOP_NODE_LOCK:-/run/lock/pgop-realnode.lock}"
+PGOP_NODE_OWNER="${PGOP_NODE_OWNER:-/run/lock/pgop-realnode.owner}"
+# Components of the real node, in start order; node-down.sh stops them in reverse.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+PGOP_NODE_COMPONENTS=(containerd coredns kubelet kube-proxy provisioner)
 
 # Print to stderr with a prefix.
 cp_log() { printf '[controlplane] %s\n' "$*" >&2; }
@@ -93,7 +118,11 @@ cp_running() {
   [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
   cp_pid_alive "${pid}" || return 1
   exe="$(readlink "/proc/${pid}/exe" 2>/dev/null || true)"
-  [[ "${exe}" == */"${name}" || "${exe}" == */"${name} (deleted)" ]]
+  # cp_spawn records the binary's name when it differs from the component's (a script's
+  # interpreter, for example).
+  local want="${name}" exefile="${PGOP_CONTROLPLANE_STATE}/pids/${name}.exe"
+  [[ -f "${exefile}" ]] && want="$(<"${exefile}")"
+  [[ "${exe}" == */"${want}" || "${exe}" == */"${want} (deleted)" ]]
 }
 
 # cp_spawn NAME BINARY ARGS...: start a daemon detached from our session
@@ -110,6 +139,9 @@ cp_spawn() {
   setsid "$@" </dev/null >>"${log}" 2>&1 &
   pid=$!
   echo "${pid}" >"${pidfile}"
+  local exe
+  exe="$(basename "$(readlink -f "$(command -v "$1")")")"
+  if [[ "${exe}" != "${name}" ]]; then echo "${exe}" >"${pidfile%.pid}.exe"; else rm -f "${pidfile%.pid}.exe"; fi
   cp_log "started ${name} (pid ${pid}, log ${log})"
 }
 
@@ -140,17 +172,21 @@ cp_apiserver_ready() { [[ "$(cp_curl_apiserver /readyz)" == "ok" ]]; }
 
 # The kube-apiserver command line, in one place so restart-apiserver.sh starts
 # it exactly as up.sh did. Needs the variables from $STATE/env.
-# --endpoint-reconciler-type=none: the `kubernetes` Service keeps no
-# Endpoints, since 127.0.0.1 is not a valid endpoint address (the reconciler
-# would log an error every 10s); nothing in-cluster needs to reach us.
+# With fake nodes only (the default): --endpoint-reconciler-type=none, so the
+# `kubernetes` Service keeps no Endpoints, since 127.0.0.1 is not a valid
+# endpoint address (the reconciler would log an error every 10s). With a real
+# node, up.sh binds every address (a guard chain admits only loopback and the
+# node's bridge) and advertises the bridge address, so pods reach the API
+# server through the `kubernetes` Service. The kubelet client certificate
+# serves logs, exec and port-forward on a real node.
 # The front-proxy (requestheader) CA is only there so that components that
 # read extension-apiserver-authentication find a complete config.
 cp_start_apiserver() {
   local s="${PGOP_CONTROLPLANE_STATE}"
   cp_spawn kube-apiserver "${PGOP_CP_BIN}/kube-apiserver" \
-    --bind-address=127.0.0.1 \
-    --advertise-address=127.0.0.1 \
-    --endpoint-reconciler-type=none \
+    --bind-address="${PGOP_CP_APISERVER_BIND:-127.0.0.1}" \
+    --advertise-address="${PGOP_CP_APISERVER_ADVERTISE:-127.0.0.1}" \
+    --endpoint-reconciler-type="${PGOP_CP_ENDPOINT_RECONCILER:-none}" \
     --secure-port="${PGOP_CP_APISERVER_PORT}" \
     --etcd-servers="http://127.0.0.1:${PGOP_CP_ETCD_PORT}" \
     --cert-dir="${s}/apiserver-certs" \
@@ -170,6 +206,9 @@ cp_start_apiserver() {
     --service-account-signing-key-file="${s}/pki/sa.key" \
     --service-cluster-ip-range="${PGOP_CP_SERVICE_CIDR}" \
     --allow-privileged=true \
+    --kubelet-client-certificate="${s}/pki/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="${s}/pki/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP,Hostname \
     --profiling=false \
     --v="${PGOP_CP_VERBOSITY:-1}"
 }
@@ -185,4 +224,20 @@ cp_load_state() {
   [[ -f "${envfile}" ]] || cp_die "no control plane state in ${PGOP_CONTROLPLANE_STATE} (run up.sh first)"
   # shellcheck source=/dev/null
   source "${envfile}"
+}
+
+# cp_nft_cleanup BASELINE: delete the nft tables that are not listed in BASELINE
+# (`nft list tables` taken before) and hold no rules now. iptables-nft creates
+# tables such as `ip filter` on first use and never removes them.
+cp_nft_cleanup() {
+  local baseline="$1" t family name rules
+  command -v nft >/dev/null && [[ -f "${baseline}" ]] || return 0
+  while IFS= read -r t; do
+    [[ -z "${t}" ]] && continue
+    grep -qxF "${t}" "${baseline}" && continue
+    read -r _ family name <<<"${t}"
+    rules="$(nft list table "${family}" "${name}" 2>/dev/null | grep -cvE '^[[:space:]]*(table|chain|type|policy|\}|$)')"
+    ((rules == 0)) && nft delete table "${family}" "${name}" 2>/dev/null
+  done < <(nft list tables 2>/dev/null)
+  return 0
 }

@@ -26,6 +26,13 @@
 #
 # Pod, node and Service IPs are bookkeeping only: nothing listens on them and no
 # route leads there. Tests must not try to connect to them.
+#
+# Real-node mode (`up.sh --real-node`, or PGOP_CP_REAL_NODE=1): a real kubelet
+# node with containerd, runc, a CNI bridge, kube-proxy, CoreDNS and a volume
+# provisioner joins (node-up.sh; see README.md), pods run real containers from
+# images built here (scripts/images/build.sh), and the API server is reachable
+# from pods. kwok then runs only when PGOP_CP_NODES > 0 (default 0), with its
+# nodes tainted and its volumes on StorageClass `kwok`, so the two stay apart.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,6 +41,14 @@ source "${here}/lib.sh"
 
 start_time=${SECONDS}
 S="${PGOP_CONTROLPLANE_STATE}"
+
+for arg in "$@"; do
+  case "${arg}" in
+    --real-node) PGOP_CP_REAL_NODE=1 ;;
+    *) cp_die "unknown argument ${arg} (usage: up.sh [--real-node])" ;;
+  esac
+done
+real_node="${PGOP_CP_REAL_NODE:-0}"
 
 # ------------------------------------------------------------------ settings
 PGOP_CP_ETCD_PORT="${PGOP_CP_ETCD_PORT:-16379}"
@@ -44,11 +59,20 @@ PGOP_CP_SCHEDULER_PORT="${PGOP_CP_SCHEDULER_PORT:-16259}"
 PGOP_CP_KWOK_PORT="${PGOP_CP_KWOK_PORT:-16247}"
 PGOP_CP_SERVICE_CIDR="${PGOP_CP_SERVICE_CIDR:-10.96.0.0/16}"
 PGOP_CP_POD_CIDR="${PGOP_CP_POD_CIDR:-10.244.0.0/16}"
-PGOP_CP_NODES="${PGOP_CP_NODES:-3}"
+if [[ "${real_node}" == "1" ]]; then
+  PGOP_CP_NODES="${PGOP_CP_NODES:-0}"
+  # Every address, so that pods reach it on the bridge; a guard chain (below) drops what comes
+  # from anywhere but loopback and the bridge.
+  PGOP_CP_APISERVER_BIND=0.0.0.0
+  PGOP_CP_APISERVER_ADVERTISE="${PGOP_NODE_IP}"
+  PGOP_CP_ENDPOINT_RECONCILER=lease
+else
+  PGOP_CP_NODES="${PGOP_CP_NODES:-3}"
+fi
 # Fake nodes get InternalIP ${PGOP_CP_NODE_IP_PREFIX}<n> (bookkeeping only).
 PGOP_CP_NODE_IP_PREFIX="${PGOP_CP_NODE_IP_PREFIX:-10.240.0.}"
 
-for tool in openssl curl ss setsid; do
+for tool in openssl curl ss setsid flock; do
   command -v "${tool}" >/dev/null || cp_die "${tool} is required but not on PATH"
 done
 
@@ -109,6 +133,10 @@ PGOP_CP_KWOK_PORT='${PGOP_CP_KWOK_PORT}'
 PGOP_CP_SERVICE_CIDR='${PGOP_CP_SERVICE_CIDR}'
 PGOP_CP_POD_CIDR='${PGOP_CP_POD_CIDR}'
 PGOP_CP_VERBOSITY='${PGOP_CP_VERBOSITY:-1}'
+PGOP_CP_APISERVER_BIND='${PGOP_CP_APISERVER_BIND:-127.0.0.1}'
+PGOP_CP_APISERVER_ADVERTISE='${PGOP_CP_APISERVER_ADVERTISE:-127.0.0.1}'
+PGOP_CP_ENDPOINT_RECONCILER='${PGOP_CP_ENDPOINT_RECONCILER:-none}'
+PGOP_CP_REAL_NODE='${real_node}'
 KUBECONFIG='${S}/kubeconfig'
 EOF
 
@@ -141,7 +169,7 @@ svc_ip="$(awk -F'[./]' '{printf "%d.%d.%d.%d", $1, $2, $3, $4 + 1}' <<<"${PGOP_C
     issue apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:${svc_ip},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:127.0.0.1,IP:${svc_ip},IP:${PGOP_NODE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     client_ext="basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
@@ -151,6 +179,8 @@ extendedKeyUsage=clientAuth"
     # in a real cluster, so missing permissions show up as they would there.
     issue kube-controller-manager "/CN=system:kube-controller-manager" "${client_ext}"
     issue kube-scheduler "/CN=system:kube-scheduler" "${client_ext}"
+    # kube-apiserver -> kubelet (logs, exec, port-forward) on a real node.
+    issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "${client_ext}"
 
     # Front-proxy CA and client (aggregation layer / requestheader auth).
     openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
@@ -189,6 +219,20 @@ make_kubeconfig "${S}/kubeconfig" admin
 make_kubeconfig "${S}/kube-controller-manager.kubeconfig" kube-controller-manager
 make_kubeconfig "${S}/kube-scheduler.kubeconfig" kube-scheduler
 export KUBECONFIG="${S}/kubeconfig"
+
+# ----------------------------------------------------------------- real node
+if [[ "${real_node}" == "1" ]]; then
+  # Checks the host (one real node per machine, packages, ports) before anything starts.
+  "${here}/node-up.sh" --preflight
+  # The API server binds every address; only loopback and the node's bridge may reach it.
+  nft list tables 2>/dev/null | sort >"${S}/nft-tables.orig" || true
+  iptables -N PGOP-APISERVER-GUARD 2>/dev/null || iptables -F PGOP-APISERVER-GUARD
+  iptables -A PGOP-APISERVER-GUARD -i lo -j RETURN
+  iptables -A PGOP-APISERVER-GUARD -i "${PGOP_NODE_BRIDGE}" -j RETURN
+  iptables -A PGOP-APISERVER-GUARD -j DROP
+  iptables -I INPUT 1 -p tcp --dport "${PGOP_CP_APISERVER_PORT}" -m comment --comment pgop-apiserver-guard -j PGOP-APISERVER-GUARD
+  touch "${S}/apiserver-guard"
+fi
 
 # ---------------------------------------------------------------------- etcd
 cp_spawn etcd "${PGOP_CP_BIN}/etcd" \
@@ -248,12 +292,26 @@ cp_wait_until kube-scheduler "kube-scheduler /healthz on 127.0.0.1:${PGOP_CP_SCH
 cp_log "kube-scheduler ready"
 
 # ---------------------------------------------------------------------- kwok
+# With a real node, kwok's nodes carry a NoSchedule taint and its volume stages
+# act on StorageClass `kwok` (not the default), so nothing lands there by chance.
+kwok_stages="${PGOP_CP_BUILD_DIR}/kwok-stages.yaml"
+kwok_class=standard
+kwok_default=true
+kwok_node_spec="{}"
+if [[ "${real_node}" == "1" ]]; then
+  kwok_stages="${S}/kwok-stages.yaml"
+  sed "s/'standard'/'kwok'/g" "${PGOP_CP_BUILD_DIR}/kwok-stages.yaml" >"${kwok_stages}"
+  kwok_class=kwok
+  kwok_default=false
+  kwok_node_spec="{taints: [{key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}]}"
+fi
+if ((PGOP_CP_NODES > 0)); then
 # The stages file (made by build.sh from the pinned kwok release) drives fake
 # node heartbeats, pod readiness/completion/deletion and volume provisioning.
 # Only nodes annotated kwok.x-k8s.io/node=fake are managed.
 cp_spawn kwok "${PGOP_CP_BIN}/kwok" \
   --kubeconfig="${S}/kubeconfig" \
-  --config="${PGOP_CP_BUILD_DIR}/kwok-stages.yaml" \
+  --config="${kwok_stages}" \
   --manage-all-nodes=false \
   --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --node-lease-duration-seconds=40 \
@@ -287,7 +345,7 @@ metadata:
     kubernetes.io/os: linux
     kubernetes.io/arch: amd64
     topology.kubernetes.io/zone: ${zone}
-spec: {}
+spec: ${kwok_node_spec}
 status:
   addresses:
   - {type: InternalIP, address: ${PGOP_CP_NODE_IP_PREFIX}${i}}
@@ -300,17 +358,17 @@ done
 # Default StorageClass `standard`; kwok's volume stages (renamed to this class
 # by build.sh) create a PV for each PVC, bind it, and delete the PV once the
 # PVC is gone (reclaimPolicy Delete), like a real dynamic provisioner.
-sc_yaml='apiVersion: storage.k8s.io/v1
+sc_yaml="apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
-  name: standard
+  name: ${kwok_class}
   annotations:
-    storageclass.kubernetes.io/is-default-class: "true"
+    storageclass.kubernetes.io/is-default-class: \"${kwok_default}\"
 provisioner: kwok.x-k8s.io/volume
 reclaimPolicy: Delete
 volumeBindingMode: Immediate
 allowVolumeExpansion: true
-'
+"
 printf '%s' "${nodes_yaml}" >"${S}/nodes.yaml"
 printf '%s' "${sc_yaml}" >"${S}/storageclass.yaml"
 kc apply -f "${S}/nodes.yaml"
@@ -324,12 +382,17 @@ nodes_ready() {
 }
 cp_wait_until kwok "${PGOP_CP_NODES} fake nodes Ready" nodes_ready
 cp_log "${PGOP_CP_NODES} kwok nodes Ready"
+fi
 
 # The ServiceAccount admission plugin rejects pods until the namespace's
 # `default` ServiceAccount exists; wait for the controller to make it.
 cp_wait_until kube-controller-manager "ServiceAccount default/default" \
   kubectl get serviceaccount default -n default
 
-cp_log "control plane up in $((SECONDS - start_time))s (state ${S})"
+if [[ "${real_node}" == "1" ]]; then
+  "${here}/node-up.sh"
+fi
+
+cp_log "control plane up in $((SECONDS - start_time))s (state ${S}$([[ "${real_node}" == "1" ]] && echo ", real node ${PGOP_NODE_NAME}"))"
 echo "export KUBECONFIG=${S}/kubeconfig"
 echo "export PATH=${PGOP_CP_BIN}:\$PATH"
