@@ -325,8 +325,10 @@ build_operator() {
       mount -t proc proc "${d}/merged/proc"
       mount --bind /etc/resolv.conf "${d}/merged/etc/resolv.conf"
       mount -t tmpfs tmpfs "${d}/merged/tmp"
+      # The host'"'"'s CA bundle (this machine may reach npm through its own CA), on the tmpfs only.
+      cp "${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" "${d}/merged/tmp/ca.crt"
       chroot "${d}/merged" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin \
-        DENO_DIR=/deno-dir DENO_NO_UPDATE_CHECK=1 bash -euo pipefail -c "
+        DENO_DIR=/deno-dir DENO_NO_UPDATE_CHECK=1 DENO_CERT=/tmp/ca.crt bash -euo pipefail -c "
           cd /app && deno install --frozen && deno cache --frozen main.ts &&
           chown -R 1993:1993 /deno-dir"
     ' op "${d}" "${base_dir}/rootfs" >"${work}/operator.log" 2>&1; then
@@ -340,15 +342,19 @@ build_operator() {
       d="$1"; base="$2"
       mount -t overlay overlay -o "ro,lowerdir=${d}/upper:${base}" "${d}/merged"
       mount -t proc proc "${d}/merged/proc"
+      mount -t tmpfs tmpfs "${d}/merged/tmp"
       exec chroot --userspec=1993:1993 "${d}/merged" /usr/bin/env -i HOME=/home/deno \
         PATH=/usr/local/bin:/usr/bin:/bin DENO_DIR=/deno-dir DENO_NO_UPDATE_CHECK=1 \
         bash -c "cd /app && deno run --cached-only --frozen --no-prompt --allow-read --allow-env \
-          --allow-net --allow-sys main.ts start --help"
+          --allow-net --allow-sys main.ts --help | grep -q \"^Usage: \" &&
+          ! deno run --cached-only --frozen --no-prompt --allow-read --allow-env --allow-net \
+            --allow-sys main.ts start --kubeconfig /nonexistent 2>/tmp/start.err &&
+          cat /tmp/start.err && grep -qi kubeconfig /tmp/start.err && ! grep -qi cached-only /tmp/start.err"
     ' op "${d}" "${base_dir}/rootfs" >"${work}/operator-smoke.log" 2>&1; then
     sed 's/^/  | /' "${work}/operator-smoke.log" | tail -n 20 >&2
     die "the operator image does not start read-only, offline, as uid 1993 (log above)"
   fi
-  log "operator image: main.ts start --help works read-only, offline, as uid 1993"
+  log "operator image: main.ts --help and main.ts start (to a missing kubeconfig) work read-only, offline, as uid 1993"; sed "s/^/  | /" "${work}/operator-smoke.log" >&2
   cat >"${d}/config.json" <<'EOF'
 {
   "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "DENO_DIR=/deno-dir",

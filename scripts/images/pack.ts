@@ -106,7 +106,6 @@ export async function tarDirectory(dir: string, out: string): Promise<Layer> {
       "--sort=name",
       "--mtime=@0",
       "--format=gnu",
-      "--xattrs",
       "--exclude=./proc/*",
       "--exclude=./sys/*",
       "--exclude=./dev/*",
