@@ -79,6 +79,9 @@ export async function manifests(args: readonly string[], root: URL): Promise<num
  */
 export async function image(args: readonly string[], root: URL): Promise<number> {
   const { image, rest } = parseInstallArgs(args);
+  if (!/^[a-z0-9][a-z0-9._\/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(image)) {
+    throw new InputError(`Invalid image "${image}": expected name:tag, e.g. postgres-operator:dev`);
+  }
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command("bash", {
@@ -94,9 +97,12 @@ export async function image(args: readonly string[], root: URL): Promise<number>
     throw error;
   }
   if (out.code !== 0) {
-    console.error(
-      `error: cannot build ${image}: scripts/images/build.sh failed (its error is above)`,
-    );
+    // build.sh explains its own failures in one line (exit 1); anything else is unexpected.
+    if (out.code !== 1) {
+      console.error(
+        `error: cannot build ${image}: scripts/images/build.sh exited with ${out.code}`,
+      );
+    }
     return 1;
   }
   const archive = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";

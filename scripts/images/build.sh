@@ -370,6 +370,8 @@ EOF
   pack --out "${d}/image.tar" --config "${d}/config.json" --tag "${operator_tag}" \
     --layer "${base}" --layer "${d}/upper"
   mv "${d}/image.tar" "${target}"
+  # Archives of the same tag built from older sources go (each is ~300 MB).
+  find "${out}" -maxdepth 1 -name "operator-${operator_tag//[\/:]/_}-*.tar" ! -path "${target}" -delete
   rm -rf "${d}"
   timing[operator]=$((SECONDS - s))
   log "operator image ready in ${timing[operator]}s"
@@ -386,6 +388,10 @@ for m in ${majors}; do
 done
 if [[ "${want_operator}" == "1" && ( "${force}" == "1" || ! -s "$(operator_tar)" ) ]]; then build_operator; fi
 
+# Builds of other script versions that no run has used for a week go.
+touch "${out}" "${base_dir}" 2>/dev/null || true
+find "${cache}" -mindepth 1 -maxdepth 1 -type d \( -name "${suite}-*" -o -name "base-*" \) -mtime +7 \
+  ! -path "${out}" ! -path "${base_dir}" -exec rm -rf --one-file-system {} + 2>/dev/null || true
 summary=""
 for k in "${!timing[@]}"; do summary+=" ${k}=${timing[${k}]}s"; done
 log "done in $((SECONDS - t0))s:${summary}"

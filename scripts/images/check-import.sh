@@ -45,4 +45,5 @@ for a in "$@"; do
 done
 ctr -a "${sock}" -n k8s.io images ls
 ctr -a "${sock}" -n k8s.io images check
+ctr -a "${sock}" -n k8s.io snapshots usage
 echo "content store: $(du -sm "${dir}/root/io.containerd.content.v1.content" | cut -f1) MiB; snapshots: $(du -sm "${dir}/root/io.containerd.snapshotter.v1.overlayfs" | cut -f1) MiB"

@@ -62,7 +62,12 @@ else
     echo
     echo "host all all all ${auth}"
   } >>"${PGDATA}/pg_hba.conf"
-  echo "listen_addresses = '*'" >>"${PGDATA}/postgresql.conf"
+  {
+    echo "listen_addresses = '*'"
+    # The official image's socket directory first; /tmp is where these builds' clients look
+    # by default (psql and pg_isready without -h).
+    echo "unix_socket_directories = '/var/run/postgresql,/tmp'"
+  } >>"${PGDATA}/postgresql.conf"
 
   # A private server on the unix socket only, to create the database and run init scripts.
   pg_ctl -D "${PGDATA}" -w -o "-c listen_addresses='' -k /run/postgresql" start >&2

@@ -28,6 +28,8 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 pg_isready -h 127.0.0.1 -p "${port}" -U postgres
+pg_isready -q -h /var/run/postgresql -p "${port}" || fail "no socket in /var/run/postgresql"
+[[ "$(psql -p "${port}" -U postgres -d app -tAc 'SELECT 1')" == "1" ]] || fail "psql without -h does not connect"
 [[ "$(stat -c %a "${PGDATA}")" == "700" ]] || fail "PGDATA is not 0700"
 export PGPASSWORD=smoke-secret
 psql -h 127.0.0.1 -p "${port}" -U postgres -d app -v ON_ERROR_STOP=1 -tAc 'SELECT version()'

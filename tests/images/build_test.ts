@@ -5,6 +5,7 @@
 // sources.lock; the build itself (debootstrap, smoke tests) runs in scripts/images/build.sh.
 import assert from "node:assert/strict";
 import { imageBuildArgs } from "../../deploy/install.ts";
+import { main } from "../../main.ts";
 
 async function buildSh(
   ...args: string[]
@@ -62,5 +63,19 @@ Deno.test("deno task image: builds IMG with build.sh --operator-only", () => {
     "--operator-tag",
     "postgres-operator:dev",
     "--force",
+  ]);
+});
+
+Deno.test("deno task image: an image without a tag is refused with one line and exit 2", async () => {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => errors.push(args.join(" "));
+  try {
+    assert.equal(await main(["image", "IMG=postgres-operator"]), 2);
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual(errors, [
+    'error: Invalid image "postgres-operator": expected name:tag, e.g. postgres-operator:dev',
   ]);
 });
