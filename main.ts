@@ -45,7 +45,7 @@ Commands:
       --leader-election-retry-period D   e.g. 15s, 10s, 2s (the defaults), or 1500ms
   bundle [IMG=IMAGE]           print the in-cluster install (CRDs, RBAC, Deployment) as one YAML
   manifests [--check]          write deploy/*.yaml from deploy/manifests.ts (or check them)
-  image IMG=IMAGE              build the operator image (needs a Docker engine)
+  image IMG=IMAGE              build the operator image here, no Docker (scripts/images)
   deploy IMG=IMAGE [kubectl apply flags]  install the operator with that image (kubectl apply)
   install-crds                 install the CRDs into the current kubeconfig's cluster
   plan -f FILE [-f FILE ...]   print what the operator would do for these PostgresDBs

@@ -1,0 +1,3 @@
+module pgop.local/pause
+
+go 1.22
