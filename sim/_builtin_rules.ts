@@ -9,6 +9,7 @@
 import { ApiError } from "../core/cluster.ts";
 import type { KubeObject } from "../core/object.ts";
 import { base64Utf8, deepEqual, isRecord, type JsonRecord } from "./_json.ts";
+import { defaultClaimTemplates, defaultPod, defaultPodSpec } from "./_pod_defaults.ts";
 import { kindLabel, type ResourceType } from "./resource_types.ts";
 
 /** What defaulting needs from the server. */
@@ -49,9 +50,13 @@ export function applyDefaults(
       return defaultService(object, old, context);
     case "apps/v1/StatefulSet":
       return defaultStatefulSet(object);
+    case "v1/Pod":
+      return defaultPod(object, old === undefined);
     case "v1/PersistentVolumeClaim": {
       const spec = record(object, "spec");
       spec.volumeMode ??= "Filesystem";
+      // The DefaultStorageClass admission plugin, on create: the simulation's default class.
+      if (old === undefined) spec.storageClassName ??= "standard";
       return;
     }
     case "v1/Namespace": {
@@ -114,10 +119,16 @@ function defaultStatefulSet(sts: KubeObject): void {
   spec.revisionHistoryLimit ??= 10;
   const strategy = record(spec, "updateStrategy");
   strategy.type ??= "RollingUpdate";
-  if (strategy.type === "RollingUpdate") record(strategy, "rollingUpdate").partition ??= 0;
+  // The real server defaults the partition only inside a rollingUpdate the writer gave.
+  if (strategy.type === "RollingUpdate" && isRecord(strategy.rollingUpdate)) {
+    strategy.rollingUpdate.partition ??= 0;
+  }
   const retention = record(spec, "persistentVolumeClaimRetentionPolicy");
   retention.whenDeleted ??= "Retain";
   retention.whenScaled ??= "Retain";
+  const template = record(spec, "template");
+  defaultPodSpec(record(template, "spec"));
+  defaultClaimTemplates(spec);
 }
 
 /** The status a new object starts with, for kinds whose status the server initialises. */

@@ -433,6 +433,8 @@ function buildPod(sts: KubeObject, ordinal: number, revision: string): KubeObjec
     kind: "Pod",
     metadata: {
       name,
+      // As the real controller sets it (the name is given, so it is not used to make one).
+      generateName: `${sts.metadata.name}-`,
       namespace: sts.metadata.namespace ?? "default",
       labels: {
         ...template.metadata?.labels,

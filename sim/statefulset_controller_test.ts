@@ -105,10 +105,12 @@ Deno.test("StatefulSetController: OrderedReady brings 3 replicas up in order wit
   const spec = pod.spec as Record<string, unknown>;
   assert.equal(spec.hostname, "web-1");
   assert.equal(spec.subdomain, "web");
-  assert.deepEqual(spec.volumes, [{
+  // The claim's volume first; the ServiceAccount token volume that admission adds after it.
+  assert.deepEqual((spec.volumes as unknown[])[0], {
     name: "data",
     persistentVolumeClaim: { claimName: "data-web-1" },
-  }]);
+  });
+  assert.match(String((spec.volumes as { name: string }[])[1]?.name), /^kube-api-access-/);
   assert.equal(pod.metadata.ownerReferences?.[0]?.controller, true);
   const status = stsStatus(cluster);
   assert.equal(status.replicas, 3);

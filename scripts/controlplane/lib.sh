@@ -13,13 +13,15 @@ PGOP_K8S_VERSION="${PGOP_K8S_VERSION:-v1.35.4}"
 PGOP_KWOK_VERSION="${PGOP_KWOK_VERSION:-v0.8.0}"
 # Cluster DNS for the real node (built by build.sh with only the plugins it needs).
 PGOP_COREDNS_VERSION="${PGOP_COREDNS_VERSION:-v1.14.7}"
+# The plugins linked in, in the order they see a query (upstream's plugin.cfg order).
+PGOP_COREDNS_PLUGINS="${PGOP_COREDNS_PLUGINS:-bind health errors cache kubernetes}"
 
 PGOP_CONTROLPLANE_CACHE="${PGOP_CONTROLPLANE_CACHE:-${HOME}/.cache/pgop-controlplane}"
 # One directory per version pair, so bumping a version never reuses stale binaries.
 PGOP_CP_BUILD_DIR="${PGOP_CONTROLPLANE_CACHE}/k8s-${PGOP_K8S_VERSION}-kwok-${PGOP_KWOK_VERSION}"
 PGOP_CP_BIN="${PGOP_CP_BUILD_DIR}/bin"
 # CoreDNS has its own version, so its own cache dir.
-PGOP_COREDNS_BIN="${PGOP_CONTROLPLANE_CACHE}/coredns-${PGOP_COREDNS_VERSION}/coredns"
+PGOP_COREDNS_BIN="${PGOP_CONTROLPLANE_CACHE}/coredns-${PGOP_COREDNS_VERSION}-${PGOP_COREDNS_PLUGINS// /.}/coredns"
 # Every binary build.sh produces; up.sh checks for all of them.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PGOP_CP_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kwok)
@@ -136,7 +138,9 @@ cp_spawn() {
   printf '\n==== %s starting %s at %s ====\n' "${name}" "$*" "$(date -u +%FT%TZ)" >>"${log}"
   # Scripts run without job control, so the background child is not a process
   # group leader and setsid execs in place: $! is the daemon's own pid.
-  setsid "$@" </dev/null >>"${log}" 2>&1 &
+  # The daemon must not inherit the scripts' lock descriptors (8: the real node, 9: the build),
+  # or the lock would stay held for as long as it runs.
+  setsid "$@" </dev/null >>"${log}" 2>&1 8>&- 9>&- &
   pid=$!
   echo "${pid}" >"${pidfile}"
   local exe
@@ -236,7 +240,8 @@ cp_nft_cleanup() {
     [[ -z "${t}" ]] && continue
     grep -qxF "${t}" "${baseline}" && continue
     read -r _ family name <<<"${t}"
-    rules="$(nft list table "${family}" "${name}" 2>/dev/null | grep -cvE '^[[:space:]]*(table|chain|type|policy|\}|$)')"
+    # grep -c exits 1 when it counts nothing: that is the case looked for, not a failure.
+    rules="$(nft list table "${family}" "${name}" 2>/dev/null | grep -cvE '^[[:space:]]*(table|chain|type|policy|\}|$)' || true)"
     ((rules == 0)) && nft delete table "${family}" "${name}" 2>/dev/null
   done < <(nft list tables 2>/dev/null)
   return 0

@@ -35,16 +35,16 @@ export interface WorldRecord {
  * own path.
  */
 export function shapeOf(object: unknown, prefix = "", into = new Set<string>()): Set<string> {
+  if (OPAQUE_MAPS.some((suffix) => prefix === suffix || prefix.endsWith(`.${suffix}`))) {
+    into.add(prefix);
+    return into;
+  }
   if (Array.isArray(object)) {
     if (object.length === 0) into.add(`${prefix}[]`);
     for (const item of object) shapeOf(item, `${prefix}[]`, into);
     return into;
   }
   if (object !== null && typeof object === "object") {
-    if (OPAQUE_MAPS.some((suffix) => prefix === suffix || prefix.endsWith(`.${suffix}`))) {
-      into.add(prefix);
-      return into;
-    }
     for (const [key, value] of Object.entries(object)) {
       shapeOf(value, prefix === "" ? key : `${prefix}.${key}`, into);
     }
