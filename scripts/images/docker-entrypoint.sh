@@ -5,6 +5,7 @@
 #   POSTGRES_HOST_AUTH_METHOD (default scram-sha-256).
 # On first start it runs initdb (scram-sha-256, password auth on host connections, listen on all
 # addresses), creates POSTGRES_DB, and runs /docker-entrypoint-initdb.d/*.sh and *.sql.
+# Started as root, it hands PGDATA to 999:999 and runs itself again as that user.
 # On every start it does chmod 700 "$PGDATA" (the kubelet's fsGroup handling makes it g+rwxs,
 # which PostgreSQL refuses), refuses a data directory of another major (one line, exit 1), and
 # finally execs postgres, so SIGINT (the image's StopSignal) is a fast shutdown.
@@ -23,10 +24,18 @@ if [[ "$1" != "postgres" ]]; then
   exec "$@"
 fi
 
-[[ "$(id -u)" != "0" ]] || die "refusing to run postgres as root: run as uid 999 (postgres)"
-
 : "${PGDATA:=/var/lib/postgresql/data}"
 export PGDATA
+
+# Started as root (docker run, ctr run): as the official image does with gosu, give PGDATA and
+# the socket directory to postgres and run this script again as 999:999. Kubernetes pods of the
+# operator start as 999 already (runAsUser).
+if [[ "$(id -u)" == "0" ]]; then
+  mkdir -p "${PGDATA}" /run/postgresql
+  chown 999:999 "${PGDATA}" /run/postgresql
+  chmod 700 "${PGDATA}"
+  exec setpriv --reuid=999 --regid=999 --clear-groups "${BASH_SOURCE[0]}" "$@"
+fi
 user="${POSTGRES_USER:-postgres}"
 db="${POSTGRES_DB:-${user}}"
 auth="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"

@@ -86,19 +86,29 @@ Deno.test("entrypoint: a first start without POSTGRES_PASSWORD is refused with o
 });
 
 Deno.test({
-  name: "entrypoint: postgres is never run as root",
+  name: "entrypoint: started as root, it hands PGDATA to 999 and runs postgres as 999",
   ignore: !isRoot,
   async fn() {
     const { dir, pgdata } = await sandbox();
     try {
+      await Deno.writeTextFile(`${pgdata}/PG_VERSION`, "16\n");
+      await Deno.writeTextFile(
+        `${dir}/bin/postgres`,
+        '#!/bin/sh\n[ "$1" = "-V" ] && { echo "postgres (PostgreSQL) 16.15"; exit 0; }\n' +
+          'echo "postgres as $(id -u):$(id -g)"\n',
+      );
       const out = await new Deno.Command("bash", {
         args: [ENTRYPOINT, "postgres"],
         clearEnv: true,
         env: { PATH: `${dir}/bin:/usr/bin:/bin`, PGDATA: pgdata },
+        stdout: "piped",
         stderr: "piped",
       }).output();
-      assert.equal(out.code, 1);
-      assert.match(new TextDecoder().decode(out.stderr), /refusing to run postgres as root/);
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      assert.equal(new TextDecoder().decode(out.stdout), "postgres as 999:999\n");
+      const stat = await Deno.stat(pgdata);
+      assert.equal(stat.uid, 999);
+      assert.equal(stat.mode! & 0o777, 0o700);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
