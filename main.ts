@@ -114,7 +114,12 @@ type OptionSpec = Record<
 
 function parse(args: string[], options: OptionSpec) {
   try {
-    return parseArgs({ args, options, allowPositionals: false, strict: true });
+    return parseArgs({
+      args: withNegativeValues(args, options),
+      options,
+      allowPositionals: false,
+      strict: true,
+    });
   } catch (error) {
     throw new InputError(error instanceof Error ? error.message.split("\n")[0]! : String(error));
   }
@@ -171,6 +176,29 @@ function startOptions(args: string[]): StartOptions {
   set("renewDeadlineMs", duration("leader-election-renew-deadline"));
   set("retryPeriodMs", duration("leader-election-retry-period"));
   return options;
+}
+
+/**
+ * Joins `--name -1` into `--name=-1` for string options, so that a negative number reaches the
+ * option's own check ("must be a whole number") instead of parseArgs' "argument is ambiguous".
+ */
+function withNegativeValues(args: string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const name = arg.startsWith("--") ? arg.slice(2) : undefined;
+    if (
+      name !== undefined && options[name]?.type === "string" && next !== undefined &&
+      /^-[\d.]/.test(next)
+    ) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 /** Accepts Go's `--flag=true|false` for boolean flags, as controller-runtime's flags do. */
