@@ -14,7 +14,7 @@ import { ApiError } from "./core/cluster.ts";
 import { POSTGRESDB } from "./core/postgres/types.ts";
 import { renderCrds } from "./crds/generate.ts";
 import { InputError, readManifests } from "./cli/manifests.ts";
-import { simulate, type SimulationReport } from "./cli/simulate.ts";
+import { checkManifestsApply, simulate, type SimulationReport } from "./cli/simulate.ts";
 import { DEMO_KINDS, renderEvents, renderTable } from "./cli/tables.ts";
 import { installCrds, startOperator, type StartOptions } from "./cli/start.ts";
 import { describeChaos, readFaultsFile, runWithFaults } from "./cli/chaos.ts";
@@ -268,8 +268,10 @@ async function sim(args: string[]): Promise<number> {
     console.log(
       `${report.converged ? "Converged" : "Not converged"} after ` +
         `${report.virtualSeconds.toFixed(1)} virtual seconds: ${report.reconciles} reconciles, ` +
-        `${report.apiWrites} API writes by the operator.\n`,
+        `${report.apiWrites} API writes by the operator.`,
     );
+    for (const problem of report.problems ?? []) console.log(`  ${problem}`);
+    console.log("");
     printTables(report);
   }
   return report.converged ? 0 : 1;
@@ -293,6 +295,7 @@ async function simWithFaults(
     : undefined;
   const manifests = await readManifests(files);
   const seed = intOption(values.seed, "--seed", 1);
+  await checkManifestsApply(manifests, { seed });
   const report = await runWithFaults(manifests, {
     seed,
     preset,

@@ -19,7 +19,8 @@ import type { KubeObject } from "../object.ts";
  * (`18beta1`, `18rc1`), and an optional lowercase suffix naming a variant (`16`, `16.4`, `17-bookworm`, `16.4-alpine3.20`). Tags that
  * name no version (`latest`, `alpine`) are refused: the major must be known.
  */
-export const POSTGRES_VERSION = /^([1-9][0-9])(\.(0|[1-9][0-9]{0,2}))?((beta|rc)[1-9])?(-[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?)?$/;
+export const POSTGRES_VERSION =
+  /^([1-9][0-9])(\.(0|[1-9][0-9]{0,2}))?((beta|rc)[1-9])?(-[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?)?$/;
 
 /** The annotation that records the PostgreSQL major a data volume was initialised with. */
 export const DATA_MAJOR = "database.thegeekyway.com/data-major";

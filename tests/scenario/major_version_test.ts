@@ -30,7 +30,10 @@ for (
     const before = JSON.stringify({ spec: sts.spec, rv: sts.metadata.resourceVersion });
     const pvc = w.find("PersistentVolumeClaim", "data-my-postgres-0") as Any;
     assert.equal(pvc.metadata.annotations["database.thegeekyway.com/data-major"], from.slice(0, 2));
-    assert.equal(w.cluster.pods.dataMajor("default", "data-my-postgres-0"), Number(from.slice(0, 2)));
+    assert.equal(
+      w.cluster.pods.dataMajor("default", "data-my-postgres-0"),
+      Number(from.slice(0, 2)),
+    );
 
     await w.applyYaml(sampleYaml({ version: to }));
     await w.converge();
