@@ -167,6 +167,8 @@ export class Controller<T extends KubeObject = KubeObject> {
   async start(): Promise<void> {
     this.#running = true;
     await Promise.all(this.informers.map((i) => i.start()));
+    // A stop() before the caches synced resolves the informers' start too: say nothing then.
+    if (!this.#running || !this.informers.every((i) => i.synced)) return;
     this.#logger.log("info", "Caches synced, starting workers", {
       controller: this.reconciler.name,
     });
