@@ -21,7 +21,7 @@ function controllerOn(cluster: SimCluster, client: ClusterClient) {
   return { controller, synced };
 }
 
-Deno.test("Controller.start() does not log \"Caches synced\" when stopped before the caches synced", async () => {
+Deno.test('Controller.start() does not log "Caches synced" when stopped before the caches synced', async () => {
   const cluster = new SimCluster({ seed: 1 });
   const inner = cluster.client({ name: "operator" });
   const hanging: ClusterClient = new Proxy(inner, {
@@ -39,7 +39,7 @@ Deno.test("Controller.start() does not log \"Caches synced\" when stopped before
   assert.equal(synced(), 0);
 });
 
-Deno.test("Controller.start() logs \"Caches synced\" once, when the caches synced", async () => {
+Deno.test('Controller.start() logs "Caches synced" once, when the caches synced', async () => {
   const cluster = new SimCluster({ seed: 1 });
   const user = cluster.client({ name: "kubectl" });
   await cluster.request(user.apply(postgresDBCrd, { fieldManager: "kubectl" }));

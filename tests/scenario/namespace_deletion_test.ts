@@ -34,7 +34,9 @@ Deno.test("PostgresDB: deleting a namespace with 200 PostgresDBs makes few write
   await cluster.request(controller.start());
   for (let i = 0; i < COUNT; i++) {
     const db = sample({}, { name: `db-${i}`, namespace: "team" });
-    await cluster.request(user.create({ ...db, metadata: { name: db.metadata.name, namespace: "team" } }));
+    await cluster.request(
+      user.create({ ...db, metadata: { name: db.metadata.name, namespace: "team" } }),
+    );
   }
   await cluster.run({ maxVirtualMs: 600_000 });
   const before = writes.length;
@@ -45,7 +47,10 @@ Deno.test("PostgresDB: deleting a namespace with 200 PostgresDBs makes few write
   const after = writes.slice(before);
   const refused = after.filter((w) => w.error === "Forbidden");
   // One refusal tells the operator; reconciles already in flight (at most 4) may add one each.
-  assert.ok(refused.length <= 4, `${refused.length} writes refused: ${refused.slice(0, 3).map((w) => `${w.verb} ${w.target}`)}`);
+  assert.ok(
+    refused.length <= 4,
+    `${refused.length} writes refused: ${refused.slice(0, 3).map((w) => `${w.verb} ${w.target}`)}`,
+  );
   assert.ok(after.length <= 8, `${after.length} writes after the namespace's deletion`);
   await controller.stop();
 });
