@@ -14,7 +14,7 @@ import { ApiError } from "./core/cluster.ts";
 import { POSTGRESDB } from "./core/postgres/types.ts";
 import { renderCrds } from "./crds/generate.ts";
 import { InputError, readManifests } from "./cli/manifests.ts";
-import { simulate, type SimulationReport } from "./cli/simulate.ts";
+import { checkManifestsApply, simulate, type SimulationReport } from "./cli/simulate.ts";
 import { DEMO_KINDS, renderEvents, renderTable } from "./cli/tables.ts";
 import { installCrds, startOperator, type StartOptions } from "./cli/start.ts";
 import { describeChaos, readFaultsFile, runWithFaults } from "./cli/chaos.ts";
@@ -114,7 +114,12 @@ type OptionSpec = Record<
 
 function parse(args: string[], options: OptionSpec) {
   try {
-    return parseArgs({ args, options, allowPositionals: false, strict: true });
+    return parseArgs({
+      args: withNegativeValues(args, options),
+      options,
+      allowPositionals: false,
+      strict: true,
+    });
   } catch (error) {
     throw new InputError(error instanceof Error ? error.message.split("\n")[0]! : String(error));
   }
@@ -171,6 +176,29 @@ function startOptions(args: string[]): StartOptions {
   set("renewDeadlineMs", duration("leader-election-renew-deadline"));
   set("retryPeriodMs", duration("leader-election-retry-period"));
   return options;
+}
+
+/**
+ * Joins `--name -1` into `--name=-1` for string options, so that a negative number reaches the
+ * option's own check ("must be a whole number") instead of parseArgs' "argument is ambiguous".
+ */
+function withNegativeValues(args: string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const name = arg.startsWith("--") ? arg.slice(2) : undefined;
+    if (
+      name !== undefined && options[name]?.type === "string" && next !== undefined &&
+      /^-[\d.]/.test(next)
+    ) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 /** Accepts Go's `--flag=true|false` for boolean flags, as controller-runtime's flags do. */
@@ -240,8 +268,10 @@ async function sim(args: string[]): Promise<number> {
     console.log(
       `${report.converged ? "Converged" : "Not converged"} after ` +
         `${report.virtualSeconds.toFixed(1)} virtual seconds: ${report.reconciles} reconciles, ` +
-        `${report.apiWrites} API writes by the operator.\n`,
+        `${report.apiWrites} API writes by the operator.`,
     );
+    for (const problem of report.problems ?? []) console.log(`  ${problem}`);
+    console.log("");
     printTables(report);
   }
   return report.converged ? 0 : 1;
@@ -265,6 +295,7 @@ async function simWithFaults(
     : undefined;
   const manifests = await readManifests(files);
   const seed = intOption(values.seed, "--seed", 1);
+  await checkManifestsApply(manifests, { seed });
   const report = await runWithFaults(manifests, {
     seed,
     preset,

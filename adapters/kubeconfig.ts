@@ -9,6 +9,9 @@
  * `/var/run/secrets/kubernetes.io/serviceaccount`). A user mistake (no file, unparsable YAML, an
  * unknown context) fails with a one-line {@link KubeConfigError}, never a stack trace.
  *
+ * TLS: with a CA in the kubeconfig (or the in-cluster `ca.crt`), that CA is the only one trusted,
+ * never the system's or Mozilla's roots as well.
+ *
  * Caveats under Deno: `insecure-skip-tls-verify` cannot be honoured by Deno's fetch (run Deno
  * with `--unsafely-ignore-certificate-errors=<host>` instead), and `tls-server-name` is ignored.
  * HTTP/2 is switched off on purpose: a server's GOAWAY on a shared HTTP/2 connection has been
@@ -247,6 +250,21 @@ export interface ConnectionOptions {
 }
 
 /**
+ * Makes the process trust no root certificate but the ones a client names: Deno's `caCerts` are
+ * added to its root store (Mozilla's, or the system's with `DENO_TLS_CA_STORE=system`, plus
+ * `DENO_CERT`), so a server signed by any public or system CA would otherwise receive the bearer
+ * token. Deno reads these variables once, when the first TLS connection builds the store; the
+ * operator makes no TLS connection before it connects to the API server, and only talks to it.
+ *
+ * Caveat: the variables are changed for the whole process and its children (exec credential
+ * plugins inherit them); an empty `DENO_TLS_CA_STORE` means no store at all.
+ */
+function trustOnlyGivenCas(): void {
+  Deno.env.set("DENO_TLS_CA_STORE", "");
+  Deno.env.delete("DENO_CERT");
+}
+
+/**
  * Builds a {@link KubeConnection} from a loaded kubeconfig: a `Deno.HttpClient` restricted to
  * HTTP/1.1 with the cluster CA and client certificate, and cached authentication headers.
  *
@@ -278,7 +296,10 @@ export async function connectionFromKubeConfig(
     http1: true,
     http2: false,
   };
-  if (ca !== undefined) clientOptions.caCerts = [ca];
+  if (ca !== undefined) {
+    trustOnlyGivenCas();
+    clientOptions.caCerts = [ca];
+  }
   if (cert !== undefined && key !== undefined) Object.assign(clientOptions, { cert, key });
   if (cluster.proxyUrl) clientOptions.proxy = { url: cluster.proxyUrl };
   let client: Deno.HttpClient;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ApiErrorReason } from "../core/cluster.ts";
 import type { KubeObject } from "../core/object.ts";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
 import { postgresDBCrd } from "../crds/postgresdb.ts";
@@ -39,6 +40,37 @@ const FAULT_KEYS = new Set([
   "watchLagMaxMs",
 ]);
 
+/** The reasons a failing write may answer with in a faults file. */
+const WRITE_ERROR_REASONS: readonly ApiErrorReason[] = [
+  "Conflict",
+  "TooManyRequests",
+  "InternalError",
+  "Timeout",
+  "ServiceUnavailable",
+  "Forbidden",
+  "BadRequest",
+  "Invalid",
+  "NotFound",
+  "AlreadyExists",
+];
+
+/** The cluster options a faults file may set, with the kind of value each takes. */
+const CLUSTER_KEYS: Record<string, "ms" | "count" | "nodes" | "nodeSelection" | "boolean"> = {
+  watchDelayMs: "ms",
+  watchHistoryEvents: "count",
+  bookmarkIntervalMs: "ms",
+  gcDelayMs: "ms",
+  nodes: "nodes",
+  nodeSelection: "nodeSelection",
+  scheduleDelayMs: "ms",
+  readyDelayMs: "ms",
+  readyJitterMs: "ms",
+  bindDelayMs: "ms",
+  keepPodsUnready: "boolean",
+  controllerDelayMs: "ms",
+  latencyMs: "ms",
+};
+
 /** Reads and checks a faults file. */
 export async function readFaultsFile(path: string): Promise<FaultsFile> {
   let parsed: unknown;
@@ -65,15 +97,13 @@ export async function readFaultsFile(path: string): Promise<FaultsFile> {
   if (file.faults !== undefined && (typeof file.faults !== "object" || file.faults === null)) {
     throw new InputError(`Cannot use ${where}: faults must be an object`);
   }
-  for (const key of ["crashRate", "faultsAfterLastStepMs"] as const) {
-    const value = file[key];
-    if (value !== undefined && (typeof value !== "number" || value < 0)) {
-      throw new InputError(`Cannot use ${where}: ${key} must be a number >= 0`);
-    }
+  if (file.crashRate !== undefined && !isRate(file.crashRate)) {
+    throw new InputError(`Cannot use ${where}: crashRate must be a number from 0 to 1`);
   }
-  if (file.cluster !== undefined && (typeof file.cluster !== "object" || file.cluster === null)) {
-    throw new InputError(`Cannot use ${where}: cluster must be an object`);
+  if (file.faultsAfterLastStepMs !== undefined && !isDuration(file.faultsAfterLastStepMs)) {
+    throw new InputError(`Cannot use ${where}: faultsAfterLastStepMs must be a number >= 0`);
   }
+  if (file.cluster !== undefined) checkCluster(file.cluster, where);
   if (file.steps !== undefined) {
     if (!Array.isArray(file.steps)) {
       throw new InputError(`Cannot use ${where}: steps must be a list`);
@@ -87,16 +117,71 @@ export async function readFaultsFile(path: string): Promise<FaultsFile> {
       );
     }
     if (key === "writeErrorReasons") {
-      if (!Array.isArray(value) || value.some((r) => typeof r !== "string")) {
-        throw new InputError(`Cannot use ${where}: writeErrorReasons must be a list of reasons`);
+      checkReasons(value, where);
+    } else if (key === "watchLagMaxMs") {
+      if (!isDuration(value)) {
+        throw new InputError(`Cannot use ${where}: ${key} must be a number >= 0`);
       }
-    } else if (typeof value !== "number" || value < 0) {
-      throw new InputError(
-        `Cannot use faults file ${JSON.stringify(path)}: ${key} must be a number >= 0`,
-      );
+    } else if (!isRate(value)) {
+      throw new InputError(`Cannot use ${where}: ${key} must be a number from 0 to 1`);
     }
   }
   return file;
+}
+
+function isRate(value: unknown): boolean {
+  return typeof value === "number" && value >= 0 && value <= 1;
+}
+
+function isDuration(value: unknown): boolean {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0;
+}
+
+function checkReasons(value: unknown, where: string): void {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new InputError(`Cannot use ${where}: writeErrorReasons must be a non-empty list`);
+  }
+  for (const reason of value) {
+    if (!WRITE_ERROR_REASONS.includes(reason as ApiErrorReason)) {
+      throw new InputError(
+        `Cannot use ${where}: unknown write error reason ${JSON.stringify(reason)} ` +
+          `(one of ${WRITE_ERROR_REASONS.join(", ")})`,
+      );
+    }
+  }
+}
+
+function checkCluster(cluster: unknown, where: string): void {
+  if (typeof cluster !== "object" || cluster === null || Array.isArray(cluster)) {
+    throw new InputError(`Cannot use ${where}: cluster must be an object`);
+  }
+  for (const [key, value] of Object.entries(cluster)) {
+    const kind = CLUSTER_KEYS[key];
+    const bad = (what: string) =>
+      new InputError(`Cannot use ${where}: cluster.${key} must be ${what}`);
+    switch (kind) {
+      case undefined:
+        throw new InputError(`Cannot use ${where}: unknown cluster key ${JSON.stringify(key)}`);
+      case "ms":
+        if (!isDuration(value)) throw bad("a number >= 0");
+        break;
+      case "count":
+        if (!Number.isSafeInteger(value) || (value as number) < 1) throw bad("a whole number >= 1");
+        break;
+      case "nodes":
+        if (
+          !Array.isArray(value) || value.length === 0 ||
+          value.some((n) => typeof n !== "string" || n === "")
+        ) throw bad("a non-empty list of node names");
+        break;
+      case "nodeSelection":
+        if (value !== "roundRobin" && value !== "random") throw bad('"roundRobin" or "random"');
+        break;
+      case "boolean":
+        if (typeof value !== "boolean") throw bad("true or false");
+        break;
+    }
+  }
 }
 
 /** The fields each kind of step needs, besides `atMs`. */

@@ -16,10 +16,21 @@ export class InputError extends Error {
   }
 }
 
+/**
+ * How many alias dereferences one document may make. Kubernetes manifests hardly use aliases; the
+ * bound stops an alias bomb ("billion laughs") from expanding into gigabytes.
+ */
+export const MAX_YAML_ALIASES = 100;
+
 /** Parses YAML text (one or more documents) into objects; `source` names it in messages. */
 export function parseManifests(text: string, source: string): KubeObject[] {
   const objects: KubeObject[] = [];
-  const documents = parseAllDocuments(text);
+  let documents: ReturnType<typeof parseAllDocuments>;
+  try {
+    documents = parseAllDocuments(text);
+  } catch (error) {
+    throw new InputError(`Cannot parse ${source}: ${firstLine(error)}`);
+  }
   if (!Array.isArray(documents)) {
     throw new InputError(`Cannot parse ${source}: not YAML documents`);
   }
@@ -29,7 +40,13 @@ export function parseManifests(text: string, source: string): KubeObject[] {
       const first = document.errors[0]!;
       throw new InputError(`Cannot parse ${where}: ${first.message.split("\n")[0]}`);
     }
-    const value = document.toJS();
+    let value: unknown;
+    try {
+      // Undefined aliases and alias bombs throw here, not in `errors`.
+      value = document.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+    } catch (error) {
+      throw new InputError(`Cannot parse ${where}: ${firstLine(error)}`);
+    }
     if (value === null || value === undefined) continue;
     for (const item of expandList(value, where)) objects.push(checkObject(item, where));
   }
@@ -77,10 +94,21 @@ function checkObject(value: unknown, where: string): KubeObject {
     throw new InputError(`Cannot use ${where}: kind is missing`);
   }
   const metadata = value.metadata;
-  if (!isObject(metadata) || typeof metadata.name !== "string" || metadata.name === "") {
+  if (!isObject(metadata) || metadata.name === undefined || metadata.name === null) {
     throw new InputError(`Cannot use ${where}: metadata.name is missing`);
   }
+  if (typeof metadata.name !== "string") {
+    throw new InputError(
+      `Cannot use ${where}: metadata.name must be a string, not the ${typeof metadata
+        .name} ${JSON.stringify(metadata.name)} (quote it in YAML)`,
+    );
+  }
+  if (metadata.name === "") throw new InputError(`Cannot use ${where}: metadata.name is empty`);
   return value as KubeObject;
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

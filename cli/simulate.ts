@@ -11,7 +11,9 @@ import { postgresReconciler } from "../core/postgres/reconcile.ts";
 import { postgresDBCrd } from "../crds/postgresdb.ts";
 import { Controller } from "../runtime/controller.ts";
 import type { Logger } from "../runtime/log.ts";
+import type { SimClient } from "../sim/client.ts";
 import { SimCluster, type SimClusterOptions } from "../sim/cluster.ts";
+import { checkPostgresConverged } from "../sim/postgres_checks.ts";
 import { InputError } from "./manifests.ts";
 
 /** Options of {@link simulate}. */
@@ -27,11 +29,20 @@ export interface SimulateOptions {
 
 /** What a simulated run did: the `sim --output json` object. */
 export interface SimulationReport {
-  /** True when the cluster came to rest: no reconcile queued, no timer pending. */
+  /**
+   * True when the cluster came to rest (no reconcile queued, no timer pending) with every
+   * PostgresDB at its spec or at a refusal it reports (`InvalidSpec`, `ChildConflict`,
+   * `CredentialsMissing`, a refused change of major): the same rule as `sim --faults`.
+   */
   converged: boolean;
+  /** Why the end state is not converged, when it came to rest: one line per PostgresDB. */
+  problems?: string[];
   virtualSeconds: number;
   reconciles: number;
-  /** Writes the operator made (user applies and built-in controllers not counted). */
+  /**
+   * The operator's write requests that reached the API server, as the server counts them:
+   * committed or rejected (user applies and built-in controllers not counted).
+   */
   apiWrites: number;
   objects: KubeObject[];
   events: KubeObject[];
@@ -40,6 +51,8 @@ export interface SimulationReport {
 /** A simulated cluster with the operator running in it. */
 export interface OperatorWorld {
   cluster: SimCluster;
+  /** The operator's client, at the server's side: its stats count what reached the server. */
+  operatorClient: SimClient;
   controller: Controller;
   /** Applies objects as `kubectl apply` would. Unknown kinds are an {@link InputError}. */
   apply(objects: readonly KubeObject[]): Promise<void>;
@@ -56,14 +69,16 @@ export async function startOperatorWorld(options: SimulateOptions = {}): Promise
     // The watchdog guards real connections; the simulation injects its own disruptions.
     watchInactivityMs: 0,
   };
+  const operatorClient = cluster.client({ name: postgresReconciler.name });
   const controller = new Controller(
-    cluster.client({ name: postgresReconciler.name }),
+    operatorClient,
     postgresReconciler,
     options.logger ? { ...controllerOptions, logger: options.logger } : controllerOptions,
   );
   await runWhile(cluster, controller.start());
   return {
     cluster,
+    operatorClient,
     controller,
     async apply(objects) {
       for (const object of objects) {
@@ -90,17 +105,36 @@ export async function simulate(
   const startMs = world.cluster.clock.nowMs();
   const result = await world.cluster.run({ maxVirtualMs: options.maxVirtualMs ?? 600_000 });
   const objects = world.cluster.objects();
+  const rested = result.quiescent && world.controller.idle;
+  const problems = rested ? checkPostgresConverged(world) : [];
   const report: SimulationReport & { nowMs: number } = {
     nowMs: world.cluster.clock.nowMs(),
-    converged: result.quiescent && world.controller.idle,
+    converged: rested && problems.length === 0,
+    problems,
     virtualSeconds: (world.cluster.clock.nowMs() - startMs) / 1000,
     reconciles: world.controller.stats.reconciles,
-    apiWrites: world.controller.stats.writes,
+    apiWrites: world.operatorClient.stats.writes,
     objects,
     events: objects.filter((o) => o.kind === "Event"),
   };
   await world.controller.stop();
   return report;
+}
+
+/**
+ * Applies manifests to a fresh simulated cluster and discards it: throws the {@link InputError}
+ * that {@link simulate} would, so that `sim --faults` refuses the same input as plain `sim`.
+ */
+export async function checkManifestsApply(
+  manifests: readonly KubeObject[],
+  options: SimulateOptions = {},
+): Promise<void> {
+  const world = await startOperatorWorld(options);
+  try {
+    await world.apply(manifests);
+  } finally {
+    await world.controller.stop();
+  }
 }
 
 /** Drives the simulation until `promise` settles (the client answers on virtual time). */

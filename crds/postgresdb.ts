@@ -11,7 +11,8 @@
 
 import type { KubeObject } from "../core/object.ts";
 import { GROUP } from "../core/postgres/types.ts";
-import { IMAGE_TAG, MAX_REPLICAS, PG_IDENTIFIER } from "../core/postgres/validate.ts";
+import { MAX_REPLICAS, PG_IDENTIFIER } from "../core/postgres/validate.ts";
+import { POSTGRES_VERSION } from "../core/postgres/version.ts";
 
 /** A Kubernetes quantity as a schema pattern (kubebuilder's `resource.Quantity` pattern). */
 const QUANTITY_PATTERN =
@@ -37,8 +38,9 @@ const specSchema = {
   properties: {
     version: {
       type: "string",
-      description: 'PostgreSQL version: the tag of the postgres image, e.g. "16".',
-      pattern: IMAGE_TAG.source,
+      description: 'PostgreSQL version: the tag of the postgres image, e.g. "16", "16.4" or ' +
+        '"17-bookworm". A change within a major rolls out; a change of major is refused.',
+      pattern: POSTGRES_VERSION.source,
       maxLength: 128,
     },
     storage: {

@@ -83,6 +83,8 @@ export class Controller<T extends KubeObject = KubeObject> {
   readonly #watched: Informer[];
   readonly #byType = new Map<string, Informer>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Namespaces the server said are terminating: the executor writes nothing into them. */
+  readonly #terminatingNamespaces = new Set<string>();
   #running = false;
   readonly stats: ControllerStats = {
     reconciles: 0,
@@ -114,7 +116,13 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.#primary = new Informer(
       client,
       reconciler.for,
-      informerOptions((change) => this.queue.add(objectKey(change.object.metadata))),
+      informerOptions((change) => {
+        // Nothing can be created in a terminating namespace: a new object there means the
+        // namespace was deleted and made again.
+        const namespace = change.object.metadata.namespace;
+        if (change.type === "ADDED" && namespace) this.#terminatingNamespaces.delete(namespace);
+        this.queue.add(objectKey(change.object.metadata));
+      }),
     );
     this.#byType.set(typeKey(reconciler.for), this.#primary);
     // A watched kind that is also owned shares the owned kind's informer: its `keyOf` maps the
@@ -167,6 +175,8 @@ export class Controller<T extends KubeObject = KubeObject> {
   async start(): Promise<void> {
     this.#running = true;
     await Promise.all(this.informers.map((i) => i.start()));
+    // A stop() before the caches synced resolves the informers' start too: say nothing then.
+    if (!this.#running || !this.informers.every((i) => i.synced)) return;
     this.#logger.log("info", "Caches synced, starting workers", {
       controller: this.reconciler.name,
     });
@@ -250,6 +260,7 @@ export class Controller<T extends KubeObject = KubeObject> {
         fieldManager: this.#options.fieldManager ?? this.reconciler.name,
         nowMs: startMs,
         logger: this.#logger,
+        terminatingNamespaces: this.#terminatingNamespaces,
       };
       const afterWrite = this.#options.afterWrite;
       const result = await executeActions(

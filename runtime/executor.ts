@@ -6,7 +6,7 @@
 
 import type { Action } from "../core/actions.ts";
 import { toTimestamp } from "../core/clock.ts";
-import type { ClusterWriter } from "../core/cluster.ts";
+import { type ClusterWriter, isApiError } from "../core/cluster.ts";
 import { type KubeObject, refOf } from "../core/object.ts";
 import { errorMessage, type Logger, silentLogger } from "./log.ts";
 
@@ -19,6 +19,38 @@ export interface ExecuteOptions {
   /** Called after each successful write; a throw stops the reconcile there (crash injection). */
   afterWrite?: (action: Action, index: number) => void;
   logger?: Logger;
+  /**
+   * Namespaces the server said are terminating: no write goes into them (it could never
+   * succeed), and a refusal that says so adds its namespace here.
+   */
+  terminatingNamespaces?: Set<string>;
+}
+
+/**
+ * True for the API server's refusal of new content in a terminating namespace: 403 Forbidden,
+ * "unable to create new content in namespace X because it is being terminated" (cause
+ * `NamespaceTerminating`).
+ */
+export function isNamespaceTerminating(error: unknown): boolean {
+  return isApiError(error, "Forbidden") &&
+    /because it is being terminated|NamespaceTerminating/.test((error as Error).message);
+}
+
+/** The namespace an action writes into, if any. */
+function namespaceOf(action: Action): string | undefined {
+  switch (action.kind) {
+    case "create":
+    case "apply":
+    case "update":
+      return action.object.metadata.namespace;
+    case "delete":
+    case "patchStatus":
+      return action.target.namespace;
+    case "emitEvent":
+      return action.regarding.metadata.namespace ?? "default";
+    case "requeueAfter":
+      return undefined;
+  }
 }
 
 /** What an execution did. */
@@ -32,7 +64,9 @@ export interface ExecuteResult {
 /**
  * Runs actions in order through the cluster writer. The first failed write stops the run and
  * throws (the runtime retries the whole reconcile with backoff, which is safe because reconciles
- * are idempotent). A failed Event is logged and skipped: events are best-effort.
+ * are idempotent). A failed Event is logged and skipped: events are best-effort. With
+ * `terminatingNamespaces`, a write refused because its namespace is terminating is not an error:
+ * that namespace gets no more writes, in this run or later ones.
  */
 export async function executeActions(
   writer: ClusterWriter,
@@ -41,7 +75,39 @@ export async function executeActions(
 ): Promise<ExecuteResult> {
   const result: ExecuteResult = { writes: 0 };
   const logger = options.logger ?? silentLogger;
+  const terminating = options.terminatingNamespaces;
   for (const [index, action] of actions.entries()) {
+    const namespace = namespaceOf(action);
+    if (namespace !== undefined && terminating?.has(namespace)) continue;
+    let wrote: boolean;
+    try {
+      wrote = await execute(writer, action, options, result, logger);
+    } catch (error) {
+      if (!terminating || namespace === undefined || !isNamespaceTerminating(error)) throw error;
+      // Everything in the namespace is being deleted, this PostgresDB too: stop writing there.
+      terminating.add(namespace);
+      logger.log("info", "Namespace is terminating: no more writes into it", { namespace });
+      continue;
+    }
+    if (!wrote) continue;
+    result.writes++;
+    options.afterWrite?.(action, index);
+  }
+  return result;
+}
+
+/**
+ * Runs one action; true when it was a write that succeeded. A failed Event is logged and skipped
+ * (false); any other failure throws.
+ */
+async function execute(
+  writer: ClusterWriter,
+  action: Action,
+  options: ExecuteOptions,
+  result: ExecuteResult,
+  logger: Logger,
+): Promise<boolean> {
+  {
     switch (action.kind) {
       case "create":
         await writer.create(action.object);
@@ -71,18 +137,17 @@ export async function executeActions(
         try {
           await writer.createEvent(buildEvent(action, options));
         } catch (error) {
+          if (isNamespaceTerminating(error) && options.terminatingNamespaces) throw error;
           logger.log("warn", "Cannot record event", { error: errorMessage(error) });
-          continue;
+          return false;
         }
         break;
       case "requeueAfter":
         result.requeueAfterMs = Math.min(result.requeueAfterMs ?? Infinity, action.delayMs);
-        continue;
+        return false;
     }
-    result.writes++;
-    options.afterWrite?.(action, index);
   }
-  return result;
+  return true;
 }
 
 /** Builds a core/v1 Event for an `emitEvent` action. */

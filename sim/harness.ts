@@ -101,6 +101,8 @@ export class Harness {
   #client: FaultyClient | undefined;
   #incarnation = 0;
   #successfulWrites = 0;
+  /** The controller's clients at the server's side, one per incarnation. */
+  readonly #serverClients: SimClient[] = [];
   readonly #listHistory = new Map<string, ListResult>();
   #traceA = 0x811c9dc5;
   #traceB = 0x01000193;
@@ -126,6 +128,15 @@ export class Harness {
   /** The running controller, if it is up. */
   get controller(): Controller | undefined {
     return this.#controller;
+  }
+
+  /**
+   * The controller's write requests that reached the API server, across restarts, counted as the
+   * server counts them: committed, rejected (409, 422, ...) or committed with the answer lost.
+   * Injected failures that never left the client are not counted.
+   */
+  get serverWrites(): number {
+    return this.#serverClients.reduce((sum, client) => sum + client.stats.writes, 0);
   }
 
   /** How many times the controller was started (1 + restarts). */
@@ -235,6 +246,7 @@ export class Harness {
   #startController(): void {
     this.#incarnation++;
     const inner = this.cluster.client({ name: this.options.reconciler.name });
+    this.#serverClients.push(inner);
     const faulty = new FaultyClient(inner, {
       clock: this.cluster.clock,
       random: this.#faultRandom,

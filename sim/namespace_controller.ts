@@ -3,12 +3,17 @@
  * every namespaced object in it (finalizers are honoured, so objects may linger), and removes the
  * Namespace once it is empty. Event-driven, with one timer of `delayMs` virtual per batch.
  *
+ * Like the real one, it deletes kind by kind in discovery order (built-in kinds before custom
+ * resources), one kind per batch: other controllers see a custom resource outlive its children
+ * for a while, and their writes into the namespace meanwhile are refused (403, "because it is
+ * being terminated").
+ *
  * @module
  */
 
 import { isApiError } from "../core/cluster.ts";
 import type { Clock } from "../core/clock.ts";
-import type { TypeRef } from "../core/object.ts";
+import type { KubeObject, TypeRef } from "../core/object.ts";
 import type { SimApiServer, StoreChange } from "./api_server.ts";
 import { DelayedBatch } from "./_batch.ts";
 
@@ -78,8 +83,15 @@ export class NamespaceController {
 
   #process(namespace: string): void {
     if (!this.#server.peek(NAMESPACE, namespace)?.metadata.deletionTimestamp) return;
-    for (const object of this.#server.objectsInNamespace(namespace)) {
-      if (object.metadata.deletionTimestamp) continue;
+    const live = this.#server.objectsInNamespace(namespace).filter((o) =>
+      !o.metadata.deletionTimestamp
+    );
+    const kinds = [...new Set(live.map(kindOf))].sort((a, b) =>
+      Number(isCustom(a)) - Number(isCustom(b))
+    );
+    const kind = kinds[0];
+    if (kinds.length > 1) this.#mark(namespace);
+    for (const object of live.filter((o) => kindOf(o) === kind)) {
       try {
         this.#server.delete(object, object.metadata.name, namespace, {
           uid: object.metadata.uid ?? "",
@@ -91,4 +103,14 @@ export class NamespaceController {
     }
     this.#server.finalizeNamespace(namespace);
   }
+}
+
+function kindOf(object: KubeObject): string {
+  return `${object.apiVersion}/${object.kind}`;
+}
+
+/** A kind of a group with a dot in its name (`example.com/v1/Widget`): a custom resource. */
+function isCustom(kind: string): boolean {
+  const parts = kind.split("/");
+  return parts.length > 2 && parts[0]!.includes(".");
 }

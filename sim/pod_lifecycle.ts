@@ -5,7 +5,12 @@
  *   `pv-<first 8 chars of its uid>`, capacity = the request);
  * - a new Pod is bound to a node `scheduleDelayMs` after it appears, once every claim it mounts is
  *   Bound (as with immediate volume binding), and is Running with its containers started;
- * - `readyDelayMs` (plus a seeded jitter) later it is Ready.
+ * - `readyDelayMs` (plus a seeded jitter) later it is Ready;
+ * - PostgreSQL's data directory: the first pod of image `postgres:<major>...` that starts on a
+ *   claim initialises it with its major ({@link PodLifecycle.dataMajor}); a pod of another major
+ *   on that claim never becomes Ready (PostgreSQL refuses the directory and exits): its container
+ *   is left waiting in `CrashLoopBackOff` with one restart (a kubelet retries forever, with the
+ *   same outcome).
  *
  * Faults for later scenarios: {@link PodLifecycle.crashPod}, {@link PodLifecycle.setNodeLost} and
  * {@link PodLifecycle.keepPodsUnready}. Every status write goes through the status subresource.
@@ -99,6 +104,8 @@ export class PodLifecycle {
   #unschedulable = new Set<string>();
   /** Pods whose Ready was held back by `keepPodsUnready`. */
   #held = new Set<string>();
+  /** The PostgreSQL major each claim's data directory was initialised with, by claim uid. */
+  #dataMajor = new Map<string, number>();
   /** Bumped by every start or crash, so only the latest ready timer of a pod acts. */
   #readyToken = new Map<string, number>();
   readonly #unsubscribe: () => void;
@@ -141,6 +148,15 @@ export class PodLifecycle {
     const held = [...this.#held];
     this.#held.clear();
     for (const uid of held) this.#scheduleReady(uid);
+  }
+
+  /**
+   * The PostgreSQL major that initialised the data on a claim, or undefined when no PostgreSQL
+   * pod has started on it yet.
+   */
+  dataMajor(namespace: string, claim: string): number | undefined {
+    const uid = this.#server.peek(PVC, claim, namespace)?.metadata.uid;
+    return uid === undefined ? undefined : this.#dataMajor.get(uid);
   }
 
   /** Stops driving pods and claims. */
@@ -261,6 +277,7 @@ export class PodLifecycle {
       restartCount: 0,
       state: { running: { startedAt: now } },
     }));
+    this.#initdb(pod);
     this.#server.patchStatus(
       { ...POD, name: pod.metadata.name, namespace: pod.metadata.namespace },
       {
@@ -297,6 +314,12 @@ export class PodLifecycle {
       return;
     }
     const now = toTimestamp(this.#clock.nowMs());
+    const clash = this.#majorClash(pod);
+    if (clash !== undefined) {
+      this.#crashLoop(pod, clash, now);
+      this.#readyToken.delete(uid);
+      return;
+    }
     let conditions = withCondition(conditionsOf(pod), "Ready", "True", now);
     conditions = withCondition(conditions, "ContainersReady", "True", now);
     const containerStatuses = containerStatusesOf(pod).map((s) => ({ ...s, ready: true }));
@@ -305,6 +328,47 @@ export class PodLifecycle {
       { conditions, containerStatuses },
     );
     this.#readyToken.delete(uid);
+  }
+
+  /** A PostgreSQL pod starting on an empty claim initialises it with its own major. */
+  #initdb(pod: KubeObject): void {
+    const major = postgresMajor(pod);
+    if (major === undefined) return;
+    for (const claim of claimNames(pod)) {
+      const uid = this.#server.peek(PVC, claim, pod.metadata.namespace ?? "default")?.metadata.uid;
+      if (uid !== undefined && !this.#dataMajor.has(uid)) this.#dataMajor.set(uid, major);
+    }
+  }
+
+  /** Why PostgreSQL refuses a claim's data directory, or undefined when it accepts them all. */
+  #majorClash(pod: KubeObject): string | undefined {
+    const major = postgresMajor(pod);
+    if (major === undefined) return undefined;
+    for (const claim of claimNames(pod)) {
+      const data = this.dataMajor(pod.metadata.namespace ?? "default", claim);
+      if (data !== undefined && data !== major) {
+        return `FATAL: database files are incompatible with server: the data directory on ` +
+          `claim ${JSON.stringify(claim)} was initialized by PostgreSQL version ${data}, which ` +
+          `is not compatible with this version ${major}`;
+      }
+    }
+    return undefined;
+  }
+
+  /** PostgreSQL exits at start: the container waits in CrashLoopBackOff, never Ready. */
+  #crashLoop(pod: KubeObject, message: string, now: string): void {
+    const statuses = containerStatusesOf(pod).map((status) => ({
+      ...status,
+      ready: false,
+      started: false,
+      restartCount: status.restartCount + 1,
+      lastState: { terminated: { exitCode: 1, reason: "Error", message, finishedAt: now } },
+      state: { waiting: { reason: "CrashLoopBackOff", message } },
+    }));
+    this.#server.patchStatus(
+      { ...POD, name: pod.metadata.name, namespace: pod.metadata.namespace },
+      { containerStatuses: statuses },
+    );
   }
 
   /** The volume binder: a matching volume appears and the claim is Bound to it. */
@@ -351,6 +415,16 @@ function claimNames(pod: KubeObject): string[] {
     if (claim) names.push(claim);
   }
   return names;
+}
+
+/** The major of a pod's `postgres:<major>...` container image, or undefined. */
+function postgresMajor(pod: KubeObject): number | undefined {
+  const spec = pod.spec as { containers?: { image?: string }[] } | undefined;
+  for (const container of spec?.containers ?? []) {
+    const match = /^(?:.*\/)?postgres:([1-9][0-9])(?![0-9])/.exec(container.image ?? "");
+    if (match) return Number(match[1]);
+  }
+  return undefined;
 }
 
 function containerStatusesOf(pod: KubeObject): ContainerStatus[] {

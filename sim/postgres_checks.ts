@@ -12,6 +12,7 @@ import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
 import { validatePostgresDB } from "../core/postgres/validate.ts";
 import { secretName } from "../core/postgres/naming.ts";
 import { sourceGeneration } from "../core/postgres/labels.ts";
+import { versionMajor } from "../core/postgres/version.ts";
 import {
   invalidWriteChecker,
   observedGenerationChecker,
@@ -170,7 +171,7 @@ export function postgresCheckers(): Checker[] {
  * Liveness at the end of a run: each PostgresDB is Ready with its children at the spec, or, with
  * an invalid spec, reports InvalidSpec for its current generation. Returns the problems found.
  */
-export function checkPostgresConverged(harness: Harness): string[] {
+export function checkPostgresConverged(harness: Pick<Harness, "cluster">): string[] {
   const problems: string[] = [];
   const objects = harness.cluster.objects();
   const controlled = (uid: string, kind: string) =>
@@ -210,6 +211,25 @@ export function checkPostgresConverged(harness: Harness): string[] {
       if (ready?.reason !== "InvalidSpec") problems.push(`${name}: the rename was not refused`);
       continue;
     }
+    // A refused change of major must be genuine: a data volume holds another major's data.
+    const wanted = versionMajor(validation.spec.version);
+    const dataMajors = volumes.map((pvc) =>
+      harness.cluster.pods.dataMajor(pvc.metadata.namespace ?? "default", pvc.metadata.name)
+    ).filter((major) => major !== undefined);
+    const otherMajor = dataMajors.find((major) => major !== wanted);
+    if (ready?.reason === "MajorUpgradeUnsupported" || ready?.reason === "MajorDowngradeRefused") {
+      if (otherMajor === undefined) problems.push(`${name}: ${ready.reason} without such data`);
+      continue;
+    }
+    if (otherMajor !== undefined) {
+      problems.push(`${name}: the data is PostgreSQL ${otherMajor}, spec ${wanted}, not refused`);
+      continue;
+    }
+    // A reported conflict must be genuine: a same-named child of someone else exists.
+    if (ready?.reason === "ChildConflict") {
+      if (!hasForeignChild(objects, db)) problems.push(`${name}: ChildConflict without a conflict`);
+      continue;
+    }
     if (status.ready !== true || status.phase !== "Running") {
       problems.push(
         `${name}: not Running and ready (${status.phase}, ${ready?.reason}: ${ready?.message})`,
@@ -233,6 +253,26 @@ export function checkPostgresConverged(harness: Harness): string[] {
     }
   }
   return problems;
+}
+
+/** True when a Secret, Service or StatefulSet of a child's name is controlled by someone else. */
+function hasForeignChild(objects: readonly KubeObject[], db: PostgresDB): boolean {
+  const names: Record<string, string> = {
+    Secret: secretName(db.metadata.name),
+    Service: db.metadata.name,
+    StatefulSet: db.metadata.name,
+  };
+  return objects.some((o) =>
+    names[o.kind] === o.metadata.name && o.metadata.namespace === db.metadata.namespace &&
+    controllerOf(o)?.uid !== db.metadata.uid && !adoptable(o)
+  );
+}
+
+/** An ownerless Secret with the credential keys: the operator adopts it, no conflict. */
+function adoptable(o: KubeObject): boolean {
+  const data = { ...(o.data as object | undefined), ...(o.stringData as object | undefined) };
+  return o.kind === "Secret" && controllerOf(o) === undefined &&
+    ["username", "password", "database"].every((key) => key in data);
 }
 
 /**

@@ -68,6 +68,7 @@ export interface RunReport {
   /** Faults injected, by name. */
   injected: Record<string, number>;
   reconciles: number;
+  /** The controller's writes that reached the API server (see {@link Harness.serverWrites}). */
   writes: number;
   /** Equal for equal seeds and schedules. */
   traceHash: string;
@@ -140,7 +141,7 @@ export async function runSchedule(
     virtualMs: harness.atMs,
     injected: harness.injected,
     reconciles: harness.reconciles,
-    writes: harness.writes.filter((w) => w.error === undefined).length,
+    writes: harness.serverWrites,
     traceHash: harness.traceHash,
     harness,
   };

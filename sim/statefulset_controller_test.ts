@@ -226,7 +226,7 @@ Deno.test("StatefulSetController: a template change rolls pods from the highest 
   const spec = sts.spec as { template: { spec: { containers: Record<string, unknown>[] } } };
   const template = {
     ...spec.template,
-    spec: { containers: [{ name: "main", image: "postgres:17" }] },
+    spec: { containers: [{ name: "main", image: "postgres:16.4" }] },
   };
   cluster.server.update({ ...sts, spec: { ...spec, template } });
   await converge(cluster);
@@ -248,7 +248,7 @@ Deno.test("StatefulSetController: a template change rolls pods from the highest 
   assert.equal(status.updatedReplicas, 3);
   for (const pod of cluster.server.list(POD).items) {
     assert.equal(pod.metadata.labels?.["controller-revision-hash"], status.updateRevision);
-    assert.equal((pod.spec as typeof template.spec).containers[0]!.image, "postgres:17");
+    assert.equal((pod.spec as typeof template.spec).containers[0]!.image, "postgres:16.4");
   }
   assert.equal(status.observedGeneration, 2);
 });

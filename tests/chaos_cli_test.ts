@@ -2,6 +2,8 @@
 // the checks passed; a mutant campaign prints a minimal failing schedule and a replay command that
 // reproduces the failure. Method: subprocesses, as a user runs them.
 import assert from "node:assert/strict";
+import { readManifests } from "../cli/manifests.ts";
+import { runWithFaults } from "../cli/chaos.ts";
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -116,4 +118,96 @@ Deno.test("cli: a mutant's campaign prints a minimal schedule and a replay comma
   const fixed = await run(["tests/property/campaign.ts", "--schedule", replay[1]!]);
   assert.equal(fixed.code, 0, "the real reconciler passes the same schedule");
   assert.match(fixed.stdout, /all checks passed/);
+});
+
+Deno.test("runWithFaults() counts the writes that reached the server: committed, rejected, or with the answer lost", async () => {
+  // Injected 429s never leave the client (the simulated server never answers 429 itself);
+  // every other write reached the server, whatever the client was told.
+  const manifests = await readManifests(["examples/postgresdb.yaml"]);
+  const report = await runWithFaults(manifests, {
+    seed: 5,
+    preset: "none",
+    file: {
+      faults: {
+        ambiguousWriteRate: 0.3,
+        writeErrorRate: 0.2,
+        writeErrorReasons: ["TooManyRequests"],
+      },
+    },
+    convergeWithinMs: 600_000,
+  });
+  const attempts = report.harness.writes;
+  const reached = attempts.filter((w) => w.error !== "TooManyRequests").length;
+  assert.ok(report.injected.ambiguousWrite! > 0, JSON.stringify(report.injected));
+  assert.ok(attempts.some((w) => w.error === "Timeout"), "some answers were lost");
+  assert.equal(report.writes, reached, `${attempts.length} attempts`);
+});
+
+const badFaultFiles: [string, unknown, RegExp][] = [
+  [
+    "a rate above 1",
+    { faults: { writeErrorRate: 1.5 } },
+    /writeErrorRate must be a number from 0 to 1/,
+  ],
+  ["a crash rate above 1", { crashRate: 2 }, /crashRate must be a number from 0 to 1/],
+  [
+    "an unknown error reason",
+    { faults: { writeErrorRate: 0.1, writeErrorReasons: ["Teapot"] } },
+    /unknown write error reason "Teapot"/,
+  ],
+  ["an unknown cluster key", { cluster: { warpDrive: true } }, /unknown cluster key "warpDrive"/],
+  [
+    "a cluster value of the wrong type",
+    { cluster: { readyDelayMs: "soon" } },
+    /cluster.readyDelayMs/,
+  ],
+];
+
+for (const [what, content, message] of badFaultFiles) {
+  Deno.test(`cli: a faults file with ${what} exits 2 with one line naming it`, async () => {
+    const file = await Deno.makeTempFile({ suffix: ".json" });
+    await Deno.writeTextFile(file, JSON.stringify(content));
+    const out = await run([
+      "main.ts",
+      "sim",
+      "-f",
+      "examples/postgresdb.yaml",
+      "--faults-file",
+      file,
+    ]);
+    assert.equal(out.code, 2, out.stdout + out.stderr);
+    assert.match(out.stderr, message);
+    assert.equal(out.stderr.trim().split("\n").length, 1, out.stderr);
+  });
+}
+
+Deno.test("cli: sim and sim --faults none keep one contract on the same input", async () => {
+  // A refusal the operator reports (a same-named Service of someone else) is an end state for
+  // both; a namespace that does not exist is bad input for both.
+  const conflict = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    conflict,
+    `apiVersion: v1
+kind: Service
+metadata: { name: my-postgres, namespace: default }
+spec: { ports: [{ port: 80 }] }
+---
+${await Deno.readTextFile("examples/postgresdb.yaml")}`,
+  );
+  const missing = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    missing,
+    (await Deno.readTextFile("examples/postgresdb.yaml")).replace(
+      "namespace: default",
+      "namespace: nowhere",
+    ),
+  );
+  for (
+    const [file, code] of [[conflict, 0], [missing, 2], ["examples/postgresdb.yaml", 0]] as const
+  ) {
+    const plain = await run(["main.ts", "sim", "-f", file]);
+    const none = await run(["main.ts", "sim", "-f", file, "--faults", "none"]);
+    assert.equal(plain.code, code, `sim -f ${file}: ${plain.stdout}${plain.stderr}`);
+    assert.equal(none.code, code, `sim --faults none -f ${file}: ${none.stdout}${none.stderr}`);
+  }
 });

@@ -95,6 +95,16 @@ spec: { version: "16", storage: "10 gigs", databaseName: myapp }
   assert.equal(db.status.conditions[0].reason, "InvalidSpec");
 });
 
+/** Nine levels of nine aliases: 9^9 strings if expanded without a bound. */
+const ALIAS_BOMB = ["a: &a [x, x, x, x, x, x, x, x, x]"].concat(
+  "bcdefghi".split("").map((name, i) => {
+    const prev = "abcdefghi"[i];
+    return `${name}: &${name} [${Array(9).fill(`*${prev}`).join(", ")}]`;
+  }),
+).join("\n") + "\n";
+
+const UNDEFINED_ALIAS = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: *nope\n";
+
 const badInputs: [string, () => string[] | Promise<string[]>, RegExp][] = [
   [
     "a missing file",
@@ -129,6 +139,45 @@ const badInputs: [string, () => string[] | Promise<string[]>, RegExp][] = [
     /--output must be table or json/,
   ],
   ["an unknown command", () => ["launch"], /Unknown command "launch"/],
+  [
+    "a YAML alias bomb given to sim",
+    async () => ["sim", "-f", await tempFile(ALIAS_BOMB)],
+    /Cannot parse .*: Excessive alias count/,
+  ],
+  [
+    "a YAML alias bomb given to plan",
+    async () => ["plan", "-f", await tempFile(ALIAS_BOMB)],
+    /Cannot parse .*: Excessive alias count/,
+  ],
+  [
+    "an undefined YAML alias given to sim",
+    async () => ["sim", "-f", await tempFile(UNDEFINED_ALIAS)],
+    /Cannot parse .*: Unresolved alias/,
+  ],
+  [
+    "an undefined YAML alias given to plan",
+    async () => ["plan", "-f", await tempFile(UNDEFINED_ALIAS)],
+    /Cannot parse .*: Unresolved alias/,
+  ],
+  [
+    "an undefined YAML alias given to sim --faults",
+    async () => ["sim", "--faults", "light", "-f", await tempFile(UNDEFINED_ALIAS)],
+    /Cannot parse .*: Unresolved alias/,
+  ],
+  [
+    "a negative --seed",
+    () => ["sim", "-f", "examples/postgresdb.yaml", "--seed", "-1"],
+    /--seed must be a whole number, not "-1"/,
+  ],
+  [
+    "a numeric name",
+    async () => [
+      "sim",
+      "-f",
+      await tempFile("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 123}\n"),
+    ],
+    /metadata.name must be a string, not the number 123/,
+  ],
 ];
 
 for (const [what, args, message] of badInputs) {

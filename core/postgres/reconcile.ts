@@ -56,6 +56,7 @@ import {
   validatePostgresDB,
 } from "./validate.ts";
 import { MANAGER, sourceGeneration } from "./labels.ts";
+import { type DataMajor, observedDataMajor, versionMajor } from "./version.ts";
 
 /** The children a PostgresDB has, as observed (controlled by its uid). */
 interface Children {
@@ -80,6 +81,7 @@ export type PostgresState =
   | { kind: "blocked"; blockers: Blocker[] }
   | { kind: "credentialsMissing"; volumes: string[] }
   | { kind: "staleView"; child: KubeObject; generation: number }
+  | { kind: "majorChange"; data: DataMajor; major: number; version: string }
   | { kind: "reconciling"; spec: ValidSpec; children: Children };
 
 /** Classifies an observed PostgresDB. Pure; the first matching state wins. */
@@ -116,6 +118,12 @@ export function classify(observed: Observed<PostgresDB>): PostgresState {
     // credentials: new ones would never work, so the operator asks rather than invents.
     const volumes = existingVolumes(observed, db);
     if (volumes.length > 0) return { kind: "credentialsMissing", volumes };
+  }
+  // PostgreSQL does not start on another major's data directory: a new image would crash-loop.
+  const data = observedDataMajor(children.statefulSet, dataVolumes(observed, db));
+  const major = versionMajor(spec.version);
+  if (data !== undefined && major !== undefined && data.major !== major) {
+    return { kind: "majorChange", data, major, version: spec.version };
   }
   const initialised = children.secret ? secretDatabase(children.secret) : undefined;
   if (initialised !== undefined && initialised !== spec.databaseName) {
@@ -166,6 +174,8 @@ export function reconcilePostgresDB(
       return { actions: [] };
     case "credentialsMissing":
       return { actions: credentialsMissingActions(db, state.volumes, context) };
+    case "majorChange":
+      return { actions: majorChangeActions(db, state, context) };
     case "reconciling":
       return { actions: convergeActions(db, state.spec, state.children, context) };
   }
@@ -266,6 +276,35 @@ function credentialsMissingActions(
     },
     context,
     { type: "Warning", reason: "CredentialsMissing" },
+  );
+}
+
+/**
+ * A change of major is refused and nothing is written but the status: a downgrade can never run
+ * on the data, and an upgrade needs pg_upgrade or a dump and restore, which the operator does not
+ * do yet.
+ */
+function majorChangeActions(
+  db: PostgresDB,
+  state: { data: DataMajor; major: number; version: string },
+  context: ReconcileContext,
+): Action[] {
+  const upgrade = state.major > state.data.major;
+  const wanted = `spec.version ${JSON.stringify(state.version)} (PostgreSQL ${state.major})`;
+  const have = `the data was initialised by PostgreSQL ${state.data.major} ` +
+    `(${state.data.source})`;
+  const message = upgrade
+    ? `${wanted} is a major upgrade, but ${have}: a major upgrade needs pg_upgrade or a dump ` +
+      `and restore, which the operator does not do yet; nothing was changed. Set spec.version ` +
+      `back to a ${state.data.major}.x version`
+    : `${wanted} is a major downgrade, but ${have}: PostgreSQL cannot start on a newer major's ` +
+      `data; nothing was changed. Set spec.version back to a ${state.data.major}.x version`;
+  const reason = upgrade ? "MajorUpgradeUnsupported" : "MajorDowngradeRefused";
+  return statusActions(
+    db,
+    { phase: "Failed", ready: false, reason, message },
+    context,
+    { type: "Warning", reason },
   );
 }
 
@@ -449,10 +488,16 @@ function isAdoptableCredentials(secret: KubeObject): boolean {
 
 /** The names of data volumes the StatefulSet would mount, if any exist already. */
 function existingVolumes(observed: Observed<PostgresDB>, db: PostgresDB): string[] {
-  const found: string[] = [];
+  return dataVolumes(observed, db).map((pvc) => pvc.metadata.name);
+}
+
+/** The data volumes the StatefulSet would mount that exist already, by ordinal. */
+function dataVolumes(observed: Observed<PostgresDB>, db: PostgresDB): KubeObject[] {
+  const found: KubeObject[] = [];
   for (let ordinal = 0; ordinal < MAX_REPLICAS; ordinal++) {
     const name = `${DATA_CLAIM}-${db.metadata.name}-${ordinal}`;
-    if (observed.lookup({ ...PVC, namespace: db.metadata.namespace, name })) found.push(name);
+    const pvc = observed.lookup({ ...PVC, namespace: db.metadata.namespace, name });
+    if (pvc) found.push(pvc);
   }
   return found;
 }

@@ -8,6 +8,7 @@ import { controllerReference, type KubeObject } from "../object.ts";
 import { childAnnotations, commonLabels, selectorLabels } from "./labels.ts";
 import { secretName } from "./naming.ts";
 import { POSTGRES_PORT, type PostgresDB, type ValidSpec } from "./types.ts";
+import { DATA_MAJOR, versionMajor } from "./version.ts";
 
 /** Where the data volume is mounted. */
 export const DATA_MOUNT = "/var/lib/postgresql/data";
@@ -128,9 +129,16 @@ function buildPodTemplate(name: string, spec: ValidSpec, secret: string) {
   };
 }
 
+/**
+ * The data claim template. Its annotation records the major the volumes are initialised with;
+ * the StatefulSet controller copies it onto each PVC, where it stays with the data.
+ */
 function buildClaimTemplate(spec: ValidSpec) {
   return {
-    metadata: { name: DATA_CLAIM },
+    metadata: {
+      name: DATA_CLAIM,
+      annotations: { [DATA_MAJOR]: String(versionMajor(spec.version) ?? "") },
+    },
     spec: {
       accessModes: ["ReadWriteOnce"],
       resources: { requests: { storage: spec.storage } },

@@ -21,7 +21,9 @@ export type ReadyReason =
   | "InvalidSpec"
   | "ChildConflict"
   | "CredentialsMissing"
-  | "WaitingForPreviousChildren";
+  | "WaitingForPreviousChildren"
+  | "MajorUpgradeUnsupported"
+  | "MajorDowngradeRefused";
 
 /** Extra conditions to set, and condition types to remove. */
 export interface ExtraConditions {

@@ -8,6 +8,7 @@
 
 import { parseQuantity } from "../quantity.ts";
 import type { PostgresDB, ValidSpec } from "./types.ts";
+import { POSTGRES_VERSION } from "./version.ts";
 
 /** The largest `replicas` the operator accepts. */
 export const MAX_REPLICAS = 16;
@@ -17,6 +18,12 @@ export const MAX_NAME_LENGTH = 52;
 
 /** Image tag grammar (the OCI distribution spec's tag rule). */
 export const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** The smallest storage accepted: 1Mi (initdb alone needs tens of MiB). */
+export const MIN_STORAGE_BYTES = 2 ** 20;
+
+/** The largest storage accepted: 1Ei, far above any volume and well inside int64. */
+export const MAX_STORAGE_BYTES = 2 ** 60;
 
 /** An unquoted PostgreSQL identifier: lowercase, at most 63 bytes. */
 export const PG_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -72,6 +79,12 @@ export function validatePostgresDB(db: PostgresDB): Validation {
       message: `${quote(version)} is not a safe image tag (letters, digits, '_', '.', '-'; ` +
         "at most 128 characters)",
     });
+  } else if (version !== undefined && !POSTGRES_VERSION.test(version)) {
+    problems.push({
+      field: "spec.version",
+      message: `${quote(version)} is not a PostgreSQL version (a major from 10 up, an optional ` +
+        'minor and variant suffix, such as "16", "16.4" or "17-bookworm")',
+    });
   }
   const storage = checkString(spec.storage, "spec.storage", problems);
   if (storage !== undefined) {
@@ -80,6 +93,16 @@ export function validatePostgresDB(db: PostgresDB): Validation {
       problems.push({ field: "spec.storage", message: `${quote(storage)} is ${parsed.reason}` });
     } else if (parsed.value <= 0) {
       problems.push({ field: "spec.storage", message: `${quote(storage)} must be positive` });
+    } else if (!Number.isInteger(parsed.value)) {
+      problems.push({
+        field: "spec.storage",
+        message: `${quote(storage)} is not a whole number of bytes`,
+      });
+    } else if (parsed.value < MIN_STORAGE_BYTES || parsed.value > MAX_STORAGE_BYTES) {
+      problems.push({
+        field: "spec.storage",
+        message: `${quote(storage)} must be from 1Mi to 1Ei`,
+      });
     }
   }
   const replicas = spec.replicas ?? 1;

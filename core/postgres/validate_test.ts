@@ -11,6 +11,13 @@ const bad: [string, Record<string, unknown>, string, RegExp][] = [
     /"10 gigs" is not a Kubernetes quantity/,
   ],
   ["zero storage", { storage: "0" }, "spec.storage", /must be positive/],
+  ["storage of 1e308", { storage: "1e308" }, "spec.storage", /"1e308" must be from 1Mi to 1Ei/],
+  ["storage of 1n", { storage: "1n" }, "spec.storage", /"1n" is not a whole number of bytes/],
+  ["storage of 1k", { storage: "1k" }, "spec.storage", /"1k" must be from 1Mi to 1Ei/],
+  ["storage of 2Ei", { storage: "2Ei" }, "spec.storage", /must be from 1Mi to 1Ei/],
+  ["version latest", { version: "latest" }, "spec.version", /"latest" is not a PostgreSQL version/],
+  ["version alpine", { version: "alpine" }, "spec.version", /"alpine" is not a PostgreSQL version/],
+  ["a version without a major", { version: "bookworm-16" }, "spec.version", /not a PostgreSQL/],
   [
     "negative replicas",
     { replicas: -1 },
@@ -93,5 +100,14 @@ Deno.test("validatePostgresDB() accepts the tutorial's sample and defaults repli
 Deno.test("validatePostgresDB() accepts usual image tags", () => {
   for (const version of ["16", "16.4", "17-alpine", "15.8-bookworm", "18beta1"]) {
     assert.ok(validatePostgresDB(sample({ version })).ok, version);
+  }
+});
+
+Deno.test("validatePostgresDB() accepts versions with a parsable major and storage in bounds", () => {
+  for (const version of ["15", "16.4", "17-bookworm", "16.4-alpine3.20", "18"]) {
+    for (const storage of ["1Mi", "1.5Gi", "10G", "1Ei"]) {
+      const result = validatePostgresDB(sample({ version, storage }));
+      assert.ok(result.ok, `${version} ${storage}: ${JSON.stringify(result)}`);
+    }
   }
 });
