@@ -76,7 +76,10 @@ const READ_VERBS = new Set<SimVerb>(["get", "list", "watch"]);
  * ```
  */
 export class SimClient implements ClusterClient {
-  /** The client's name. */
+  /**
+   * The client's name; also the field manager of its creates and updates (as a real server takes
+   * it from the User-Agent when a request names none).
+   */
   readonly name: string;
   /** Request counters. */
   readonly stats: SimClientStats = { reads: 0, writes: 0, readsByVerb: {}, writesByVerb: {} };
@@ -116,11 +119,17 @@ export class SimClient implements ClusterClient {
   }
 
   create(object: KubeObject): Promise<KubeObject> {
-    return this.call(requestFor("create", object, this.name), () => this.#server.create(object));
+    return this.call(
+      requestFor("create", object, this.name),
+      () => this.#server.create(object, this.name),
+    );
   }
 
   update(object: KubeObject): Promise<KubeObject> {
-    return this.call(requestFor("update", object, this.name), () => this.#server.update(object));
+    return this.call(
+      requestFor("update", object, this.name),
+      () => this.#server.update(object, this.name),
+    );
   }
 
   apply(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
@@ -157,7 +166,7 @@ export class SimClient implements ClusterClient {
     const filled = this.#fillEvent(event);
     await this.call(
       requestFor("createEvent", filled, this.name),
-      () => this.#server.create(filled),
+      () => this.#server.create(filled, this.name),
     );
   }
 

@@ -680,9 +680,6 @@ export const CASES: readonly ConformanceCase[] = [
   },
   {
     name: "server-side apply: a field another manager owns conflicts (409) unless forced",
-    skip: {
-      sim: "the simulated server does not track managed fields: any manager's apply wins",
-    },
     async run(env) {
       await env.client.apply(configMap(env, "owned", { a: "first" }), {
         fieldManager: "pgop-conformance-a",
@@ -704,9 +701,6 @@ export const CASES: readonly ConformanceCase[] = [
   },
   {
     name: "server-side apply: a field the manager stops applying is removed",
-    skip: {
-      sim: "the simulated server does not track managed fields: omitted fields are kept",
-    },
     async run(env) {
       await env.client.apply(configMap(env, "shrinking", { a: "1", b: "2" }), {
         fieldManager: FIELD_MANAGER,
