@@ -10,7 +10,7 @@ import { ApiError } from "../core/cluster.ts";
 import { type Random, toTimestamp } from "../core/clock.ts";
 import type { KubeObject, ObjectMeta } from "../core/object.ts";
 import { applyDefaults, type DefaultingContext, initialStatus } from "./_builtin_rules.ts";
-import { deepClone, deepEqual, mergePatch } from "./_json.ts";
+import { deepClone, deepEqual } from "./_json.ts";
 import { resourceLabel, type ResourceType } from "./resource_types.ts";
 
 /** What {@link prepareObject} needs from the server. */
