@@ -114,7 +114,10 @@ export function managersAfterUpdate(
 ): ManagerEntry[] {
   const withStatus = !writer.statusSubresource;
   const before = stored ? storedLeaves(stored, withStatus) : new Map<string, string>();
-  const changes = compareFields(before, leafFields(next, withStatus));
+  const after = leafFields(next, withStatus);
+  // `next` is what the server stores: its leaves are those of the next write's `stored`.
+  leavesOf.set(next, after);
+  const changes = compareFields(before, after);
   const taken = new Set([...changes.modified, ...changes.added]);
   const entries = stored ? managersOf(stored) : [];
   const out = withoutFields(entries, writer, [taken, changes.removed]);
