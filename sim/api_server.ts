@@ -5,8 +5,8 @@
  * Modelled: one global resourceVersion; optimistic concurrency (409 Conflict); no-op writes that
  * bump nothing; uids and generateName; finalizers and deletionTimestamp; garbage collection by
  * owner references (background, foreground, orphan) and namespace deletion, both asynchronous;
- * the status subresource and `metadata.generation`; immutable built-in fields; a simplified
- * server-side apply; Secret `stringData` and Service defaulting; CRDs that register kinds; watches
+ * the status subresource and `metadata.generation`; immutable built-in fields; field managers and
+ * server-side apply (lists merged by their keys, conflicts unless forced); Secret `stringData` and Service defaulting; CRDs that register kinds; watches
  * with a bounded history (410 Gone), initial events and bookmarks. See `sim/README.md` for what
  * is not modelled.
  *

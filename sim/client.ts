@@ -44,7 +44,10 @@ export interface SimClientHooks {
 
 /** Options of {@link SimClient}. */
 export interface SimClientOptions {
-  /** Names the client: the `source.component` and `reportingComponent` of its Events. @default "sim-client" */
+  /**
+   * Names the client: the field manager of its creates and updates, and the `source.component`
+   * and `reportingComponent` of its Events. @default "sim-client"
+   */
   name?: string;
   /** Virtual time each call waits before it reaches the store. @default 1 */
   latencyMs?: number;
