@@ -80,9 +80,11 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   {
     apiGroup: "",
     resource: "services",
-    verbs: ["create", "list", "patch", "watch"],
-    why: "the headless Service, server-side applied: a PATCH, which needs create too when it " +
-      "creates the object (the API server checks both)",
+    verbs: ["create", "list", "patch", "update", "watch"],
+    why:
+      "the headless Service, server-side applied when missing: a PATCH, which needs create too " +
+      "when it creates the object (the API server checks both); a drifted one is updated with " +
+      "the version read",
   },
   {
     apiGroup: "apps",

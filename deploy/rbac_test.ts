@@ -10,7 +10,7 @@ import { parseManifests } from "../cli/manifests.ts";
 import { runWhile } from "../cli/simulate.ts";
 import { OperatorRuntime } from "../cli/start.ts";
 import { postgresDBCrd } from "../crds/postgresdb.ts";
-import { POSTGRESDB } from "../core/postgres/types.ts";
+import { POSTGRESDB, SERVICE } from "../core/postgres/types.ts";
 import { silentLogger } from "../runtime/log.ts";
 import { SimCluster } from "../sim/cluster.ts";
 import { sampleYaml } from "../tests/support/world.ts";
@@ -52,6 +52,11 @@ async function operatorAccesses(seed: number): Promise<Access[]> {
   await apply(sampleYaml());
   await settle();
   await apply(sampleYaml({ replicas: 3 }));
+  await settle();
+  // A hand edit of the Service's port: repaired by an update of the version read.
+  const service = await runWhile(cluster, user.get(SERVICE, "my-postgres", "default"));
+  (service.spec as { ports: { port: number }[] }).ports[0]!.port = 5433;
+  await runWhile(cluster, user.update(service));
   await settle();
   await apply(sampleYaml({ name: "broken", storage: "0" }));
   // A Service of someone else under the name a PostgresDB wants: ChildConflict.

@@ -48,7 +48,7 @@ Deno.test("Informer: lists, then follows adds, changes and deletes in order", as
   assert.ok(informer.synced);
   void user.create(configMap("b"));
   await cluster.run({ maxVirtualMs: 1000 });
-  void user.apply(configMap("b", "2"), { fieldManager: "t" });
+  void user.apply(configMap("b", "2"), { fieldManager: "t", force: true });
   await cluster.run({ maxVirtualMs: 1000 });
   void user.delete(CONFIGMAP, "a", "default");
   await cluster.run({ maxVirtualMs: 1000 });
@@ -84,7 +84,7 @@ Deno.test("Informer: after 410 Gone it relists and reports what it missed", asyn
   await cluster.run({ maxVirtualMs: 1000 });
   deaf = true;
   void user.delete(CONFIGMAP, "a", "default");
-  void user.apply(configMap("b", "2"), { fieldManager: "t" });
+  void user.apply(configMap("b", "2"), { fieldManager: "t", force: true });
   void user.create(configMap("c"));
   await cluster.run({ maxVirtualMs: 1000 });
   assert.deepEqual(names(informer), ["a", "b"], "the cache missed the changes");

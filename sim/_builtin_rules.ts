@@ -181,6 +181,7 @@ export function validateWrite(
       );
     }
   }
+  if (type.apiVersion === "v1" && type.kind === "Service") validateServicePorts(type, next);
   const controllers = refs.filter((ref) => ref.controller === true);
   if (controllers.length > 1) {
     // In the real server's words: the references (fields in Go's order), then the controllers.
@@ -216,6 +217,46 @@ export function validateWrite(
     }
   }
   validateImmutable(type, next, old);
+}
+
+/**
+ * Service ports, as the real server checks them: with more than one port every port needs a name,
+ * names are unique, and so are port and protocol pairs.
+ */
+function validateServicePorts(type: ResourceType, service: KubeObject): void {
+  const spec = isRecord(service.spec) ? service.spec : {};
+  const ports = Array.isArray(spec.ports) ? spec.ports.filter(isRecord) : [];
+  const names = new Set<unknown>();
+  const keys = new Set<string>();
+  ports.forEach((port, i) => {
+    const name = service.metadata.name;
+    if (ports.length > 1 && (port.name === undefined || port.name === "")) {
+      throw invalid(type, name, `spec.ports[${i}].name: Required value`);
+    }
+    if (port.name !== undefined && port.name !== "") {
+      if (names.has(port.name)) {
+        throw invalid(
+          type,
+          name,
+          `spec.ports[${i}].name: Duplicate value: ${JSON.stringify(port.name)}`,
+        );
+      }
+      names.add(port.name);
+    }
+    const key = `${String(port.port)}/${String(port.protocol ?? "TCP")}`;
+    if (keys.has(key)) {
+      throw invalid(
+        type,
+        name,
+        `spec.ports[${i}]: Duplicate value: core.ServicePort{Name:"", Protocol:${
+          JSON.stringify(port.protocol ?? "TCP")
+        }, AppProtocol:(*string)(nil), Port:${
+          String(port.port)
+        }, TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:""}, NodePort:0}`,
+      );
+    }
+    keys.add(key);
+  });
 }
 
 function validateImmutable(type: ResourceType, next: KubeObject, old: KubeObject): void {

@@ -1,17 +1,16 @@
 /**
  * Pure helpers of the simulated API server's write path: building the object to store from what a
- * client sent (system metadata kept, status by subresource rules, defaults, generation), the
- * simplified server-side apply merge, error messages in the real server's words, and uids and
- * generated names from a seeded source.
+ * client sent (system metadata kept, status by subresource rules, defaults, generation), error
+ * messages in the real server's words, and uids and generated names from a seeded source.
  *
  * @module
  */
 
 import { ApiError } from "../core/cluster.ts";
 import { type Random, toTimestamp } from "../core/clock.ts";
-import type { KubeObject, ObjectMeta, OwnerReference } from "../core/object.ts";
+import type { KubeObject, ObjectMeta } from "../core/object.ts";
 import { applyDefaults, type DefaultingContext, initialStatus } from "./_builtin_rules.ts";
-import { deepClone, deepEqual, mergePatch } from "./_json.ts";
+import { deepClone, deepEqual } from "./_json.ts";
 import { resourceLabel, type ResourceType } from "./resource_types.ts";
 
 /** What {@link prepareObject} needs from the server. */
@@ -91,53 +90,6 @@ export function specChanged(resource: ResourceType, next: KubeObject, old: KubeO
     if (!deepEqual(next[key], old[key])) return true;
   }
   return false;
-}
-
-/**
- * The simplified server-side apply merge of `applied` into `stored`: objects merge recursively,
- * lists are replaced whole, `null` removes a field; labels and annotations merge by key,
- * ownerReferences by uid, finalizers as a set. With a status subresource the applied status is
- * dropped. The result shares untouched parts with `stored`; it must be copied before storing.
- */
-export function mergeApplied(
-  stored: KubeObject,
-  applied: KubeObject,
-  statusSubresource: boolean,
-): KubeObject {
-  const { metadata: given, ...body } = applied;
-  if (statusSubresource) delete body.status;
-  const { metadata: storedMeta, ...storedBody } = stored;
-  const merged = mergePatch(storedBody, body) as KubeObject;
-  const meta: ObjectMeta = { ...storedMeta };
-  if (given.labels !== undefined) {
-    meta.labels = mergePatch(storedMeta.labels ?? {}, given.labels) as Record<string, string>;
-  }
-  if (given.annotations !== undefined) {
-    meta.annotations = mergePatch(storedMeta.annotations ?? {}, given.annotations) as Record<
-      string,
-      string
-    >;
-  }
-  if (given.ownerReferences !== undefined) {
-    meta.ownerReferences = mergeOwnerReferences(
-      storedMeta.ownerReferences ?? [],
-      given.ownerReferences,
-    );
-  }
-  if (given.finalizers !== undefined) {
-    meta.finalizers = [...new Set([...(storedMeta.finalizers ?? []), ...given.finalizers])];
-  }
-  merged.metadata = meta;
-  return merged;
-}
-
-function mergeOwnerReferences(
-  stored: OwnerReference[],
-  given: OwnerReference[],
-): OwnerReference[] {
-  const out = stored.map((ref) => given.find((g) => g.uid === ref.uid) ?? ref);
-  for (const ref of given) if (!stored.some((s) => s.uid === ref.uid)) out.push(ref);
-  return out;
 }
 
 /** Sorts objects by kind, apiVersion, namespace and name, in place, and returns them. */

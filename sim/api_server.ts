@@ -5,8 +5,8 @@
  * Modelled: one global resourceVersion; optimistic concurrency (409 Conflict); no-op writes that
  * bump nothing; uids and generateName; finalizers and deletionTimestamp; garbage collection by
  * owner references (background, foreground, orphan) and namespace deletion, both asynchronous;
- * the status subresource and `metadata.generation`; immutable built-in fields; a simplified
- * server-side apply; Secret `stringData` and Service defaulting; CRDs that register kinds; watches
+ * the status subresource and `metadata.generation`; immutable built-in fields; field managers and
+ * server-side apply (lists merged by their keys, conflicts unless forced); Secret `stringData` and Service defaulting; CRDs that register kinds; watches
  * with a bounded history (410 Gone), initial events and bookmarks. See `sim/README.md` for what
  * is not modelled.
  *
@@ -29,10 +29,17 @@ import { deepClone, deepEqual, mergePatch } from "./_json.ts";
 import type { TypeStore } from "./_object_index.ts";
 import { namespaceOf, SimStore } from "./_store.ts";
 import {
+  encodeManagers,
+  type ManagerEntry,
+  managersAfterUpdate,
+  serverSideApply,
+  type WriteManager,
+} from "./_server_side_apply.ts";
+import { leafFields } from "./_field_paths.ts";
+import {
   conflictError,
   isGone,
   matchesLabels,
-  mergeApplied,
   MODIFIED_DETAIL,
   notFoundError,
   prepareObject,
@@ -64,6 +71,9 @@ export interface SimApiServerOptions {
   /** Virtual delay before the garbage collector and namespace cleanup act. @default 50 */
   gcDelayMs?: number;
 }
+
+/** The field manager of writes that name none (the built-in controllers' own writes). */
+export const DEFAULT_FIELD_MANAGER = "kube-controller-manager";
 
 const PROTECTED_NAMESPACES = new Set(["default", "kube-system", "kube-public"]);
 const NAMESPACE: TypeRef = { apiVersion: "v1", kind: "Namespace" };
@@ -145,8 +155,22 @@ export class SimApiServer extends SimStore {
     return { items, resourceVersion: this.resourceVersion };
   }
 
-  /** Creates an object; fails with AlreadyExists, NotFound (namespace) or Invalid. */
-  create(object: KubeObject): KubeObject {
+  /**
+   * Creates an object; fails with AlreadyExists, NotFound (namespace) or Invalid. `fieldManager`
+   * owns every field of the stored object (an `Update` entry of `metadata.managedFields`).
+   */
+  create(object: KubeObject, fieldManager: string = DEFAULT_FIELD_MANAGER): KubeObject {
+    return this.#create(object, (next, writer) => managersAfterUpdate(undefined, next, writer), {
+      manager: fieldManager,
+      operation: "Update",
+    });
+  }
+
+  #create(
+    object: KubeObject,
+    managers: (next: KubeObject, writer: WriteManager) => ManagerEntry[],
+    who: Pick<WriteManager, "manager" | "operation">,
+  ): KubeObject {
     const store = this.#store(object);
     const resource = store.resource;
     const meta = object.metadata ?? { name: "" };
@@ -177,25 +201,36 @@ export class SimApiServer extends SimStore {
     }
     const next = prepareObject(resource, object, undefined, { name, namespace }, this.#context);
     validateWrite(resource, next, undefined);
+    const entries = managers(next, this.#writer(resource, who));
+    if (entries.length > 0) next.metadata.managedFields = encodeManagers(entries);
     return deepClone(this.commit(resource, "ADDED", next, undefined));
   }
 
   /**
    * Replaces an object. A set `metadata.resourceVersion` (or `uid`) must match the stored one;
-   * for kinds with a status subresource the given status is ignored.
+   * for kinds with a status subresource the given status is ignored. `fieldManager` gains the
+   * fields the update changes; other managers lose them (no conflicts on an update).
    */
-  update(object: KubeObject): KubeObject {
+  update(object: KubeObject, fieldManager: string = DEFAULT_FIELD_MANAGER): KubeObject {
     const { store, stored } = this.#existing(object);
     this.#checkPreconditions(store.resource, stored, object.metadata);
-    return deepClone(this.#replace(store.resource, stored, object));
+    const writer = this.#writer(store.resource, { manager: fieldManager, operation: "Update" });
+    return deepClone(
+      this.#replace(
+        store.resource,
+        stored,
+        object,
+        (next) => managersAfterUpdate(stored, next, writer),
+      ),
+    );
   }
 
   /**
-   * Server-side apply, simplified: creates the object when absent, else merges the applied fields
-   * into the stored object (objects recursively, lists replaced whole, `null` removes; labels and
-   * annotations merged by key, ownerReferences by uid, finalizers as a set) and writes the result
-   * like an update. Managed fields, conflicts between managers and removal of fields a manager
-   * stops applying are not modelled.
+   * Server-side apply with field managers (see `_server_side_apply.ts`): creates the object when
+   * absent, else merges the applied fields into the stored object (keyed lists by their keys),
+   * removes the fields this manager applied before and no longer applies unless another manager
+   * owns them, and fails with Conflict when another manager owns a field it would change, unless
+   * `force`. The result is written like an update.
    */
   apply(object: KubeObject, options: ApplyOptions): KubeObject {
     if (!options.fieldManager) {
@@ -214,14 +249,25 @@ export class SimApiServer extends SimStore {
         } "" is invalid: metadata.name: Required value: name is required`,
       );
     }
+    const resource = store.resource;
+    const { managedFields: _m, ...appliedMeta } = object.metadata;
+    const applied: KubeObject = { ...object, metadata: appliedMeta };
+    if (resource.statusSubresource) delete applied.status;
+    const who = { manager: options.fieldManager, operation: "Apply" as const };
     const stored = this.#find(store, name, object.metadata.namespace);
     if (!stored) {
-      const { resourceVersion: _rv, ...metadata } = object.metadata;
-      return this.create({ ...object, metadata });
+      const { resourceVersion: _rv, ...metadata } = appliedMeta;
+      return this.#create({ ...applied, metadata }, (_next, writer) => {
+        const fields = new Set(leafFields(applied, !resource.statusSubresource).keys());
+        return fields.size === 0 ? [] : [{ ...writer, fields }];
+      }, who);
     }
-    this.#checkPreconditions(store.resource, stored, object.metadata);
-    const merged = mergeApplied(stored, object, store.resource.statusSubresource);
-    return deepClone(this.#replace(store.resource, stored, merged));
+    this.#checkPreconditions(resource, stored, object.metadata);
+    const writer = { ...this.#writer(resource, who), force: options.force === true };
+    const outcome = serverSideApply(stored, applied, writer);
+    return deepClone(
+      this.#replace(resource, stored, outcome.object as KubeObject, () => outcome.managers),
+    );
   }
 
   /**
@@ -395,14 +441,36 @@ export class SimApiServer extends SimStore {
     return this.commit(resource, "MODIFIED", next, stored);
   }
 
-  /** Writes `incoming` over `stored` like an update: normalise, validate, skip no-ops. */
-  #replace(resource: ResourceType, stored: KubeObject, incoming: KubeObject): KubeObject {
+  /**
+   * Writes `incoming` over `stored` like an update: normalise, validate, record the managers,
+   * skip no-ops.
+   */
+  #replace(
+    resource: ResourceType,
+    stored: KubeObject,
+    incoming: KubeObject,
+    managers: (next: KubeObject) => ManagerEntry[],
+  ): KubeObject {
     const namespace = stored.metadata.namespace ?? "";
     const ident = { name: stored.metadata.name, namespace };
     const next = prepareObject(resource, incoming, stored, ident, this.#context);
     validateWrite(resource, next, stored);
+    const entries = managers(next);
+    if (entries.length > 0) next.metadata.managedFields = encodeManagers(entries);
     if (deepEqual(next, stored)) return stored;
     return this.commit(resource, isGone(next) ? "DELETED" : "MODIFIED", next, stored);
+  }
+
+  #writer(
+    resource: ResourceType,
+    who: Pick<WriteManager, "manager" | "operation">,
+  ): WriteManager {
+    return {
+      ...who,
+      apiVersion: resource.apiVersion,
+      time: toTimestamp(this.clock.nowMs()),
+      statusSubresource: resource.statusSubresource,
+    };
   }
 
   #checkPreconditions(resource: ResourceType, stored: KubeObject, given: ObjectMeta): void {

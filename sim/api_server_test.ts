@@ -82,7 +82,9 @@ Deno.test("SimApiServer: get, update and delete of a missing object fail with No
 
 Deno.test("SimApiServer: a write that changes nothing bumps no version and emits no event", () => {
   const { clock, server } = newServer();
-  const created = server.create(configMap("a", { k: "v" }));
+  server.create(configMap("a", { k: "v" }));
+  // A first apply by a new manager records its ownership (a write); repeating it changes nothing.
+  const created = server.apply(configMap("a", { k: "v" }), { fieldManager: "t" });
   const changes: StoreChange[] = [];
   server.subscribe((change) => changes.push(change));
   const events: WatchEvent[] = [];
@@ -317,6 +319,7 @@ Deno.test("SimApiServer: StatefulSet fields other than the mutable ones are immu
     () =>
       server.apply({ ...statefulSet("x"), spec: { volumeClaimTemplates: [] } }, {
         fieldManager: "t",
+        force: true,
       }),
     "Invalid",
   );
@@ -449,7 +452,7 @@ Deno.test("SimApiServer: unknown kinds fail with NotFound; a CRD registers its k
   assert.equal(server.resourceType(kind), undefined);
 });
 
-Deno.test("SimApiServer: apply creates, merges given fields and keeps the others", () => {
+Deno.test("SimApiServer: apply creates, merges given fields and keeps other managers' fields", () => {
   const { server } = newServer();
   const created = server.apply(
     {
@@ -464,7 +467,7 @@ Deno.test("SimApiServer: apply creates, merges given fields and keeps the others
       ...configMap("a", { two: "2" }),
       metadata: { name: "a", namespace: "default", labels: { y: "2" } },
     },
-    { fieldManager: "m" },
+    { fieldManager: "other" },
   );
   assert.deepEqual(merged.data, { one: "1", two: "2" });
   assert.deepEqual(merged.metadata.labels, { x: "1", y: "2" });
@@ -476,7 +479,8 @@ Deno.test("SimApiServer: apply creates, merges given fields and keeps the others
   );
   const sts = server.apply(statefulSet("s"), { fieldManager: "m" });
   const scaled = server.apply({ ...statefulSet("s"), spec: { replicas: 1 } }, {
-    fieldManager: "m",
+    fieldManager: "scaler",
+    force: true,
   });
   assert.equal((scaled.spec as { replicas: number }).replicas, 1);
   assert.deepEqual(

@@ -44,7 +44,10 @@ export interface SimClientHooks {
 
 /** Options of {@link SimClient}. */
 export interface SimClientOptions {
-  /** Names the client: the `source.component` and `reportingComponent` of its Events. @default "sim-client" */
+  /**
+   * Names the client: the field manager of its creates and updates, and the `source.component`
+   * and `reportingComponent` of its Events. @default "sim-client"
+   */
   name?: string;
   /** Virtual time each call waits before it reaches the store. @default 1 */
   latencyMs?: number;
@@ -76,7 +79,10 @@ const READ_VERBS = new Set<SimVerb>(["get", "list", "watch"]);
  * ```
  */
 export class SimClient implements ClusterClient {
-  /** The client's name. */
+  /**
+   * The client's name; also the field manager of its creates and updates (as a real server takes
+   * it from the User-Agent when a request names none).
+   */
   readonly name: string;
   /** Request counters. */
   readonly stats: SimClientStats = { reads: 0, writes: 0, readsByVerb: {}, writesByVerb: {} };
@@ -116,11 +122,17 @@ export class SimClient implements ClusterClient {
   }
 
   create(object: KubeObject): Promise<KubeObject> {
-    return this.call(requestFor("create", object, this.name), () => this.#server.create(object));
+    return this.call(
+      requestFor("create", object, this.name),
+      () => this.#server.create(object, this.name),
+    );
   }
 
   update(object: KubeObject): Promise<KubeObject> {
-    return this.call(requestFor("update", object, this.name), () => this.#server.update(object));
+    return this.call(
+      requestFor("update", object, this.name),
+      () => this.#server.update(object, this.name),
+    );
   }
 
   apply(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
@@ -157,7 +169,7 @@ export class SimClient implements ClusterClient {
     const filled = this.#fillEvent(event);
     await this.call(
       requestFor("createEvent", filled, this.name),
-      () => this.#server.create(filled),
+      () => this.#server.create(filled, this.name),
     );
   }
 

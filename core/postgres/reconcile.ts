@@ -29,7 +29,7 @@ import {
 } from "../object.ts";
 import type { Observed, ReconcileContext, Reconciler, ReconcileResult } from "../reconciler.ts";
 import { buildCredentialsSecret, generatePassword } from "./secret.ts";
-import { buildHeadlessService } from "./service.ts";
+import { buildHeadlessService, compareService, repairedService } from "./service.ts";
 import { buildStatefulSet, DATA_CLAIM, observedStorage } from "./statefulset.ts";
 import {
   buildStatus,
@@ -330,12 +330,33 @@ function convergeActions(
     delete adopted.type;
     writes.push({ kind: "apply", object: adopted, reason: "adopting the user's credentials" });
     event("Adopted", `Adopted ${describeRef(refOf(adopted))}`);
+  } else {
+    const labels = buildCredentialsSecret(db, spec, "");
+    const drift = compareDesired(
+      { metadata: { labels: labels.metadata.labels } },
+      children.secret,
+    );
+    if (!drift.equal) {
+      // Labels only, as in adoption: the operator never rewrites the credentials themselves.
+      delete labels.stringData;
+      delete labels.type;
+      writes.push({ kind: "apply", object: labels, reason: drift.reason });
+    }
   }
   const service = buildHeadlessService(db, spec);
-  const serviceDiff = children.service ? compareDesired(service, children.service) : undefined;
-  if (!serviceDiff?.equal) {
-    writes.push({ kind: "apply", object: service, reason: serviceDiff?.reason ?? "missing" });
-    if (!children.service) event("Created", `Created ${describeRef(refOf(service))}`);
+  if (!children.service) {
+    writes.push({ kind: "apply", object: service, reason: "missing" });
+    event("Created", `Created ${describeRef(refOf(service))}`);
+  } else {
+    const serviceDiff = compareService(service, children.service);
+    if (!serviceDiff.equal) {
+      // An update of the version read, not an apply: server-side apply merges ports by port and
+      // protocol, so re-applying port 5432 beside a port someone changed to 5433 (both named
+      // "postgres") is rejected as invalid forever; and it keeps items other managers added.
+      // A stale cache gets a conflict and a quiet retry.
+      const object = repairedService(children.service, service);
+      writes.push({ kind: "update", object, reason: serviceDiff.reason });
+    }
   }
   const statefulSet = buildStatefulSet(db, spec);
   const resize = keepClaimTemplates(statefulSet, children.statefulSet, spec);

@@ -145,6 +145,34 @@ async function removeFinalizer(
   throw new Error(`Could not remove finalizer ${finalizer} from ${type.kind} ${name}`);
 }
 
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+const MANAGER_A = "pgop-conformance-a";
+const MANAGER_B = "pgop-conformance-b";
+const PG_PORT = { name: "pg", port: 5432, targetPort: 5432, protocol: "TCP" };
+const METRICS_PORT = { name: "metrics", port: 9187, targetPort: 9187, protocol: "TCP" };
+const EXTRA_PORT = { name: "extra", port: 7000, targetPort: 7000, protocol: "TCP" };
+
+/** A headless Service with these ports. */
+function service(env: ConformanceEnv, name: string, ports: Record<string, unknown>[]): KubeObject {
+  return {
+    ...SERVICE,
+    metadata: { name, namespace: env.namespace },
+    spec: { clusterIP: "None", selector: { app: name }, ports },
+  };
+}
+
+/** `name port/protocol` of each port of a Service, in order. */
+function portsOf(service: KubeObject): string[] {
+  return ((service.spec as Any).ports as Any[]).map((p) => `${p.name} ${p.port}/${p.protocol}`);
+}
+
+/** `manager operation` of each managedFields entry. */
+function managersOf(object: KubeObject): string[] {
+  return ((object.metadata.managedFields ?? []) as Any[]).map((e) => `${e.manager} ${e.operation}`);
+}
+
 /** Installs the PostgresDB CRD by server-side apply and waits until the kind is served. */
 export async function ensurePostgresDbCrd(env: ConformanceEnv): Promise<void> {
   const text = await Deno.readTextFile(
@@ -680,9 +708,6 @@ export const CASES: readonly ConformanceCase[] = [
   },
   {
     name: "server-side apply: a field another manager owns conflicts (409) unless forced",
-    skip: {
-      sim: "the simulated server does not track managed fields: any manager's apply wins",
-    },
     async run(env) {
       await env.client.apply(configMap(env, "owned", { a: "first" }), {
         fieldManager: "pgop-conformance-a",
@@ -704,9 +729,6 @@ export const CASES: readonly ConformanceCase[] = [
   },
   {
     name: "server-side apply: a field the manager stops applying is removed",
-    skip: {
-      sim: "the simulated server does not track managed fields: omitted fields are kept",
-    },
     async run(env) {
       await env.client.apply(configMap(env, "shrinking", { a: "1", b: "2" }), {
         fieldManager: FIELD_MANAGER,
@@ -715,6 +737,139 @@ export const CASES: readonly ConformanceCase[] = [
         fieldManager: FIELD_MANAGER,
       });
       assert.deepEqual(shrunk.data, { a: "1" });
+    },
+  },
+  {
+    name:
+      "server-side apply: a field another manager also applies is kept when one manager stops applying it",
+    async run(env) {
+      const both = { a: "1", shared: "x" };
+      await env.client.apply(configMap(env, "co-owned", both), { fieldManager: MANAGER_A });
+      await env.client.apply(configMap(env, "co-owned", { shared: "x" }), {
+        fieldManager: MANAGER_B,
+      });
+      const shrunk = await env.client.apply(configMap(env, "co-owned", {}), {
+        fieldManager: MANAGER_A,
+      });
+      assert.deepEqual(shrunk.data, { shared: "x" });
+      assert.ok(managersOf(shrunk).includes(`${MANAGER_B} Apply`), String(managersOf(shrunk)));
+    },
+  },
+  {
+    name:
+      "server-side apply: Service ports merge by port and protocol; an item a manager stops applying goes",
+    async run(env) {
+      await env.client.apply(service(env, "ports", [PG_PORT, METRICS_PORT]), {
+        fieldManager: MANAGER_A,
+      });
+      const added = await env.client.apply(service(env, "ports", [EXTRA_PORT]), {
+        fieldManager: MANAGER_B,
+      });
+      assert.deepEqual(portsOf(added), ["pg 5432/TCP", "metrics 9187/TCP", "extra 7000/TCP"]);
+      const shrunk = await env.client.apply(service(env, "ports", [PG_PORT]), {
+        fieldManager: MANAGER_A,
+      });
+      assert.deepEqual(portsOf(shrunk), ["pg 5432/TCP", "extra 7000/TCP"]);
+      const udp = await env.client.apply(
+        service(env, "ports", [{ name: "pg-udp", port: 5432, protocol: "UDP" }]),
+        { fieldManager: MANAGER_B },
+      );
+      assert.deepEqual(portsOf(udp), ["pg 5432/TCP", "pg-udp 5432/UDP"]);
+    },
+  },
+  {
+    name: "server-side apply: containers and env merge by name, container ports by port",
+    async run(env) {
+      const first = statefulSet(env, "merged");
+      const podSpec = (first.spec as Any).template.spec;
+      podSpec.containers = [{
+        name: "postgres",
+        image: "postgres:16",
+        env: [{ name: "A", value: "1" }],
+        ports: [{ name: "pg", containerPort: 5432 }],
+      }];
+      await env.client.apply(first, { fieldManager: MANAGER_A });
+      const second = statefulSet(env, "merged");
+      (second.spec as Any).template.spec.containers = [
+        { name: "postgres", env: [{ name: "B", value: "2" }], ports: [{ containerPort: 9187 }] },
+        { name: "exporter", image: "exporter:1" },
+      ];
+      const merged = await env.client.apply(second, { fieldManager: MANAGER_B });
+      const containers = (merged.spec as Any).template.spec.containers as Any[];
+      assert.deepEqual(containers.map((c) => c.name), ["postgres", "exporter"]);
+      assert.equal(containers[0].image, "postgres:16");
+      assert.deepEqual(containers[0].env, [{ name: "A", value: "1" }, { name: "B", value: "2" }]);
+      assert.deepEqual(containers[0].ports.map((p: Any) => p.containerPort), [5432, 9187]);
+      // A's own change of its env value touches nothing of B's.
+      podSpec.containers[0].env = [{ name: "A", value: "changed" }];
+      const again = await env.client.apply(first, { fieldManager: MANAGER_A });
+      const env0 = (again.spec as Any).template.spec.containers[0].env;
+      assert.deepEqual(env0, [{ name: "A", value: "changed" }, { name: "B", value: "2" }]);
+    },
+  },
+  {
+    name:
+      "server-side apply: a conflict names the manager and the field; force moves the field to the forcing manager",
+    async run(env) {
+      await env.client.apply(service(env, "contested", [PG_PORT]), { fieldManager: MANAGER_A });
+      const moved = { ...PG_PORT, targetPort: 6432 };
+      await expectApiError(
+        env.client.apply(service(env, "contested", [moved]), { fieldManager: MANAGER_B }),
+        "Conflict",
+        409,
+        new RegExp(
+          `^Apply failed with 1 conflict: conflict with "${MANAGER_A}": ` +
+            String.raw`\.spec\.ports\[port=5432,protocol="TCP"\]\.targetPort$`,
+        ),
+      );
+      const forced = await env.client.apply(service(env, "contested", [moved]), {
+        fieldManager: MANAGER_B,
+        force: true,
+      });
+      assert.equal((forced.spec as Any).ports[0].targetPort, 6432);
+      const fieldsOf = (manager: string) =>
+        JSON.stringify(
+          (forced.metadata.managedFields as Any[]).find((e) => e.manager === manager)?.fieldsV1,
+        );
+      assert.ok(!fieldsOf(MANAGER_A).includes("f:targetPort"), fieldsOf(MANAGER_A));
+      assert.ok(fieldsOf(MANAGER_B).includes("f:targetPort"), fieldsOf(MANAGER_B));
+      // A's next apply of its old value conflicts in turn.
+      await expectApiError(
+        env.client.apply(service(env, "contested", [PG_PORT]), { fieldManager: MANAGER_A }),
+        "Conflict",
+        409,
+      );
+    },
+  },
+  {
+    name:
+      "drift repair: a Service port changed by another manager's update makes re-applying Invalid; an update of the version read repairs it",
+    async run(env) {
+      const desired = service(env, "drifted", [PG_PORT]);
+      await env.client.apply(desired, { fieldManager: MANAGER_A, force: true });
+      // A user's edit, as `kubectl patch --type=json` sends it: an update by another manager.
+      const stored = await env.client.get(SERVICE, "drifted", env.namespace);
+      const edited = structuredClone(stored);
+      (edited.spec as Any).ports[0].port = 5433;
+      await env.client.update(edited);
+      // Applying the intent again merges port 5432 beside the user's 5433, both named "pg".
+      await expectApiError(
+        env.client.apply(desired, { fieldManager: MANAGER_A, force: true }),
+        "Invalid",
+        422,
+        /^Service "drifted" is invalid: spec\.ports\[1\]\.name: Duplicate value: "pg"$/,
+      );
+      const current = await env.client.get(SERVICE, "drifted", env.namespace);
+      const repaired = structuredClone(current);
+      (repaired.spec as Any).ports = (desired.spec as Any).ports;
+      const written = await env.client.update(repaired);
+      assert.deepEqual(portsOf(written), ["pg 5432/TCP"]);
+      assert.equal((written.spec as Any).ports[0].targetPort, 5432);
+      // From there the intent applies cleanly again and changes nothing.
+      const reapplied = await env.client.apply(desired, { fieldManager: MANAGER_A, force: true });
+      assert.deepEqual(portsOf(reapplied), ["pg 5432/TCP"]);
+      // A stale version read before the repair is refused: the repair never writes blind.
+      await expectApiError(env.client.update(repaired), "Conflict", 409);
     },
   },
   {
