@@ -67,15 +67,17 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   {
     apiGroup: "",
     resource: "secrets",
-    verbs: ["create", "list", "patch", "watch"],
-    why: "the credentials Secret: created once, never regenerated; a user's Secret over existing " +
-      "volumes is adopted by a server-side apply; the Secret informer",
+    verbs: ["create", "get", "list", "patch", "watch"],
+    why: "the credentials Secret: created once, never regenerated; read by name (live) before a " +
+      "new password and to adopt a user's Secret, which gets labels by a server-side apply; the " +
+      "informer lists and watches only the operator's own (label selector)",
   },
   {
     apiGroup: "",
     resource: "persistentvolumeclaims",
     verbs: ["list", "watch"],
-    why: "the PVC informer: a volume coming or going wakes its PostgresDB (read only)",
+    why: "the PVC informer: a volume coming or going wakes its PostgresDB; a consistent list " +
+      "(live, not the cache) before a new password",
   },
   {
     apiGroup: "",

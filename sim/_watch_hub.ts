@@ -108,7 +108,11 @@ export class WatchHub {
         const type = selectedType(watcher, change);
         if (type === undefined) continue;
         watcher.lastSentMs = now;
-        this.#enqueue(watcher, { dueMs: now + this.#options.watchDelayMs, type, object: change.object });
+        this.#enqueue(watcher, {
+          dueMs: now + this.#options.watchDelayMs,
+          type,
+          object: change.object,
+        });
       }
     }
     this.#maybeBookmark(change, now);

@@ -342,9 +342,13 @@ function convergeActions(
   }
   const service = buildHeadlessService(db, spec);
   const serviceDiff = children.service ? compareDesired(service, children.service) : undefined;
-  if (!serviceDiff?.equal) {
+  if (!children.service) {
+    // Create, never apply, a Service the cache does not hold: a lagging cache may hide an earlier
+    // PostgresDB's Service, and applying over it would add a second controller reference.
+    writes.push({ kind: "create", object: service, reason: "missing" });
+    event("Created", `Created ${describeRef(refOf(service))}`);
+  } else if (!serviceDiff?.equal) {
     writes.push({ kind: "apply", object: service, reason: serviceDiff?.reason ?? "missing" });
-    if (!children.service) event("Created", `Created ${describeRef(refOf(service))}`);
   }
   const statefulSet = buildStatefulSet(db, spec);
   const resize = keepClaimTemplates(statefulSet, children.statefulSet, spec);

@@ -45,7 +45,7 @@ Deno.test("reconcile() creates the Secret, the Service and the StatefulSet for a
   const actions = run(sample());
   assert.deepEqual(kinds(actions), [
     "create Secret",
-    "apply Service",
+    "create Service",
     "create StatefulSet",
     "patchStatus",
     "event Created",
