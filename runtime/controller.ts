@@ -320,7 +320,10 @@ export class Controller<T extends KubeObject = KubeObject> {
     for (const read of reads) {
       if (read.name !== undefined) {
         try {
-          answers.push({ read, found: [await this.#client.get(read.type, read.name, read.namespace)] });
+          answers.push({
+            read,
+            found: [await this.#client.get(read.type, read.name, read.namespace)],
+          });
         } catch (error) {
           if (!isApiError(error, "NotFound")) throw error;
           answers.push({ read, found: [] });

@@ -15,8 +15,8 @@
 import type { Clock, Timer } from "../core/clock.ts";
 import {
   type ClusterReader,
-  type ListOptions,
   isApiError,
+  type ListOptions,
   type WatchEvent,
   type WatchHandle,
 } from "../core/cluster.ts";
