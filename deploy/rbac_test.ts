@@ -77,6 +77,15 @@ data:
 `);
   await apply(sampleYaml({ name: "adopted" }));
   await settle();
+  // A hand edit of a label the operator sets on its Service: repaired by a server-side apply.
+  await apply(`apiVersion: v1
+kind: Service
+metadata:
+  name: my-postgres
+  namespace: default
+  labels: { app.kubernetes.io/component: edited-by-hand }
+`);
+  await settle();
   await runWhile(
     cluster,
     user.delete(
