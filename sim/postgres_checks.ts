@@ -114,11 +114,15 @@ export function readyChecker(): Checker {
   const readyAt = new Map<string, number>();
   /** `postgresUid@generation` -> the replicas asked for at that generation. */
   const replicasAt = new Map<string, number>();
+  /** PostgresDB uid -> its last StatefulSet, as last committed (deleted ones included). */
+  const lastStatefulSet = new Map<string, Any>();
   return {
     name: "Ready never ahead of the pods",
     onCommit(change) {
       const o = change.object as Any;
       if (o.kind === "StatefulSet" && o.metadata.uid) {
+        const owner = controllerOf(o)?.uid;
+        if (owner) lastStatefulSet.set(owner, o);
         const generation = o.metadata.generation ?? 0;
         if (o.status?.observedGeneration !== generation) return undefined;
         const key = `${o.metadata.uid}@${generation}`;
@@ -135,11 +139,14 @@ export function readyChecker(): Checker {
       const server = harness.cluster.server;
       const db = server.peek(POSTGRESDB, write.ref.name, write.ref.namespace);
       if (!db?.metadata.uid) return undefined;
-      const sts = server.peek(
+      let sts = server.peek(
         { apiVersion: "apps/v1", kind: "StatefulSet" },
         write.ref.name,
         write.ref.namespace,
       );
+      // A StatefulSet a user deleted a moment ago may still be in the operator's cache: judge the
+      // write by that StatefulSet's readiness (the next reconcile sees it gone).
+      if (!sts) sts = lastStatefulSet.get(db.metadata.uid);
       if (!sts || controllerOf(sts)?.uid !== db.metadata.uid) {
         return `${write.target} was written ready without a StatefulSet of its own`;
       }
