@@ -195,6 +195,7 @@ export class KubeClusterClient implements ClusterClient {
     };
     if (options.resourceVersion !== "") query.resourceVersion = options.resourceVersion;
     if (options.allowBookmarks === true) query.allowWatchBookmarks = "true";
+    if (options.labelSelector) query.labelSelector = labelSelector(options.labelSelector);
     return await this.#openWatch(type, path, query, options);
   }
 

@@ -12,7 +12,13 @@ import { postgresReconciler } from "../core/postgres/reconcile.ts";
 import { postgresDBCrd } from "../crds/postgresdb.ts";
 import { FAULT_PRESETS, type FaultOptions } from "../sim/faults.ts";
 import { checkPostgresConverged, postgresCheckers } from "../sim/postgres_checks.ts";
-import { type RunReport, runSchedule, type Schedule, type Step } from "../sim/schedule.ts";
+import {
+  CHILD_TYPES,
+  type RunReport,
+  runSchedule,
+  type Schedule,
+  type Step,
+} from "../sim/schedule.ts";
 import { InputError } from "./manifests.ts";
 
 /** A preset's crash rate: how often the operator dies after a write. */
@@ -192,6 +198,8 @@ const STEP_FIELDS: Record<Step["do"], [string, "string" | "object"][]> = {
   crashPod: [["name", "string"]],
   loseNode: [["node", "string"]],
   crashOperator: [],
+  userDelete: [["kind", "string"], ["name", "string"]],
+  userEdit: [["kind", "string"], ["name", "string"]],
 };
 
 function checkStep(step: unknown, where: string): void {
@@ -212,6 +220,13 @@ function checkStep(step: unknown, where: string): void {
     if (typeof s[field] !== type || s[field] === null) {
       throw new InputError(`Cannot use ${where}: ${s.do} needs ${field} (${type})`);
     }
+  }
+  if (
+    (s.do === "userDelete" || s.do === "userEdit") && !Object.hasOwn(CHILD_TYPES, s.kind as string)
+  ) {
+    throw new InputError(
+      `Cannot use ${where}: ${s.do} kind must be one of ${Object.keys(CHILD_TYPES).join(", ")}`,
+    );
   }
   if (s.do === "apply") {
     const object = s.object as Record<string, unknown>;

@@ -10,7 +10,7 @@ import { describeAction } from "../core/actions.ts";
 import { isApiError } from "../core/cluster.ts";
 import { describeRef, type KubeObject, refOf } from "../core/object.ts";
 import { postgresReconciler, reconcilePostgresDB } from "../core/postgres/reconcile.ts";
-import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
+import { DELETION_POLICIES, POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
 import { observe } from "../core/reconciler.ts";
 import { SeededRandom } from "../sim/random.ts";
 import { VIRTUAL_EPOCH_MS } from "../sim/clock.ts";
@@ -63,8 +63,8 @@ export async function planAgainstCluster(
       db.metadata.uid ??= `<uid of ${db.metadata.name}>`;
       const generation = db.metadata.generation ?? 0;
       if (!stored) db.metadata.generation = 1;
-      else if (!jsonEqual(stored.spec, object.spec)) {
-        db.spec = structuredClone(object.spec ?? {}) as NonNullable<PostgresDB["spec"]>;
+      else if (!jsonEqual(stored.spec, withSchemaDefaults(object.spec))) {
+        db.spec = withSchemaDefaults(object.spec) as NonNullable<PostgresDB["spec"]>;
         db.metadata.generation = generation + 1;
       }
       const others: KubeObject[] = [];
@@ -87,4 +87,12 @@ export async function planAgainstCluster(
   } finally {
     client.close();
   }
+}
+
+/** The spec as the API server stores it: the CRD schema's defaults filled in. */
+function withSchemaDefaults(spec: unknown): Record<string, unknown> {
+  const copy = structuredClone(spec ?? {}) as Record<string, unknown>;
+  copy.replicas ??= 1;
+  copy.deletionPolicy ??= DELETION_POLICIES[0];
+  return copy;
 }

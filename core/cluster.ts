@@ -16,6 +16,12 @@ export interface ListOptions {
   namespace?: string;
   /** Equality-based label selector as a map: every pair must match. */
   labelSelector?: Record<string, string>;
+  /**
+   * The answer must be the server's current state (a quorum read, as a list without a
+   * resourceVersion is), never a cached or older view: for decisions that cannot be undone.
+   * @default false
+   */
+  consistent?: boolean;
 }
 
 /** The answer of {@link ClusterReader.list}: the items and the version to watch from. */
@@ -33,6 +39,11 @@ export type WatchEvent =
 export interface WatchOptions {
   /** Only objects in this namespace; all namespaces when absent. */
   namespace?: string;
+  /**
+   * Only objects with these labels. An object that stops matching arrives as DELETED, one that
+   * starts matching as ADDED, as the API server's watch cache sends them.
+   */
+  labelSelector?: Record<string, string>;
   /** Events after this version. A version older than the server's window fails with 410 Gone. */
   resourceVersion: string;
   /**

@@ -53,6 +53,22 @@ export interface WatchedKind {
   keyOf?: (object: KubeObject) => string | undefined;
 }
 
+/**
+ * A read a reconcile needs from the API server itself, not the cache: one object by name (GET),
+ * or every object of a kind in a namespace (a consistent LIST). In the snapshot, the live answer
+ * replaces the cache's view: an object the read did not find is absent, whatever the cache holds.
+ */
+export type LiveRead =
+  | { type: TypeRef; namespace?: string | undefined; name: string }
+  | { type: TypeRef; namespace: string; name?: undefined };
+
+/** A kind whose cache holds only objects with these labels. */
+export interface CacheSelector {
+  type: TypeRef;
+  /** Equality-based label selector: every pair must match. */
+  labelSelector: Record<string, string>;
+}
+
 /** A controller's decision logic, with the kinds it watches. */
 export interface Reconciler<T extends KubeObject = KubeObject> {
   /** The controller's name, for logs, metrics and field managers. */
@@ -66,8 +82,45 @@ export interface Reconciler<T extends KubeObject = KubeObject> {
    * StatefulSet makes); `keyOf` maps an object's events to the key to reconcile, if any.
    */
   readonly watches?: readonly WatchedKind[];
+  /**
+   * Kinds cached only in part: the informer lists and watches just the objects with these labels,
+   * so nothing else of that kind enters the process (Secrets, say). Read others with `liveReads`.
+   */
+  readonly cacheSelectors?: readonly CacheSelector[];
+  /**
+   * The reads, in order, that must come from the API server before a decision on this snapshot
+   * (a decision that cannot be undone must not rest on a cache that may lag). Called with the
+   * cached snapshot; the runtime performs the reads and reconciles on the snapshot they correct.
+   * Return none when the cache is enough, so that a converged object costs no request.
+   */
+  liveReads?(observed: Observed<T>): readonly LiveRead[];
   /** The pure decision. */
   reconcile(observed: Observed<T>, context: ReconcileContext): ReconcileResult;
+}
+
+/**
+ * `observed` with the answers of live reads laid over the cache: an object a read covers is what
+ * the read found (or absent), whatever the cache held.
+ */
+export function withLiveReads<T extends KubeObject>(
+  observed: Observed<T>,
+  reads: readonly { read: LiveRead; found: readonly KubeObject[] }[],
+): Observed<T> {
+  const covers = (read: LiveRead, ref: ObjectRef) =>
+    read.type.apiVersion === ref.apiVersion && read.type.kind === ref.kind &&
+    (read.namespace ?? undefined) === (ref.namespace ?? undefined) &&
+    (read.name === undefined || read.name === ref.name);
+  return {
+    object: observed.object,
+    owned: observed.owned,
+    lookup(ref) {
+      for (let i = reads.length - 1; i >= 0; i--) {
+        const { read, found } = reads[i]!;
+        if (covers(read, ref)) return found.find((o) => o.metadata.name === ref.name);
+      }
+      return observed.lookup(ref);
+    },
+  };
 }
 
 /** Builds an {@link Observed} from plain objects, for tests and for `plan`. */

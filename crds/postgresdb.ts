@@ -10,7 +10,7 @@
  */
 
 import type { KubeObject } from "../core/object.ts";
-import { GROUP } from "../core/postgres/types.ts";
+import { DELETION_POLICIES, GROUP } from "../core/postgres/types.ts";
 import { MAX_REPLICAS, PG_IDENTIFIER } from "../core/postgres/validate.ts";
 import { POSTGRES_VERSION } from "../core/postgres/version.ts";
 
@@ -64,6 +64,18 @@ const specSchema = {
       "x-kubernetes-validations": [{
         rule: "self == oldSelf",
         message: "databaseName cannot change after the database was initialised",
+      }],
+    },
+    deletionPolicy: {
+      type: "string",
+      description: "What deleting the PostgresDB does to its volumes and its generated " +
+        "credentials Secret, together: Retain keeps both (a PostgresDB re-created with the same " +
+        "name finds them), Delete removes both. A Secret the user brought is never deleted.",
+      enum: [...DELETION_POLICIES],
+      default: DELETION_POLICIES[0],
+      "x-kubernetes-validations": [{
+        rule: "self == oldSelf",
+        message: "deletionPolicy cannot change after creation",
       }],
     },
   },

@@ -8,9 +8,9 @@
  * @example
  * ```ts
  * import { accessFor, OPERATOR_RULES } from "./rbac.ts";
- * const access = accessFor("apply", { apiVersion: "v1", kind: "Service" });
- * console.assert(access.verb === "patch" && access.resource === "services");
- * console.assert(OPERATOR_RULES.some((r) => r.resource === "services" && r.verbs.includes("patch")));
+ * const access = accessFor("apply", { apiVersion: "v1", kind: "Secret" });
+ * console.assert(access.verb === "patch" && access.resource === "secrets");
+ * console.assert(OPERATOR_RULES.some((r) => r.resource === "secrets" && r.verbs.includes("patch")));
  * ```
  *
  * @module
@@ -67,24 +67,25 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   {
     apiGroup: "",
     resource: "secrets",
-    verbs: ["create", "list", "patch", "watch"],
-    why: "the credentials Secret: created once, never regenerated; a user's Secret over existing " +
-      "volumes is adopted by a server-side apply; the Secret informer",
+    verbs: ["create", "get", "list", "patch", "watch"],
+    why: "the credentials Secret: created once, never regenerated; read by name (live) before a " +
+      "new password and to adopt a user's Secret, which gets labels by a server-side apply; the " +
+      "informer lists and watches only the operator's own (label selector)",
   },
   {
     apiGroup: "",
     resource: "persistentvolumeclaims",
     verbs: ["list", "watch"],
-    why: "the PVC informer: a volume coming or going wakes its PostgresDB (read only)",
+    why: "the PVC informer: a volume coming or going wakes its PostgresDB; a consistent list " +
+      "(live, not the cache) before a new password",
   },
   {
     apiGroup: "",
     resource: "services",
-    verbs: ["create", "list", "patch", "update", "watch"],
+    verbs: ["create", "list", "update", "watch"],
     why:
-      "the headless Service, server-side applied when missing: a PATCH, which needs create too " +
-      "when it creates the object (the API server checks both); a drifted one is updated with " +
-      "the version read",
+      "the headless Service: created when missing (never applied over what a lagging cache may " +
+      "hide); a drifted one is updated with the version read",
   },
   {
     apiGroup: "apps",

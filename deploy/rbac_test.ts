@@ -82,6 +82,14 @@ data:
 `);
   await apply(sampleYaml({ name: "adopted" }));
   await settle();
+  // A hand edit of a label the operator sets on its Service (as `kubectl label --overwrite`).
+  const labelled = await runWhile(cluster, user.get(SERVICE, "my-postgres", "default"));
+  labelled.metadata.labels = {
+    ...labelled.metadata.labels,
+    "app.kubernetes.io/component": "edited-by-hand",
+  };
+  await runWhile(cluster, user.update(labelled));
+  await settle();
   await runWhile(
     cluster,
     user.delete(

@@ -13,10 +13,15 @@
 import type { Clock, Random } from "../core/clock.ts";
 import { type ClusterClient, isApiError } from "../core/cluster.ts";
 import { controllerOf, type KubeObject, objectKey, typeKey, type TypeRef } from "../core/object.ts";
-import type { Observed, Reconciler } from "../core/reconciler.ts";
+import {
+  type LiveRead,
+  type Observed,
+  type Reconciler,
+  withLiveReads,
+} from "../core/reconciler.ts";
 import { type Action, describeAction } from "../core/actions.ts";
 import { executeActions } from "./executor.ts";
-import { type CacheChange, Informer } from "./informer.ts";
+import { type CacheChange, Informer, type InformerOptions } from "./informer.ts";
 import { errorMessage, type Logger, silentLogger } from "./log.ts";
 import { WorkQueue } from "./queue.ts";
 
@@ -104,14 +109,20 @@ export class Controller<T extends KubeObject = KubeObject> {
       backoffMaxMs: options.backoffMaxMs ?? 300_000,
     });
     this.queue.onReady(() => this.#pump());
-    const informerOptions = (onChange: (change: CacheChange) => void) => {
-      const o = {
+    const selectors = new Map(
+      (reconciler.cacheSelectors ?? []).map((s) => [typeKey(s.type), s.labelSelector]),
+    );
+    const informerOptions = (onChange: (change: CacheChange) => void, type?: TypeRef) => {
+      const o: InformerOptions = {
         clock: options.clock,
         logger: this.#logger,
         watchInactivityMs: options.watchInactivityMs ?? 300_000,
         onChange,
       };
-      return options.namespace ? { ...o, namespace: options.namespace } : o;
+      if (options.namespace) o.namespace = options.namespace;
+      const labelSelector = type ? selectors.get(typeKey(type)) : undefined;
+      if (labelSelector) o.labelSelector = labelSelector;
+      return o;
     };
     this.#primary = new Informer(
       client,
@@ -142,7 +153,7 @@ export class Controller<T extends KubeObject = KubeObject> {
         informerOptions((c) => {
           this.#mapOwned(c);
           mapWatched(type, c);
-        }),
+        }, type),
       );
       this.#byType.set(typeKey(type), informer);
       return informer;
@@ -150,7 +161,11 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.#watched = (reconciler.watches ?? [])
       .filter(({ type }) => !this.#byType.has(typeKey(type)))
       .map(({ type }) => {
-        const informer = new Informer(client, type, informerOptions((c) => mapWatched(type, c)));
+        const informer = new Informer(
+          client,
+          type,
+          informerOptions((c) => mapWatched(type, c), type),
+        );
         this.#byType.set(typeKey(type), informer);
         return informer;
       });
@@ -241,8 +256,8 @@ export class Controller<T extends KubeObject = KubeObject> {
   }
 
   async #process(key: string): Promise<void> {
-    const observed = this.observe(key);
-    if (!observed) {
+    const cached = this.observe(key);
+    if (!cached) {
       this.queue.forget(key);
       return;
     }
@@ -251,6 +266,7 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.stats.reconciles++;
     let outcome: ReconcileOutcome = "success";
     try {
+      const observed = await this.#readLive(cached);
       const { actions } = this.reconciler.reconcile(observed, {
         nowMs: startMs,
         random: this.#options.random,
@@ -305,6 +321,33 @@ export class Controller<T extends KubeObject = KubeObject> {
         this.#options.metrics?.reconciled(this.reconciler.name, outcome, durationMs)
       );
     }
+  }
+
+  /** The cached snapshot corrected by the reconciler's live reads, in the order it gave them. */
+  async #readLive(cached: Observed<T>): Promise<Observed<T>> {
+    const reads = this.reconciler.liveReads?.(cached) ?? [];
+    if (reads.length === 0) return cached;
+    const answers: { read: LiveRead; found: KubeObject[] }[] = [];
+    for (const read of reads) {
+      if (read.name !== undefined) {
+        try {
+          answers.push({
+            read,
+            found: [await this.#client.get(read.type, read.name, read.namespace)],
+          });
+        } catch (error) {
+          if (!isApiError(error, "NotFound")) throw error;
+          answers.push({ read, found: [] });
+        }
+      } else {
+        const { items } = await this.#client.list(read.type, {
+          namespace: read.namespace,
+          consistent: true,
+        });
+        answers.push({ read, found: items });
+      }
+    }
+    return withLiveReads(cached, answers);
   }
 
   /** Runs an observer hook; a failing one is logged, never allowed to wedge a key. */

@@ -16,6 +16,7 @@ import type { Clock, Timer } from "../core/clock.ts";
 import {
   type ClusterReader,
   isApiError,
+  type ListOptions,
   type WatchEvent,
   type WatchHandle,
 } from "../core/cluster.ts";
@@ -38,6 +39,8 @@ export interface InformerOptions {
   clock: Clock;
   /** Only this namespace; all when absent. */
   namespace?: string;
+  /** Only objects with these labels (the server filters, so nothing else reaches the cache). */
+  labelSelector?: Record<string, string>;
   /**
    * Restart a watch that delivered nothing (no event, no bookmark) for this long; 0 turns the
    * watchdog off. @default 300000
@@ -165,7 +168,9 @@ export class Informer {
     this.#watch = undefined;
     this.stats.lists++;
     try {
-      const listOptions = this.#options.namespace ? { namespace: this.#options.namespace } : {};
+      const listOptions: ListOptions = {};
+      if (this.#options.namespace) listOptions.namespace = this.#options.namespace;
+      if (this.#options.labelSelector) listOptions.labelSelector = this.#options.labelSelector;
       const result = await this.#client.list(this.type, listOptions);
       if (generation !== this.#generation || this.#stopped) return;
       this.#replace(result.items);
@@ -221,6 +226,9 @@ export class Informer {
       },
     };
     if (this.#options.namespace) Object.assign(options, { namespace: this.#options.namespace });
+    if (this.#options.labelSelector) {
+      Object.assign(options, { labelSelector: this.#options.labelSelector });
+    }
     this.#client.watch(this.type, options).then(
       (handle) => {
         if (generation !== this.#generation) handle.stop();

@@ -140,7 +140,7 @@ export class SimStore {
     if (type === "DELETED") this.index.remove(store, old ?? next);
     else this.index.put(store, next, old);
     const namespace = next.metadata.namespace ?? "";
-    this.#hub.record({ rv, type, typeKey: typeKey(resource), namespace, object: next });
+    this.#hub.record({ rv, type, typeKey: typeKey(resource), namespace, object: next, old });
     this.#notify({ type, resource, object: next, oldObject: old });
     return next;
   }

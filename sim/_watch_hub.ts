@@ -15,6 +15,7 @@ import { ApiError, type WatchEvent, type WatchHandle, type WatchOptions } from "
 import type { Clock, Timer } from "../core/clock.ts";
 import type { KubeObject } from "../core/object.ts";
 import { deepClone } from "./_json.ts";
+import { matchesLabels } from "./_store_helpers.ts";
 
 /** The kind of a committed change. */
 export type ChangeType = "ADDED" | "MODIFIED" | "DELETED";
@@ -26,6 +27,8 @@ export interface LoggedChange {
   typeKey: string;
   namespace: string;
   object: KubeObject;
+  /** The state before the change, for label-selector watches. */
+  old?: KubeObject | undefined;
 }
 
 /** Identifies an open watch to delivery hooks. */
@@ -102,8 +105,14 @@ export class WatchHub {
     if (watchers) {
       for (const watcher of watchers) {
         if (!matches(watcher, change)) continue;
+        const type = selectedType(watcher, change);
+        if (type === undefined) continue;
         watcher.lastSentMs = now;
-        this.#enqueue(watcher, { dueMs: now + this.#options.watchDelayMs, ...change });
+        this.#enqueue(watcher, {
+          dueMs: now + this.#options.watchDelayMs,
+          type,
+          object: change.object,
+        });
       }
     }
     this.#maybeBookmark(change, now);
@@ -163,16 +172,19 @@ export class WatchHub {
       });
       return handle;
     }
+    const selector = options.labelSelector;
     if (fromRv === undefined) {
-      for (const object of initial()) this.#enqueue(watcher, { dueMs, type: "ADDED", object });
+      for (const object of initial()) {
+        if (selector && !matchesLabels(object, selector)) continue;
+        this.#enqueue(watcher, { dueMs, type: "ADDED", object });
+      }
     } else {
       const first = this.#log[0];
       const start = first === undefined ? 0 : Math.max(0, fromRv + 1 - first.rv);
       for (let i = start; i < this.#log.length; i++) {
         const change = this.#log[i]!;
-        if (matches(watcher, change)) {
-          this.#enqueue(watcher, { dueMs, type: change.type, object: change.object });
-        }
+        const type = matches(watcher, change) ? selectedType(watcher, change) : undefined;
+        if (type !== undefined) this.#enqueue(watcher, { dueMs, type, object: change.object });
       }
     }
     let set = this.#byType.get(typeKey);
@@ -230,6 +242,20 @@ export class WatchHub {
     const next = watcher.queue[watcher.head]!;
     watcher.timer = this.#clock.setTimer(next.dueMs - now, () => this.#flush(watcher));
   }
+}
+
+/**
+ * The event a label-selector watch sees for a change: an object that starts matching is ADDED,
+ * one that stops matching is DELETED, one that never matched is not sent at all.
+ */
+function selectedType(watcher: Watcher, change: LoggedChange): ChangeType | undefined {
+  const selector = watcher.options.labelSelector;
+  if (!selector) return change.type;
+  const now = matchesLabels(change.object, selector);
+  if (change.type !== "MODIFIED") return now ? change.type : undefined;
+  const before = change.old !== undefined && matchesLabels(change.old, selector);
+  if (now) return before ? "MODIFIED" : "ADDED";
+  return before ? "DELETED" : undefined;
 }
 
 function matches(watcher: Watcher, change: LoggedChange): boolean {

@@ -8,7 +8,7 @@
 
 import type { Action } from "../core/actions.ts";
 import { isWrite } from "../core/actions.ts";
-import type { TypeRef } from "../core/object.ts";
+import type { KubeObject, TypeRef } from "../core/object.ts";
 import type { Checker } from "./harness.ts";
 
 /**
@@ -16,15 +16,21 @@ import type { Checker } from "./harness.ts";
  * with a uid that some object really had. (An owner gone between the controller's read and its
  * write is allowed: the garbage collector removes such a child. Writing for the wrong one of two
  * same-named owners is caught by the PostgresDB checkers, which know whose children are whose.)
+ * Objects that `options.ownerless` accepts may have no owner reference at all.
  */
-export function ownerReferenceChecker(ownerType: TypeRef): Checker {
+export function ownerReferenceChecker(
+  ownerType: TypeRef,
+  options: { ownerless?: (object: KubeObject) => boolean } = {},
+): Checker {
   return {
     name: "owner references",
     onWrite(write, { harness }) {
       if (write.verb !== "create" && write.verb !== "apply") return undefined;
       const object = write.object;
       if (!object || object.kind === ownerType.kind || object.kind === "Event") return undefined;
-      const controllers = (object.metadata.ownerReferences ?? []).filter((r) => r.controller);
+      const references = object.metadata.ownerReferences ?? [];
+      if (references.length === 0 && options.ownerless?.(object) === true) return undefined;
+      const controllers = references.filter((r) => r.controller);
       if (controllers.length !== 1) {
         return `${write.target} has ${controllers.length} controller owner references`;
       }

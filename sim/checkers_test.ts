@@ -100,30 +100,36 @@ Deno.test("credentialsChecker: data written over the Secret is a violation; adop
   assert.equal(checker.onWrite!(write("apply", adoption), context()), undefined);
 });
 
-Deno.test("credentialsChecker: a new password for the same live PostgresDB is a violation", async () => {
+Deno.test("credentialsChecker: a ready pod whose data was initialised with another password than its Secret's is a violation", async () => {
   const ctx = context();
-  const user = ctx.harness.cluster.client();
-  const created = ctx.harness.request(
-    user.apply(
-      { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", ...crd() },
-      { fieldManager: "t" },
-    ).then(() =>
-      user.create({ ...POSTGRESDB, metadata: { name: "db", namespace: "default" }, spec: {} })
-    ),
-  );
-  const db = await created;
-  const checker = credentialsChecker();
+  const server = ctx.harness.cluster.server;
   const secret = (password: string) =>
-    obj("Secret", "db-credentials", {
-      data: { password },
-      metadata: {
-        name: "db-credentials",
-        namespace: "default",
-        ownerReferences: [{ ...POSTGRESDB, name: "db", uid: db.metadata.uid!, controller: true }],
-      },
-    });
-  assert.equal(checker.onCommit!(change(secret("one"), "ADDED"), ctx), undefined);
-  assert.match(checker.onCommit!(change(secret("two"), "ADDED"), ctx)!, /password .* changed/);
+    obj("Secret", "db-credentials", { data: { password: btoa(password) } });
+  server.create(secret("one"));
+  server.create(obj("PersistentVolumeClaim", "data-db-0", { spec: {} }));
+  server.create(obj("Pod", "db-0", {
+    spec: {
+      containers: [{
+        name: "postgres",
+        env: [{
+          name: "POSTGRES_PASSWORD",
+          valueFrom: { secretKeyRef: { name: "db-credentials", key: "password" } },
+        }],
+      }],
+      volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data-db-0" } }],
+    },
+  }));
+  await ctx.harness.cluster.run({ maxVirtualMs: 10_000 });
+  const checker = credentialsChecker();
+  const pod = server.peek({ apiVersion: "v1", kind: "Pod" }, "db-0", "default")!;
+  assert.equal(checker.onCommit!(change(pod), ctx), undefined, "the data opens with its Secret");
+  // The Secret is replaced by one with a new password: the data still holds the old one.
+  server.delete({ apiVersion: "v1", kind: "Secret" }, "db-credentials", "default");
+  const replaced = server.create(secret("two"));
+  assert.match(
+    checker.onCommit!(change(replaced, "ADDED"), ctx)!,
+    /pod default\/db-0 is ready on data initialised with another password/,
+  );
 });
 
 Deno.test("timeTravelChecker: a StatefulSet written for an older generation is a violation", () => {
@@ -143,15 +149,3 @@ Deno.test("timeTravelChecker: a StatefulSet written for an older generation is a
   assert.equal(checker.onWrite!(sts(3), context()), undefined);
   assert.match(checker.onWrite!(sts(2), context())!, /generation 2 after 3/);
 });
-
-function crd() {
-  return {
-    metadata: { name: "postgresdbs.database.thegeekyway.com" },
-    spec: {
-      group: "database.thegeekyway.com",
-      names: { kind: "PostgresDB", plural: "postgresdbs", singular: "postgresdb" },
-      scope: "Namespaced",
-      versions: [{ name: "v1alpha1", served: true, storage: true, subresources: { status: {} } }],
-    },
-  };
-}

@@ -168,8 +168,11 @@ export class FaultyClient implements ClusterClient {
   }
 
   async list(type: TypeRef, options?: ListOptions): Promise<ListResult> {
-    const key = typeKey(type) + (options?.namespace ?? "");
     const fresh = await this.#read(() => this.#inner.list(type, options));
+    // A consistent list is a quorum read: it never answers from an older view.
+    if (options?.consistent === true) return fresh;
+    const key = typeKey(type) + (options?.namespace ?? "") +
+      JSON.stringify(options?.labelSelector ?? {});
     const previous = this.#lastList.get(key);
     this.#lastList.set(key, fresh);
     if (previous && this.#chance(this.faults.staleListRate)) {

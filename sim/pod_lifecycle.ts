@@ -10,7 +10,14 @@
  *   claim initialises it with its major ({@link PodLifecycle.dataMajor}); a pod of another major
  *   on that claim never becomes Ready (PostgreSQL refuses the directory and exits): its container
  *   is left waiting in `CrashLoopBackOff` with one restart (a kubelet retries forever, with the
- *   same outcome).
+ *   same outcome);
+ * - a container's environment from `secretKeyRef` is read when it starts: a missing Secret or key
+ *   keeps it from starting (CreateContainerConfigError) until the Secret appears. The first start
+ *   on a claim initialises its data with the `POSTGRES_PASSWORD` it read, and the lifecycle keeps
+ *   that password ({@link PodLifecycle.dataPassword}), so a checker can tell whether the Secret
+ *   still opens the data;
+ * - a claim carries the `kubernetes.io/pvc-protection` finalizer, removed once it is terminating
+ *   and no pod mounts it, as the real admission plugin and controller do.
  *
  * Faults for later scenarios: {@link PodLifecycle.crashPod}, {@link PodLifecycle.setNodeLost} and
  * {@link PodLifecycle.keepPodsUnready}. Every status write goes through the status subresource.
@@ -24,6 +31,13 @@ import type { SimApiServer, StoreChange } from "./api_server.ts";
 
 const POD: TypeRef = { apiVersion: "v1", kind: "Pod" };
 const PVC: TypeRef = { apiVersion: "v1", kind: "PersistentVolumeClaim" };
+const SECRET: TypeRef = { apiVersion: "v1", kind: "Secret" };
+const PVC_PROTECTION = "kubernetes.io/pvc-protection";
+
+interface EnvVar {
+  name: string;
+  valueFrom?: { secretKeyRef?: { name?: string; key?: string } };
+}
 
 /** Options of {@link PodLifecycle}. */
 export interface PodLifecycleOptions {
@@ -108,6 +122,12 @@ export class PodLifecycle {
   #dataMajor = new Map<string, number>();
   /** Bumped by every start or crash, so only the latest ready timer of a pod acts. */
   #readyToken = new Map<string, number>();
+  /** Pods that could not start for want of a Secret (`namespace/secret`). */
+  #waitingForSecret = new Map<string, Set<string>>();
+  /** The password each claim's data was initialised with, by claim uid. */
+  #claimPasswords = new Map<string, string>();
+  /** The password of the data each started pod runs on, by pod uid. */
+  #podPasswords = new Map<string, string>();
   readonly #unsubscribe: () => void;
 
   /** Starts the lifecycle on `server`. */
@@ -157,6 +177,14 @@ export class PodLifecycle {
   dataMajor(namespace: string, claim: string): number | undefined {
     const uid = this.#server.peek(PVC, claim, namespace)?.metadata.uid;
     return uid === undefined ? undefined : this.#dataMajor.get(uid);
+  }
+
+  /**
+   * The password the data under a running pod was initialised with (the `POSTGRES_PASSWORD` of the
+   * first pod that started on its claim), or undefined when the pod has not started.
+   */
+  dataPassword(podUid: string): string | undefined {
+    return this.#podPasswords.get(podUid);
   }
 
   /** Stops driving pods and claims. */
@@ -211,8 +239,24 @@ export class PodLifecycle {
   }
 
   #onChange(change: StoreChange): void {
-    if (change.type !== "ADDED") return;
     const object = change.object;
+    const kind = change.resource.kind;
+    if (kind === "Secret" && change.type !== "DELETED") {
+      const key = `${object.metadata.namespace ?? "default"}/${object.metadata.name}`;
+      const waiting = this.#waitingForSecret.get(key);
+      this.#waitingForSecret.delete(key);
+      for (const uid of waiting ?? []) this.#start(uid);
+    }
+    if (kind === "PersistentVolumeClaim" && change.type !== "DELETED") this.#protect(object);
+    if (kind === "Pod" && (change.type === "DELETED" || object.metadata.deletionTimestamp)) {
+      this.#podPasswords.delete(object.metadata.uid ?? "");
+      const namespace = object.metadata.namespace ?? "default";
+      for (const claim of claimNames(object)) {
+        const pvc = this.#server.peek(PVC, claim, namespace);
+        if (pvc) this.#protect(pvc);
+      }
+    }
+    if (change.type !== "ADDED") return;
     const uid = object.metadata.uid ?? "";
     if (change.resource.kind === "Pod" && change.resource.apiVersion === "v1") {
       const bound = Boolean((object.spec as { nodeName?: string } | undefined)?.nodeName);
@@ -257,10 +301,80 @@ export class PodLifecycle {
     return live[this.#nextNode++ % live.length];
   }
 
+  /**
+   * The claim's finalizer: added while it lives, removed once it is terminating and no live pod
+   * mounts it.
+   */
+  #protect(pvc: KubeObject): void {
+    const finalizers = pvc.metadata.finalizers ?? [];
+    const has = finalizers.includes(PVC_PROTECTION);
+    if (!pvc.metadata.deletionTimestamp) {
+      if (!has) {
+        this.#server.update({
+          ...pvc,
+          metadata: { ...pvc.metadata, finalizers: [...finalizers, PVC_PROTECTION] },
+        });
+      }
+      return;
+    }
+    if (!has) return;
+    const namespace = pvc.metadata.namespace ?? "default";
+    const inUse = this.#server.peekList(POD).some((pod) =>
+      (pod.metadata.namespace ?? "default") === namespace && !pod.metadata.deletionTimestamp &&
+      claimNames(pod).includes(pvc.metadata.name)
+    );
+    if (inUse) return;
+    this.#server.update({
+      ...pvc,
+      metadata: { ...pvc.metadata, finalizers: finalizers.filter((f) => f !== PVC_PROTECTION) },
+    });
+  }
+
+  /**
+   * The environment from Secrets, as the kubelet resolves it when a container starts; undefined
+   * (and the pod queued for the Secret) when a Secret or key is missing.
+   */
+  #resolveSecrets(pod: KubeObject): Map<string, string> | undefined {
+    const namespace = pod.metadata.namespace ?? "default";
+    const spec = pod.spec as { containers?: { env?: EnvVar[] }[] } | undefined;
+    const values = new Map<string, string>();
+    for (const container of spec?.containers ?? []) {
+      for (const env of container.env ?? []) {
+        const ref = env.valueFrom?.secretKeyRef;
+        if (!ref?.name || !ref.key) continue;
+        const secret = this.#server.peek(SECRET, ref.name, namespace);
+        const data = secret?.data as Record<string, string> | undefined;
+        const value = data?.[ref.key];
+        if (value === undefined || secret?.metadata.deletionTimestamp) {
+          const key = `${namespace}/${ref.name}`;
+          let waiting = this.#waitingForSecret.get(key);
+          if (!waiting) this.#waitingForSecret.set(key, waiting = new Set());
+          waiting.add(pod.metadata.uid ?? "");
+          return undefined;
+        }
+        values.set(env.name, atob(value));
+      }
+    }
+    return values;
+  }
+
   /** The kubelet starts the containers: Running, started, not yet ready. */
   #start(uid: string): void {
     const pod = this.#server.byUid(uid);
     if (!pod || pod.metadata.deletionTimestamp) return;
+    if ((pod.status as { phase?: string } | undefined)?.phase === "Running") return;
+    const env = this.#resolveSecrets(pod);
+    if (env === undefined) return;
+    const password = env.get("POSTGRES_PASSWORD");
+    if (password !== undefined) {
+      for (const claim of claimNames(pod)) {
+        const pvc = this.#server.peek(PVC, claim, pod.metadata.namespace ?? "default");
+        const claimUid = pvc?.metadata.uid;
+        if (claimUid === undefined) continue;
+        if (!this.#claimPasswords.has(claimUid)) this.#claimPasswords.set(claimUid, password);
+        this.#podPasswords.set(uid, this.#claimPasswords.get(claimUid)!);
+      }
+    }
     const spec = pod.spec as { nodeName?: string; containers?: { name: string; image?: string }[] };
     const now = toTimestamp(this.#clock.nowMs());
     const ip = this.#nextIp++;

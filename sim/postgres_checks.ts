@@ -21,13 +21,18 @@ import {
   writesPerReconcileChecker,
 } from "./checkers.ts";
 import type { Checker, Harness } from "./harness.ts";
+import { isPodReady } from "./pod_lifecycle.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-/** The credentials Secret is created once per PostgresDB uid and never written again. */
+/**
+ * The credentials Secret is only ever created by the operator, never updated, applied with data,
+ * or deleted; and the password it holds opens the data: a ready pod runs on data initialised with
+ * the password its Secret holds now (the simulated kubelet records the password a claim's data was
+ * initialised with). A Secret the user deleted is no violation; a new password over old data is.
+ */
 export function credentialsChecker(): Checker {
-  const passwords = new Map<string, string>();
   return {
     name: "credentials never regenerated or overwritten",
     onWrite(write) {
@@ -42,26 +47,50 @@ export function credentialsChecker(): Checker {
     },
     onCommit(change, { harness }) {
       const o = change.object;
-      if (o.kind !== "Secret" || change.type === "DELETED") return undefined;
-      const owner = controllerOf(o);
-      if (!owner || owner.kind !== POSTGRESDB.kind) return undefined;
-      // A Secret written for an owner already gone (a lagging cache) is garbage, collected soon;
-      // it is no database's credentials.
-      const live = harness.cluster.server.byUid(owner.uid);
-      if (!live || live.metadata.deletionTimestamp) return undefined;
-      const password = (o.data as Record<string, string> | undefined)?.password;
-      const key = `${owner.uid}/${o.metadata.name}`;
-      const first = passwords.get(key);
-      if (first === undefined) {
-        if (password !== undefined) passwords.set(key, password);
-        return undefined;
+      if (change.type === "DELETED") return undefined;
+      if (o.kind === "Pod") return passwordMismatch(harness, o);
+      if (o.kind !== "Secret") return undefined;
+      for (const pod of harness.cluster.server.peekList(POD)) {
+        if (pod.metadata.namespace !== o.metadata.namespace) continue;
+        if (passwordSecretOf(pod) !== o.metadata.name) continue;
+        const problem = passwordMismatch(harness, pod);
+        if (problem) return problem;
       }
-      return password !== first
-        ? `the password of ${o.metadata.namespace}/${o.metadata.name} changed for the same PostgresDB`
-        : undefined;
+      return undefined;
     },
   };
 }
+
+const POD = { apiVersion: "v1", kind: "Pod" };
+
+/** The Secret a pod reads `POSTGRES_PASSWORD` from. */
+function passwordSecretOf(pod: KubeObject): string | undefined {
+  const containers = (pod.spec as Any)?.containers ?? [];
+  for (const container of containers) {
+    for (const env of container.env ?? []) {
+      if (env.name === "POSTGRES_PASSWORD") return env.valueFrom?.secretKeyRef?.name;
+    }
+  }
+  return undefined;
+}
+
+/** A violation when a ready pod's data was initialised with another password than its Secret's. */
+function passwordMismatch(harness: Harness, pod: KubeObject): string | undefined {
+  if (!isPodReady(pod) || pod.metadata.deletionTimestamp) return undefined;
+  const data = harness.cluster.pods.dataPassword(pod.metadata.uid ?? "");
+  const name = passwordSecretOf(pod);
+  if (data === undefined || name === undefined) return undefined;
+  const namespace = pod.metadata.namespace ?? "default";
+  const secret = harness.cluster.server.peek(SECRET_TYPE, name, namespace);
+  const encoded = (secret?.data as Record<string, string> | undefined)?.password;
+  if (encoded === undefined) return undefined;
+  return atob(encoded) !== data
+    ? `pod ${namespace}/${pod.metadata.name} is ready on data initialised with another password ` +
+      `than Secret ${namespace}/${name} holds: applications cannot log in`
+    : undefined;
+}
+
+const SECRET_TYPE = { apiVersion: "v1", kind: "Secret" };
 
 /** The operator never deletes a PersistentVolumeClaim. */
 export function volumeChecker(): Checker {
@@ -86,11 +115,15 @@ export function readyChecker(): Checker {
   const readyAt = new Map<string, number>();
   /** `postgresUid@generation` -> the replicas asked for at that generation. */
   const replicasAt = new Map<string, number>();
+  /** PostgresDB uid -> its last StatefulSet, as last committed (deleted ones included). */
+  const lastStatefulSet = new Map<string, Any>();
   return {
     name: "Ready never ahead of the pods",
     onCommit(change) {
       const o = change.object as Any;
       if (o.kind === "StatefulSet" && o.metadata.uid) {
+        const owner = controllerOf(o)?.uid;
+        if (owner) lastStatefulSet.set(owner, o);
         const generation = o.metadata.generation ?? 0;
         if (o.status?.observedGeneration !== generation) return undefined;
         const key = `${o.metadata.uid}@${generation}`;
@@ -107,11 +140,14 @@ export function readyChecker(): Checker {
       const server = harness.cluster.server;
       const db = server.peek(POSTGRESDB, write.ref.name, write.ref.namespace);
       if (!db?.metadata.uid) return undefined;
-      const sts = server.peek(
+      let sts = server.peek(
         { apiVersion: "apps/v1", kind: "StatefulSet" },
         write.ref.name,
         write.ref.namespace,
       );
+      // A StatefulSet a user deleted a moment ago may still be in the operator's cache: judge the
+      // write by that StatefulSet's readiness (the next reconcile sees it gone).
+      if (!sts) sts = lastStatefulSet.get(db.metadata.uid);
       if (!sts || controllerOf(sts)?.uid !== db.metadata.uid) {
         return `${write.target} was written ready without a StatefulSet of its own`;
       }
@@ -155,7 +191,8 @@ export function timeTravelChecker(): Checker {
 /** Every checker for the PostgresDB operator. */
 export function postgresCheckers(): Checker[] {
   return [
-    ownerReferenceChecker(POSTGRESDB),
+    // Credentials live as long as their data (Retain), and a user's Secret is never owned.
+    ownerReferenceChecker(POSTGRESDB, { ownerless: (o) => o.kind === "Secret" }),
     invalidWriteChecker(),
     observedGenerationChecker(POSTGRESDB),
     writesPerReconcileChecker(10),
@@ -195,7 +232,10 @@ export function checkPostgresConverged(harness: Pick<Harness, "cluster">): strin
     }
     // A valid spec may only be refused when it renames a database that was already initialised,
     // or when its volumes outlived the credentials they were initialised with.
-    const [secret] = controlled(uid, "Secret") as Any[];
+    const secret = objects.find((o) =>
+      o.kind === "Secret" && o.metadata.namespace === db.metadata.namespace &&
+      o.metadata.name === secretName(db.metadata.name)
+    ) as Any;
     const volumes = objects.filter((o) =>
       o.kind === "PersistentVolumeClaim" && o.metadata.namespace === db.metadata.namespace &&
       o.metadata.name.startsWith(`data-${db.metadata.name}-`) && !o.metadata.deletionTimestamp
@@ -247,10 +287,7 @@ export function checkPostgresConverged(harness: Pick<Harness, "cluster">): strin
       problems.push(`${name}: StatefulSet runs ${sts.spec.template.spec.containers[0].image}`);
     }
     if (controlled(uid, "Service").length !== 1) problems.push(`${name}: no Service`);
-    const secrets = controlled(uid, "Secret");
-    if (secrets.length !== 1 || secrets[0]!.metadata.name !== secretName(db.metadata.name)) {
-      problems.push(`${name}: no credentials Secret`);
-    }
+    if (!secret) problems.push(`${name}: no credentials Secret`);
   }
   return problems;
 }
@@ -305,7 +342,10 @@ export function postgresOutcome(objects: readonly KubeObject[]): unknown {
         .sort(),
       statefulSet: sts ? { replicas, template: sts.spec.template } : undefined,
       service: mine("Service").map((s) => s.spec.ports),
-      secretKeys: mine("Secret").map((s) => Object.keys(s.data ?? {}).sort()),
+      secretKeys: objects.filter((o) =>
+        o.kind === "Secret" && o.metadata.namespace === db.metadata.namespace &&
+        o.metadata.name === secretName(db.metadata.name)
+      ).map((s) => Object.keys((s as Any).data ?? {}).sort()),
       pvcs,
       pods,
     };

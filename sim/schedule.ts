@@ -26,7 +26,21 @@ export type Step =
   | { atMs: number; do: "deletePod"; name: string; namespace?: string }
   | { atMs: number; do: "crashPod"; name: string; namespace?: string }
   | { atMs: number; do: "loseNode"; node: string }
-  | { atMs: number; do: "crashOperator" };
+  | { atMs: number; do: "crashOperator" }
+  | { atMs: number; do: "userDelete"; kind: ChildKind; name: string; namespace?: string }
+  | { atMs: number; do: "userEdit"; kind: ChildKind; name: string; namespace?: string };
+
+/** The kinds of child objects the user actor deletes and edits by hand. */
+export type ChildKind = "Secret" | "Service" | "StatefulSet" | "PersistentVolumeClaim" | "Pod";
+
+/** The type of each {@link ChildKind}. */
+export const CHILD_TYPES: Record<ChildKind, { apiVersion: string; kind: ChildKind }> = {
+  Secret: { apiVersion: "v1", kind: "Secret" },
+  Service: { apiVersion: "v1", kind: "Service" },
+  StatefulSet: { apiVersion: "apps/v1", kind: "StatefulSet" },
+  PersistentVolumeClaim: { apiVersion: "v1", kind: "PersistentVolumeClaim" },
+  Pod: { apiVersion: "v1", kind: "Pod" },
+};
 
 /** A replayable run: seed, steps, faults. */
 export interface Schedule {
@@ -106,14 +120,16 @@ export async function runSchedule(
   );
   await harness.start();
   const steps = [...schedule.steps].sort((a, b) => a.atMs - b.atMs);
+  const deletedSecrets = new Map<string, KubeObject>();
   for (const step of steps) {
     if (harness.stopped) break;
     const waitMs = step.atMs - harness.atMs;
     if (waitMs > 0) await harness.runFor(waitMs);
-    perform(harness, step);
+    perform(harness, step, deletedSecrets);
   }
   await harness.runFor(schedule.faultsAfterLastStepMs ?? 0);
   harness.stopFaults();
+  restoreSecrets(harness, deletedSecrets);
   const bound = options.convergeWithinMs ?? 600_000;
   const converged = !harness.stopped && await harness.settle(bound);
   if (harness.stopped) {
@@ -147,8 +163,36 @@ export async function runSchedule(
   };
 }
 
+/**
+ * The user puts back, as the operator's `CredentialsMissing` message asks, every credentials
+ * Secret it deleted that is still missing: the last copy it deleted, with no owner.
+ */
+function restoreSecrets(harness: Harness, deleted: Map<string, KubeObject>): void {
+  for (const secret of deleted.values()) {
+    const { name, namespace } = secret.metadata;
+    if (harness.cluster.server.peek(CHILD_TYPES.Secret, name, namespace)) continue;
+    const copy: KubeObject = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name, namespace: namespace ?? "default" },
+      data: structuredClone(secret.data),
+    };
+    void harness.user.create(copy).catch(() => {});
+  }
+}
+
+/** A hand edit of a child, as a user with kubectl edit makes it. */
+function edited(object: KubeObject): KubeObject {
+  const copy = structuredClone(object);
+  copy.metadata.annotations = { ...copy.metadata.annotations, "example.com/edited-by": "user" };
+  // deno-lint-ignore no-explicit-any
+  const spec = copy.spec as any;
+  if (copy.kind === "StatefulSet" && spec) spec.replicas = (spec.replicas ?? 1) + 1;
+  return copy;
+}
+
 /** Starts one step; user requests run on virtual time and may fail like real ones. */
-function perform(harness: Harness, step: Step): void {
+function perform(harness: Harness, step: Step, deletedSecrets: Map<string, KubeObject>): void {
   const pods = harness.cluster.pods;
   const ignore = (promise: Promise<unknown>) => void promise.catch(() => {});
   switch (step.do) {
@@ -183,5 +227,31 @@ function perform(harness: Harness, step: Step): void {
       return;
     case "crashOperator":
       return harness.crash("scheduled");
+    case "userDelete": {
+      const type = CHILD_TYPES[step.kind];
+      const namespace = step.namespace ?? "default";
+      const stored = harness.cluster.server.peek(type, step.name, namespace);
+      if (stored && step.kind === "Secret") deletedSecrets.set(`${namespace}/${step.name}`, stored);
+      ignore(harness.user.delete(type, step.name, namespace));
+      if (step.kind !== "PersistentVolumeClaim") return;
+      // A claim in use stays until its pods are gone (pvc-protection), and a pod that has not
+      // started on it never will: the user deletes the pods that mount it, as Kubernetes asks.
+      for (const pod of harness.cluster.server.peekList(CHILD_TYPES.Pod)) {
+        const volumes =
+          (pod.spec as { volumes?: { persistentVolumeClaim?: { claimName?: string } }[] })
+            ?.volumes ?? [];
+        if (pod.metadata.namespace !== namespace) continue;
+        if (!volumes.some((v) => v.persistentVolumeClaim?.claimName === step.name)) continue;
+        ignore(harness.user.delete(CHILD_TYPES.Pod, pod.metadata.name, namespace));
+      }
+      return;
+    }
+    case "userEdit": {
+      const type = CHILD_TYPES[step.kind];
+      const stored = harness.cluster.server.peek(type, step.name, step.namespace ?? "default");
+      // An update of the version read: a conflict with the operator is the user's to retry.
+      if (stored) ignore(harness.user.update(edited(stored)));
+      return;
+    }
   }
 }

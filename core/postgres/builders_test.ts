@@ -6,7 +6,13 @@ import { buildStatefulSet, PGDATA } from "./statefulset.ts";
 import type { ValidSpec } from "./types.ts";
 import { random, sample } from "../../tests/support/fixtures.ts";
 
-const spec: ValidSpec = { version: "16", storage: "1Gi", replicas: 1, databaseName: "myapp" };
+const spec: ValidSpec = {
+  version: "16",
+  storage: "1Gi",
+  replicas: 1,
+  databaseName: "myapp",
+  deletionPolicy: "Retain",
+};
 
 // deno-lint-ignore no-explicit-any
 type Any = any;

@@ -7,8 +7,12 @@
  * an invalid field is created or changed; once the cluster matches the spec, a reconcile returns
  * no writes at all.
  *
- * Assumptions: garbage collection removes children when the PostgresDB goes (every child carries a
- * controller owner reference), so deletion needs no finalizer.
+ * A new password is decided only on live reads of the Secret and the volumes, never on the cache
+ * alone (see {@link credentialsLiveReads}).
+ *
+ * Assumptions: garbage collection removes children when the PostgresDB goes (the Service and the
+ * StatefulSet carry a controller owner reference; the Secret and, through the StatefulSet's claim
+ * retention, the volumes only with deletion policy `Delete`), so deletion needs no finalizer.
  *
  * Caveats: the volume claim template of a StatefulSet is immutable, so a storage change is
  * reported (condition `VolumeResize`) but not applied to existing volumes.
@@ -27,7 +31,13 @@ import {
   refOf,
   type TypeRef,
 } from "../object.ts";
-import type { Observed, ReconcileContext, Reconciler, ReconcileResult } from "../reconciler.ts";
+import type {
+  LiveRead,
+  Observed,
+  ReconcileContext,
+  Reconciler,
+  ReconcileResult,
+} from "../reconciler.ts";
 import { buildCredentialsSecret, generatePassword } from "./secret.ts";
 import { buildHeadlessService, compareService, repairedService } from "./service.ts";
 import { buildStatefulSet, DATA_CLAIM, observedStorage } from "./statefulset.ts";
@@ -55,7 +65,7 @@ import {
   MAX_REPLICAS,
   validatePostgresDB,
 } from "./validate.ts";
-import { MANAGER, sourceGeneration } from "./labels.ts";
+import { MANAGER, selectorLabels, sourceGeneration } from "./labels.ts";
 import { type DataMajor, observedDataMajor, versionMajor } from "./version.ts";
 
 /** The children a PostgresDB has, as observed (controlled by its uid). */
@@ -63,8 +73,11 @@ interface Children {
   secret?: KubeObject | undefined;
   service?: KubeObject | undefined;
   statefulSet?: KubeObject | undefined;
-  /** A user's credentials Secret, with no controller, that this reconcile adopts. */
-  adoptSecret?: boolean;
+  /**
+   * The credentials Secret has no controller (a retained one, or the user's) and lacks the labels
+   * that bring it into the operator's cache: this reconcile labels it, and writes nothing else.
+   */
+  labelSecret?: boolean;
 }
 
 /** A same-named object the operator must not touch. */
@@ -103,9 +116,9 @@ export function classify(observed: Observed<PostgresDB>): PostgresState {
     const found = observed.lookup({ ...type, namespace, name });
     if (found === undefined) continue;
     if (isControlledBy(found, db)) children[slot] = found;
-    else if (slot === "secret" && isAdoptableCredentials(found)) {
+    else if (slot === "secret" && isOwnerlessCredentials(found)) {
       children.secret = found;
-      children.adoptSecret = true;
+      if (!hasCacheLabels(found, db)) children.labelSecret = true;
     } else blockers.push({ object: found, previous: isPreviousIncarnation(found, db) });
   }
   if (blockers.length > 0) return { kind: "blocked", blockers };
@@ -115,7 +128,9 @@ export function classify(observed: Observed<PostgresDB>): PostgresState {
   }
   if (!children.secret) {
     // Volumes outlive their PostgresDB (Retain). A database on them was initialised with other
-    // credentials: new ones would never work, so the operator asks rather than invents.
+    // credentials: new ones would never work, so the operator asks rather than invents. The
+    // runtime read the Secret and the volumes live (see `liveReads`), so this rests on the
+    // server's state, not on a cache that may not have seen a volume yet.
     const volumes = existingVolumes(observed, db);
     if (volumes.length > 0) return { kind: "credentialsMissing", volumes };
   }
@@ -181,13 +196,32 @@ export function reconcilePostgresDB(
   }
 }
 
+/**
+ * The reads a new password must rest on, when the cache holds no credentials Secret: the Secret
+ * itself, then the namespace's volumes, both live. In this order, no pod can have initialised a
+ * volume with a password the operator did not see: a pod needs its volume before it starts, and
+ * reads the Secret when it starts; a Secret created after the GET makes the operator's create fail
+ * with AlreadyExists. A converged PostgresDB (its Secret cached) costs no request.
+ */
+export function credentialsLiveReads(observed: Observed<PostgresDB>): LiveRead[] {
+  const db = observed.object;
+  const namespace = db.metadata.namespace ?? "default";
+  const name = secretName(db.metadata.name);
+  if (observed.lookup({ ...SECRET, namespace, name }) !== undefined) return [];
+  if (db.metadata.deletionTimestamp || !validatePostgresDB(db).ok) return [];
+  return [{ type: SECRET, namespace, name }, { type: PVC, namespace }];
+}
+
 /** The PostgresDB reconciler, for the controller runtime. */
 export const postgresReconciler: Reconciler<PostgresDB> = {
   name: MANAGER,
   for: POSTGRESDB,
   owns: [SECRET, SERVICE, STATEFULSET],
+  // Only the operator's own Secrets are cached; a user's is read by name when it is adopted.
+  cacheSelectors: [{ type: SECRET, labelSelector: { "app.kubernetes.io/managed-by": MANAGER } }],
+  liveReads: credentialsLiveReads,
   watches: [
-    // A user's credentials Secret has no owner yet: its name says whose it is.
+    // A retained or adopted credentials Secret has no owner: its name says whose it is.
     {
       type: SECRET,
       keyOf: (secret) => {
@@ -263,7 +297,7 @@ function credentialsMissingActions(
   context: ReconcileContext,
 ): Action[] {
   const secret = secretName(db.metadata.name);
-  return statusActions(
+  const actions = statusActions(
     db,
     {
       phase: "Pending",
@@ -277,6 +311,13 @@ function credentialsMissingActions(
     context,
     { type: "Warning", reason: "CredentialsMissing" },
   );
+  // A user's re-created Secret carries no label the operator's cache selects: look again later.
+  actions.push({
+    kind: "requeueAfter",
+    delayMs: CREDENTIALS_RECHECK_MS,
+    reason: "waiting for the credentials Secret",
+  });
+  return actions;
 }
 
 /**
@@ -323,29 +364,43 @@ function convergeActions(
     const secret = buildCredentialsSecret(db, spec, generatePassword(context.random));
     writes.push({ kind: "create", object: secret, reason: "credentials are missing" });
     event("Created", `Created ${describeRef(refOf(secret))}`);
-  } else if (children.adoptSecret) {
-    // Adopting writes the owner reference and labels only: the user's data stays as it is.
-    const adopted = buildCredentialsSecret(db, spec, "");
-    delete adopted.stringData;
-    delete adopted.type;
+  } else if (children.labelSecret) {
+    // Adopting writes labels only: the user's data stays as it is, and no owner reference is
+    // added, so the Secret is never garbage-collected with the PostgresDB.
+    const adopted: KubeObject = {
+      apiVersion: SECRET.apiVersion,
+      kind: SECRET.kind,
+      metadata: {
+        name: children.secret.metadata.name,
+        namespace: children.secret.metadata.namespace ?? "default",
+        labels: { ...selectorLabels(db.metadata.name), "app.kubernetes.io/managed-by": MANAGER },
+      },
+    };
     writes.push({ kind: "apply", object: adopted, reason: "adopting the user's credentials" });
     event("Adopted", `Adopted ${describeRef(refOf(adopted))}`);
   } else {
-    const labels = buildCredentialsSecret(db, spec, "");
-    const drift = compareDesired(
-      { metadata: { labels: labels.metadata.labels } },
-      children.secret,
-    );
+    // Labels only, as in adoption: never the credentials, and never an owner reference (a Secret
+    // the user brought must not become garbage-collectable by a repair).
+    const labels = buildCredentialsSecret(db, spec, "").metadata.labels;
+    const drift = compareDesired({ metadata: { labels } }, children.secret);
     if (!drift.equal) {
-      // Labels only, as in adoption: the operator never rewrites the credentials themselves.
-      delete labels.stringData;
-      delete labels.type;
-      writes.push({ kind: "apply", object: labels, reason: drift.reason });
+      const relabelled: KubeObject = {
+        apiVersion: SECRET.apiVersion,
+        kind: SECRET.kind,
+        metadata: {
+          name: children.secret.metadata.name,
+          namespace: children.secret.metadata.namespace ?? "default",
+          ...(labels ? { labels } : {}),
+        },
+      };
+      writes.push({ kind: "apply", object: relabelled, reason: drift.reason });
     }
   }
   const service = buildHeadlessService(db, spec);
   if (!children.service) {
-    writes.push({ kind: "apply", object: service, reason: "missing" });
+    // Create, never apply, a Service the cache does not hold: a lagging cache may hide an earlier
+    // PostgresDB's Service, and applying over it would add a second controller reference.
+    writes.push({ kind: "create", object: service, reason: "missing" });
     event("Created", `Created ${describeRef(refOf(service))}`);
   } else {
     const serviceDiff = compareService(service, children.service);
@@ -497,8 +552,18 @@ function withoutServerFields(object: KubeObject): KubeObject {
   return copy;
 }
 
+/** How often a PostgresDB waiting for its credentials reads the Secret again. */
+export const CREDENTIALS_RECHECK_MS = 30_000;
+
+/** True when the Secret carries the labels that the operator's Secret cache selects. */
+function hasCacheLabels(secret: KubeObject, db: PostgresDB): boolean {
+  const labels = secret.metadata.labels ?? {};
+  return labels["app.kubernetes.io/managed-by"] === MANAGER &&
+    Object.entries(selectorLabels(db.metadata.name)).every(([k, v]) => labels[k] === v);
+}
+
 /** A Secret with no controller that holds the credential keys the StatefulSet reads. */
-function isAdoptableCredentials(secret: KubeObject): boolean {
+function isOwnerlessCredentials(secret: KubeObject): boolean {
   if (controllerOf(secret) !== undefined || secret.metadata.deletionTimestamp) return false;
   const data = {
     ...(secret.data as object | undefined),

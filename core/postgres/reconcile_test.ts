@@ -3,11 +3,14 @@ import assert from "node:assert/strict";
 import type { Action } from "../actions.ts";
 import type { KubeObject } from "../object.ts";
 import { observe } from "../reconciler.ts";
-import { classify, reconcilePostgresDB } from "./reconcile.ts";
+import { classify, credentialsLiveReads, reconcilePostgresDB } from "./reconcile.ts";
 import type { PostgresDB } from "./types.ts";
 import { random, sample, stored } from "../../tests/support/fixtures.ts";
 
 const NOW = Date.UTC(2026, 0, 1);
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
 
 function run(db: PostgresDB, others: KubeObject[] = []): Action[] {
   return reconcilePostgresDB(observe(db, others), { nowMs: NOW, random: random() }).actions;
@@ -42,7 +45,7 @@ Deno.test("reconcile() creates the Secret, the Service and the StatefulSet for a
   const actions = run(sample());
   assert.deepEqual(kinds(actions), [
     "create Secret",
-    "apply Service",
+    "create Service",
     "create StatefulSet",
     "patchStatus",
     "event Created",
@@ -88,15 +91,58 @@ Deno.test("reconcile() puts no password in the status or the StatefulSet", () =>
 });
 
 Deno.test("reconcile() puts a controller owner reference with the owner's uid on every child", () => {
-  for (const action of run(sample())) {
-    if (action.kind !== "create" && action.kind !== "apply") continue;
-    const refs = action.object.metadata.ownerReferences ?? [];
-    assert.deepEqual(refs.map((r) => [r.kind, r.uid, r.controller]), [[
-      "PostgresDB",
-      "uid-1",
-      true,
-    ]]);
+  for (const policy of ["Retain", "Delete"]) {
+    for (const action of run(sample({ deletionPolicy: policy }))) {
+      if (action.kind !== "create" && action.kind !== "apply") continue;
+      const refs = action.object.metadata.ownerReferences ?? [];
+      // With Retain, the credentials live as long as the volumes they open: no owner.
+      const owned = action.object.kind !== "Secret" || policy === "Delete";
+      assert.deepEqual(
+        refs.map((r) => [r.kind, r.uid, r.controller]),
+        owned ? [["PostgresDB", "uid-1", true]] : [],
+        `${action.object.kind} with ${policy}`,
+      );
+    }
   }
+});
+
+Deno.test("reconcile() keeps volumes and generated credentials together by the deletion policy", () => {
+  for (const policy of ["Retain", "Delete"]) {
+    const actions = run(sample({ deletionPolicy: policy }));
+    const sts = actions.find((a) => a.kind === "create" && a.object.kind === "StatefulSet");
+    assert.ok(sts?.kind === "create");
+    assert.deepEqual((sts.object.spec as Any).persistentVolumeClaimRetentionPolicy, {
+      whenDeleted: policy,
+      whenScaled: "Retain",
+    });
+    const secret = actions.find((a) => a.kind === "create" && a.object.kind === "Secret");
+    assert.ok(secret?.kind === "create");
+    assert.equal(
+      secret.object.metadata.annotations?.["database.thegeekyway.com/credentials"],
+      "generated",
+    );
+  }
+});
+
+Deno.test("reconcile() uses a retained Secret of an earlier PostgresDB as it is", () => {
+  const [created] = run(sample());
+  assert.ok(created?.kind === "create" && created.object.kind === "Secret");
+  const retained = stored(structuredClone(created.object));
+  const actions = run(sample(), [volume("data-my-postgres-0"), retained]);
+  assert.ok(
+    !actions.some((a) => a.kind !== "patchStatus" && "object" in a && a.object.kind === "Secret"),
+    kinds(actions).join(),
+  );
+  assert.ok(actions.some((a) => a.kind === "create" && a.object.kind === "StatefulSet"));
+});
+
+Deno.test("reconcile() asks for live reads of the Secret and the volumes only when no Secret is cached", () => {
+  const reads = credentialsLiveReads(observe(sample(), []));
+  assert.deepEqual(reads.map((r) => [r.type.kind, r.name]), [
+    ["Secret", "my-postgres-credentials"],
+    ["PersistentVolumeClaim", undefined],
+  ]);
+  assert.deepEqual(credentialsLiveReads(observe(sample(), [userSecret()])), []);
 });
 
 Deno.test("reconcile() scales the StatefulSet and is not Ready until the new instances are", () => {
@@ -211,7 +257,7 @@ function userSecret(database = "myapp"): KubeObject {
 
 Deno.test("reconcile() asks for the credentials instead of inventing them over existing volumes", () => {
   const actions = run(sample(), [volume("data-my-postgres-0"), volume("data-my-postgres-1")]);
-  assert.deepEqual(kinds(actions), ["patchStatus", "event CredentialsMissing"]);
+  assert.deepEqual(kinds(actions), ["patchStatus", "event CredentialsMissing", "requeueAfter"]);
   const status = actions[0];
   assert.ok(status?.kind === "patchStatus");
   assert.equal(status.status.ready, false);
@@ -221,13 +267,14 @@ Deno.test("reconcile() asks for the credentials instead of inventing them over e
   );
 });
 
-Deno.test("reconcile() adopts a user's Secret with no owner, writing only owner reference and labels", () => {
+Deno.test("reconcile() adopts a user's Secret with no owner, writing only labels", () => {
   const actions = run(sample(), [volume("data-my-postgres-0"), userSecret()]);
   const adopt = actions[0];
   assert.ok(adopt?.kind === "apply" && adopt.object.kind === "Secret", kinds(actions).join());
   assert.equal(adopt.object.stringData, undefined, "no data written");
   assert.equal(adopt.object.data, undefined);
-  assert.equal(adopt.object.metadata.ownerReferences?.[0]?.uid, "uid-1");
+  assert.equal(adopt.object.metadata.ownerReferences, undefined, "never garbage-collected");
+  assert.equal(adopt.object.metadata.labels?.["app.kubernetes.io/managed-by"], "postgres-operator");
   assert.ok(!actions.some((a) => a.kind === "create" && a.object.kind === "Secret"));
   assert.ok(actions.some((a) => a.kind === "emitEvent" && a.eventReason === "Adopted"));
 });

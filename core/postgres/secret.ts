@@ -27,8 +27,21 @@ export function generatePassword(random: Random, length = PASSWORD_LENGTH): stri
 }
 
 /**
+ * The annotation that marks a credentials Secret the operator generated. A Secret without it is
+ * the user's: the operator never gives it an owner, so it is never garbage-collected.
+ */
+export const GENERATED_ANNOTATION = "database.thegeekyway.com/credentials";
+
+/** True when the operator generated this credentials Secret. */
+export function isGeneratedCredentials(secret: KubeObject): boolean {
+  return secret.metadata.annotations?.[GENERATED_ANNOTATION] === "generated";
+}
+
+/**
  * Builds the credentials Secret `<name>-credentials` with keys `username`, `password`,
- * `database`, `host`, `port` and `uri`.
+ * `database`, `host`, `port` and `uri`. With deletion policy `Delete` the PostgresDB is its
+ * controller (it goes with it); with `Retain` it has no owner and outlives the PostgresDB, as the
+ * volumes it opens do.
  */
 export function buildCredentialsSecret(
   db: PostgresDB,
@@ -44,7 +57,8 @@ export function buildCredentialsSecret(
       name: secretName(db.metadata.name),
       namespace,
       labels: commonLabels(db.metadata.name, spec),
-      ownerReferences: [controllerReference(db)],
+      annotations: { [GENERATED_ANNOTATION]: "generated" },
+      ...(spec.deletionPolicy === "Delete" ? { ownerReferences: [controllerReference(db)] } : {}),
     },
     type: "Opaque",
     stringData: {

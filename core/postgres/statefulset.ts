@@ -63,7 +63,10 @@ export function buildStatefulSet(db: PostgresDB, spec: ValidSpec): KubeObject {
       podManagementPolicy: "OrderedReady",
       selector: { matchLabels: selectorLabels(name) },
       updateStrategy: { type: "RollingUpdate" },
-      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+      persistentVolumeClaimRetentionPolicy: {
+        whenDeleted: spec.deletionPolicy,
+        whenScaled: "Retain",
+      },
       template: buildPodTemplate(name, spec, secret),
       volumeClaimTemplates: [buildClaimTemplate(spec)],
     },

@@ -32,7 +32,19 @@ export interface PostgresDBSpec {
   replicas?: number;
   /** The database created at initialisation. */
   databaseName: string;
+  /** What deleting the PostgresDB does to its volumes and credentials. @default "Retain" */
+  deletionPolicy?: DeletionPolicy;
 }
+
+/**
+ * What deleting a PostgresDB does to the data and the credentials that open it, together:
+ * `Retain` keeps the volumes and the generated credentials Secret (a PostgresDB re-created with the
+ * same name finds both); `Delete` removes both with it. A Secret the user brought is never deleted.
+ */
+export type DeletionPolicy = "Retain" | "Delete";
+
+/** The deletion policies, the default first. */
+export const DELETION_POLICIES: readonly DeletionPolicy[] = ["Retain", "Delete"];
 
 /** The lifecycle phase shown by `kubectl get postgresdbs`. */
 export type Phase = "Pending" | "Creating" | "Running" | "Failed";
@@ -59,4 +71,5 @@ export interface ValidSpec {
   storage: string;
   replicas: number;
   databaseName: string;
+  deletionPolicy: DeletionPolicy;
 }

@@ -7,7 +7,12 @@
  */
 
 import { parseQuantity } from "../quantity.ts";
-import type { PostgresDB, ValidSpec } from "./types.ts";
+import {
+  DELETION_POLICIES,
+  type DeletionPolicy,
+  type PostgresDB,
+  type ValidSpec,
+} from "./types.ts";
 import { POSTGRES_VERSION } from "./version.ts";
 
 /** The largest `replicas` the operator accepts. */
@@ -131,6 +136,15 @@ export function validatePostgresDB(db: PostgresDB): Validation {
       });
     }
   }
+  const deletionPolicy = spec.deletionPolicy ?? DELETION_POLICIES[0]!;
+  if (!DELETION_POLICIES.includes(deletionPolicy as DeletionPolicy)) {
+    problems.push({
+      field: "spec.deletionPolicy",
+      message: `${JSON.stringify(deletionPolicy)} must be one of ${
+        DELETION_POLICIES.map(quote).join(", ")
+      }`,
+    });
+  }
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -139,6 +153,7 @@ export function validatePostgresDB(db: PostgresDB): Validation {
       storage: storage!,
       replicas: replicas as number,
       databaseName: databaseName!,
+      deletionPolicy: deletionPolicy as DeletionPolicy,
     },
   };
 }

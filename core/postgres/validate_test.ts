@@ -93,8 +93,20 @@ Deno.test("validatePostgresDB() accepts the tutorial's sample and defaults repli
   delete db.spec!.replicas;
   assert.deepEqual(validatePostgresDB(db), {
     ok: true,
-    spec: { version: "16", storage: "1Gi", replicas: 1, databaseName: "myapp" },
+    spec: {
+      version: "16",
+      storage: "1Gi",
+      replicas: 1,
+      databaseName: "myapp",
+      deletionPolicy: "Retain",
+    },
   });
+});
+
+Deno.test("validatePostgresDB() refuses an unknown deletion policy", () => {
+  const result = validatePostgresDB(sample({ deletionPolicy: "Orphan" }));
+  assert.ok(!result.ok);
+  assert.match(result.problems[0]!.message, /"Orphan" must be one of "Retain", "Delete"/);
 });
 
 Deno.test("validatePostgresDB() accepts usual image tags", () => {

@@ -29,6 +29,27 @@ async function readyWith(name: string, replicas: number) {
   }, 120_000);
 }
 
+/** The tutorial's sample, renamed and with a deletion policy when given. */
+function sampleManifest(options: { name?: string; deletionPolicy?: string } = {}): string {
+  return JSON.stringify({
+    apiVersion: "database.thegeekyway.com/v1alpha1",
+    kind: "PostgresDB",
+    metadata: { name: options.name ?? "my-postgres", namespace: "default" },
+    spec: {
+      version: "16",
+      storage: "1Gi",
+      replicas: 1,
+      databaseName: "myapp",
+      ...(options.deletionPolicy ? { deletionPolicy: options.deletionPolicy } : {}),
+    },
+  });
+}
+
+async function applyOk(manifest: string): Promise<void> {
+  const out = await kubectlApply(manifest);
+  assert.equal(out.code, 0, out.stderr);
+}
+
 async function pvcNames(): Promise<string[]> {
   const out = await kubectlOk("get", "pvc", "-n", "default", "-o", "name");
   return out.trim().split("\n").filter(Boolean).map((n) => n.replace("persistentvolumeclaim/", ""))
@@ -295,16 +316,17 @@ Deno.test({
         },
       );
 
+      let password = "";
       await t.step(
-        "deleting the PostgresDB garbage-collects its children and keeps the volumes",
+        "deleting the PostgresDB garbage-collects its children and keeps the volumes and credentials",
         async () => {
+          password = (await getJson("secret", "my-postgres-credentials")).data.password;
           await kubectlOk("delete", "postgresdb", "my-postgres");
           await waitFor(
             "children to be collected",
             async () =>
               (await getJson("statefulset", "my-postgres")) === undefined &&
-              (await getJson("service", "my-postgres")) === undefined &&
-              (await getJson("secret", "my-postgres-credentials")) === undefined,
+              (await getJson("service", "my-postgres")) === undefined,
             60_000,
           );
           await waitFor("pods to go", async () =>
@@ -321,7 +343,78 @@ Deno.test({
             "data-my-postgres-1",
             "data-my-postgres-2",
           ]);
-          await kubectlOk("delete", "pvc", "--all", "-n", "default");
+          const secret = await getJson("secret", "my-postgres-credentials");
+          assert.equal(secret?.data.password, password, "Retain: the credentials are kept");
+        },
+      );
+
+      await t.step(
+        "re-created over its retained volumes and Secret, it is Ready with the old password",
+        async () => {
+          await applyOk(sampleManifest());
+          await readyWith("my-postgres", 1);
+          const secret = await getJson("secret", "my-postgres-credentials");
+          assert.equal(secret.data.password, password);
+        },
+      );
+
+      await t.step(
+        "a deleted Secret over existing volumes is asked for, never re-invented, and adopted back",
+        async () => {
+          const secret = await getJson("secret", "my-postgres-credentials");
+          await kubectlOk("delete", "secret", "my-postgres-credentials");
+          await waitFor("CredentialsMissing", async () => {
+            const db = await getJson("postgresdb", "my-postgres");
+            const ready = db?.status?.conditions?.find((c: { type: string }) => c.type === "Ready");
+            return ready?.reason === "CredentialsMissing";
+          }, 60_000);
+          assert.equal(await getJson("secret", "my-postgres-credentials"), undefined);
+          await applyOk(JSON.stringify({
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: { name: "my-postgres-credentials", namespace: "default" },
+            data: secret.data,
+          }));
+          await readyWith("my-postgres", 1);
+          const adopted = await getJson("secret", "my-postgres-credentials");
+          assert.equal(adopted.data.password, password);
+          assert.equal(adopted.metadata.ownerReferences, undefined, "adopted, never owned");
+          await kubectlOk("delete", "postgresdb", "my-postgres");
+          await waitFor(
+            "the StatefulSet to go",
+            async () => (await getJson("statefulset", "my-postgres")) === undefined,
+            60_000,
+          );
+          assert.ok(await getJson("secret", "my-postgres-credentials"), "the user's Secret stays");
+          await kubectlOk("delete", "secret", "my-postgres-credentials");
+          await kubectlOk("delete", "pvc", "--all", "-n", "default", "--wait=false");
+        },
+      );
+
+      await t.step(
+        "deletionPolicy Delete removes volumes and generated credentials, never a user's Secret",
+        async () => {
+          await applyOk(sampleManifest({ name: "ephemeral", deletionPolicy: "Delete" }));
+          await readyWith("ephemeral", 1);
+          await applyOk(JSON.stringify({
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: { name: "brought-credentials", namespace: "default" },
+            stringData: { username: "postgres", password: "brought-by-user", database: "myapp" },
+          }));
+          await applyOk(sampleManifest({ name: "brought", deletionPolicy: "Delete" }));
+          await readyWith("brought", 1);
+          await kubectlOk("delete", "postgresdb", "ephemeral", "brought");
+          await waitFor(
+            "the volumes and the generated Secret to go",
+            async () =>
+              (await getJson("secret", "ephemeral-credentials")) === undefined &&
+              !(await pvcNames()).some((n) => n.includes("ephemeral") || n.includes("brought")),
+            120_000,
+          );
+          const kept = await getJson("secret", "brought-credentials");
+          assert.equal(atob(kept.data.password), "brought-by-user", "the user's Secret stays");
+          await kubectlOk("delete", "secret", "brought-credentials");
         },
       );
     } finally {

@@ -26,6 +26,8 @@ export interface Mutant {
   reconciler: Reconciler<PostgresDB>;
   /** Wraps the controller's cluster client, for bugs of the runtime rather than the decisions. */
   wrapClient?: (client: ClusterClient) => ClusterClient;
+  /** Hunted with the user actor (hand deletes and edits of children). @default false */
+  userActor?: boolean;
 }
 
 function mutate(
@@ -228,5 +230,37 @@ export const noRetryOnConflict: Mutant = {
   },
 };
 
-/** Every mutant, the client-side one last. */
-export const ALL_MUTANTS: readonly Mutant[] = [...MUTANTS, noRetryOnConflict];
+/**
+ * A controller that decides a new password on its cache alone: when its cache holds no Secret
+ * (the user deleted it, or the cache has not seen it), it generates one without reading the
+ * volumes live, though the server may hold a volume initialised with the old password.
+ */
+export const credentialsFromCache: Mutant = {
+  name: "credentials-from-cache",
+  bug: "regenerates the password when the Secret is missing from its cache, without reading " +
+    "the volumes live",
+  reconciler: {
+    ...postgresReconciler,
+    // The Secret is still read by name (a user's is adopted); the volumes are not.
+    liveReads: (observed) =>
+      (postgresReconciler.liveReads?.(observed) ?? []).filter((r) => r.type.kind === "Secret"),
+    reconcile: (observed, context) => {
+      const db = observed.object;
+      const namespace = db.metadata.namespace ?? "default";
+      const name = secretName(db.metadata.name);
+      if (observed.lookup({ ...SECRET, namespace, name })) {
+        return reconcilePostgresDB(observed, context);
+      }
+      const blind: Observed<PostgresDB> = {
+        object: db,
+        owned: observed.owned,
+        lookup: (ref) => ref.kind === "PersistentVolumeClaim" ? undefined : observed.lookup(ref),
+      };
+      return reconcilePostgresDB(blind, context);
+    },
+  },
+  userActor: true,
+};
+
+/** Every mutant, the client-side ones last. */
+export const ALL_MUTANTS: readonly Mutant[] = [...MUTANTS, noRetryOnConflict, credentialsFromCache];

@@ -15,6 +15,7 @@ const EXPECTED: Record<string, string> = {
   "hot-loop": "steady state",
   "claim-template-rewritten": "no writes to immutable fields",
   "no-retry-on-conflict": "liveness",
+  "credentials-from-cache": "credentials never regenerated or overwritten",
 };
 
 for (const mutant of ALL_MUTANTS) {

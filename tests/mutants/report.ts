@@ -25,7 +25,7 @@ export interface MutantRow {
 
 /** Hunts one mutant with up to `runs` schedules. */
 export async function huntMutant(mutant: Mutant, runs: number, seed: number): Promise<MutantRow> {
-  const result = await runCampaign({ runs, seed, mutant });
+  const result = await runCampaign({ runs, seed, mutant, userActor: mutant.userActor ?? false });
   const schedule = result.counterexample;
   const needs: string[] = [];
   if (schedule) {

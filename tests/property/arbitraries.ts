@@ -14,14 +14,37 @@ import type { Schedule, Step } from "../../sim/schedule.ts";
 /** The PostgresDB names schedules use. */
 export const DB_NAMES = ["alpha", "beta"] as const;
 
-/** A PostgresDB object with `spec`. */
+/**
+ * A PostgresDB object with `spec`. `beta` deletes its volumes and credentials with it; `alpha`
+ * keeps them (the default): the policy of a name never changes within a schedule, as the CRD
+ * makes it immutable.
+ */
 export function postgresDB(name: string, spec: Record<string, unknown>): KubeObject {
   return {
     apiVersion: POSTGRESDB.apiVersion,
     kind: POSTGRESDB.kind,
     metadata: { name, namespace: "default" },
-    spec,
+    spec: name === "beta" ? { ...spec, deletionPolicy: "Delete" } : spec,
   };
+}
+
+/** The user actor: deletes and edits children of every kind by hand, at random moments. */
+function userStepArbitrary(): fc.Arbitrary<DistributiveOmit<Step, "atMs">> {
+  const name = fc.constantFrom(...DB_NAMES);
+  const ordinal = fc.integer({ min: 0, max: 2 });
+  const target = fc.oneof(
+    name.map((n) => ({ kind: "Secret" as const, name: `${n}-credentials` })),
+    name.map((n) => ({ kind: "Service" as const, name: n })),
+    name.map((n) => ({ kind: "StatefulSet" as const, name: n })),
+    fc.tuple(name, ordinal).map(([n, i]) => ({
+      kind: "PersistentVolumeClaim" as const,
+      name: `data-${n}-${i}`,
+    })),
+    fc.tuple(name, ordinal).map(([n, i]) => ({ kind: "Pod" as const, name: `${n}-${i}` })),
+  );
+  return fc.tuple(fc.constantFrom("userDelete" as const, "userEdit" as const), target).map((
+    [action, t],
+  ) => ({ do: action, ...t }));
 }
 
 /**
@@ -82,7 +105,9 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 type TimedStep = { afterMs: number; step: DistributiveOmit<Step, "atMs"> };
 
 /** One step, or a delete quickly followed by a re-create of the same name (a user's `replace --force`). */
-function stepGroupArbitrary(options: { varyStorage?: boolean }): fc.Arbitrary<TimedStep[]> {
+function stepGroupArbitrary(
+  options: { varyStorage?: boolean; userActor?: boolean },
+): fc.Arbitrary<TimedStep[]> {
   const recreate = fc.tuple(
     fc.constantFrom(...DB_NAMES),
     validSpec(options),
@@ -95,10 +120,17 @@ function stepGroupArbitrary(options: { varyStorage?: boolean }): fc.Arbitrary<Ti
     },
     { afterMs: againMs, step: { do: "apply", object: postgresDB(n, spec) } },
   ]);
-  return fc.oneof(
-    { weight: 9, arbitrary: stepArbitrary(options).map((s) => [s]) },
-    { weight: 1, arbitrary: recreate },
-  );
+  const user = fc.record({ afterMs: gap(), step: userStepArbitrary() }).map((s) => [s]);
+  return options.userActor
+    ? fc.oneof(
+      { weight: 5, arbitrary: stepArbitrary(options).map((s) => [s]) },
+      { weight: 1, arbitrary: recreate },
+      { weight: 4, arbitrary: user },
+    )
+    : fc.oneof(
+      { weight: 9, arbitrary: stepArbitrary(options).map((s) => [s]) },
+      { weight: 1, arbitrary: recreate },
+    );
 }
 
 function stepArbitrary(
@@ -172,7 +204,7 @@ export function faultArbitrary(): fc.Arbitrary<FaultOptions> {
 
 /** A whole schedule: seed, steps that start with an apply, faults, crashes, cluster timing. */
 export function scheduleArbitrary(
-  options: { maxSteps?: number; faults?: boolean; varyStorage?: boolean } = {},
+  options: { maxSteps?: number; faults?: boolean; varyStorage?: boolean; userActor?: boolean } = {},
 ): fc.Arbitrary<Schedule> {
   const first = fc.tuple(fc.constantFrom(...DB_NAMES), validSpec()).map(([n, spec]) => ({
     afterMs: 0,
@@ -181,9 +213,15 @@ export function scheduleArbitrary(
   return fc.record({
     seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
     first,
-    rest: fc.array(stepGroupArbitrary({ varyStorage: options.varyStorage ?? true }), {
-      maxLength: options.maxSteps ?? 6,
-    }).map((groups) => groups.flat()),
+    rest: fc.array(
+      stepGroupArbitrary({
+        varyStorage: options.varyStorage ?? true,
+        userActor: options.userActor ?? false,
+      }),
+      {
+        maxLength: options.maxSteps ?? 6,
+      },
+    ).map((groups) => groups.flat()),
     faults: options.faults === false ? fc.constant({}) : faultArbitrary(),
     crashRate: options.faults === false ? fc.constant(0) : fc.oneof(
       { withCrossShrink: true },

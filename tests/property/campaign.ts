@@ -3,8 +3,10 @@
  * operator crashes, API and watch faults), runs each in the simulated cluster with every checker,
  * and shrinks a failure to a minimal schedule with the command that replays it.
  *
- * Run: `deno task campaign [--runs N] [--seed S] [--mutant NAME] [--max-steps N]`, or replay one
- * schedule with `deno task campaign --schedule FILE [--mutant NAME]`.
+ * Run: `deno task campaign [--runs N] [--seed S] [--mutant NAME] [--max-steps N]
+ * [--without-user-actor]`, or replay one schedule with `deno task campaign --schedule FILE
+ * [--mutant NAME]`. The command line's campaigns include the user actor, who deletes and edits
+ * children of every kind by hand.
  *
  * @module
  */
@@ -24,6 +26,8 @@ export interface CampaignOptions {
   maxSteps?: number;
   /** Generate faults (API, watch, crashes). @default true */
   faults?: boolean;
+  /** Add the user actor: hand deletes and edits of every child kind. @default false */
+  userActor?: boolean;
 }
 
 /** Totals over every schedule a campaign ran. */
@@ -71,6 +75,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const arbitrary = scheduleArbitrary({
     maxSteps: options.maxSteps ?? 6,
     faults: options.faults ?? true,
+    userActor: options.userActor ?? false,
   });
   const details = await fc.check(
     fc.asyncProperty(arbitrary, async (schedule) => {
@@ -138,6 +143,7 @@ async function cli(args: string[]): Promise<number> {
       mutant: { type: "string" },
       schedule: { type: "string" },
       "max-steps": { type: "string" },
+      "without-user-actor": { type: "boolean" },
     },
   });
   const mutant = findMutant(values.mutant);
@@ -162,6 +168,7 @@ async function cli(args: string[]): Promise<number> {
     seed,
     mutant,
     maxSteps: Number(values["max-steps"] ?? 6),
+    userActor: values["without-user-actor"] !== true,
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   if (!result.failed) {
@@ -182,7 +189,7 @@ async function cli(args: string[]): Promise<number> {
   console.log(
     `Re-run the campaign: deno task campaign --runs ${runs} --seed ${seed}${
       values.mutant ? ` --mutant ${values.mutant}` : ""
-    }`,
+    }${values["without-user-actor"] ? " --without-user-actor" : ""}`,
   );
   return 1;
 }

@@ -32,6 +32,19 @@ Deno.test("property: safety and liveness hold for 3,000 generated fault schedule
   assert.equal(result.runs, runs);
 });
 
+Deno.test("property: safety and liveness hold for 1,000 schedules with a user who deletes and edits children", async () => {
+  const seed = propertySeed() + 4;
+  const runs = propertyRuns(1000);
+  const result = await runCampaign({ runs, seed, userActor: true });
+  if (result.failed) {
+    console.log(`Minimal failing schedule: ${JSON.stringify(result.counterexample)}`);
+    for (const v of result.violations ?? []) console.log(`  [${v.checker}] ${v.message}`);
+  }
+  assert.equal(result.failed, false, replayHint(seed, runs));
+  assert.equal(result.runs, runs);
+  for (const kind of ["userDelete", "userEdit"]) assert.ok((result.totals.steps[kind] ?? 0) > 0);
+});
+
 function endsValid(schedule: Schedule): boolean {
   const last = new Map<string, Step>();
   for (const step of schedule.steps) {

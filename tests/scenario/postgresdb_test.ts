@@ -34,7 +34,8 @@ Deno.test("PostgresDB: the tutorial's sample converges to Running with every chi
   assert.equal(pvc.status.capacity.storage, "1Gi");
   const secret = w.find("Secret", "my-postgres-credentials") as Any;
   assert.match(atob(secret.data.password), /^[A-Za-z0-9]{24}$/);
-  for (const child of [sts, svc, secret]) {
+  assert.equal(secret.metadata.ownerReferences, undefined, "Retain: the credentials outlive it");
+  for (const child of [sts, svc]) {
     const ref = child.metadata.ownerReferences[0];
     assert.equal(ref.uid, db.metadata.uid, `${child.kind} owned by uid`);
     assert.equal(ref.controller, true);
@@ -84,7 +85,7 @@ Deno.test("PostgresDB: scale: 1 -> 3 -> 1 keeps PVCs", async () => {
   await w.controller.stop();
 });
 
-Deno.test("PostgresDB: deleting it garbage-collects the children and keeps the volumes", async () => {
+Deno.test("PostgresDB: deleting it garbage-collects the children and keeps the volumes and their credentials", async () => {
   const w = await world(4);
   await w.applyYaml(sampleYaml());
   await w.converge();
@@ -93,9 +94,42 @@ Deno.test("PostgresDB: deleting it garbage-collects the children and keeps the v
   assert.deepEqual(w.names("PostgresDB"), []);
   assert.deepEqual(w.names("StatefulSet"), []);
   assert.deepEqual(w.names("Service").filter((n) => n === "my-postgres"), []);
-  assert.deepEqual(w.names("Secret"), []);
+  assert.deepEqual(w.names("Secret"), ["my-postgres-credentials"], "credentials are kept");
   assert.deepEqual(w.names("Pod"), []);
   assert.deepEqual(w.names("PersistentVolumeClaim"), ["data-my-postgres-0"], "data is kept");
+  await w.controller.stop();
+});
+
+Deno.test("PostgresDB: deletionPolicy Delete removes the volumes and the generated credentials with it", async () => {
+  const w = await world(4);
+  await w.applyYaml(sampleYaml({ deletionPolicy: "Delete" }));
+  await w.converge();
+  assert.equal(w.db("my-postgres").status?.ready, true);
+  await w.remove("PostgresDB", "database.thegeekyway.com/v1alpha1", "my-postgres");
+  await w.converge();
+  assert.deepEqual(w.names("StatefulSet"), []);
+  assert.deepEqual(w.names("Secret"), []);
+  assert.deepEqual(w.names("PersistentVolumeClaim"), []);
+  await w.controller.stop();
+});
+
+Deno.test("PostgresDB: a Secret the user brought outlives a PostgresDB with deletionPolicy Delete", async () => {
+  const w = await world(8);
+  await w.applyYaml(`apiVersion: v1
+kind: Secret
+metadata: { name: my-postgres-credentials, namespace: default }
+stringData: { username: postgres, password: brought-by-the-user, database: myapp }
+`);
+  await w.applyYaml(sampleYaml({ deletionPolicy: "Delete" }));
+  await w.converge();
+  assert.equal(w.db("my-postgres").status?.ready, true);
+  const adopted = w.find("Secret", "my-postgres-credentials") as Any;
+  assert.equal(adopted.metadata.ownerReferences, undefined, "no owner: never garbage-collected");
+  await w.remove("PostgresDB", "database.thegeekyway.com/v1alpha1", "my-postgres");
+  await w.converge();
+  assert.deepEqual(w.names("PersistentVolumeClaim"), [], "the volumes went (Delete)");
+  const kept = w.find("Secret", "my-postgres-credentials") as Any;
+  assert.equal(atob(kept.data.password), "brought-by-the-user", "the user's Secret stays");
   await w.controller.stop();
 });
 
@@ -118,12 +152,31 @@ Deno.test("PostgresDB: the password survives an operator restart", async () => {
   await restarted.stop();
 });
 
-Deno.test("PostgresDB: re-created over its old volumes, it asks for the old credentials and adopts them", async () => {
+Deno.test("PostgresDB: re-created over its retained volumes and Secret, it is Ready with the old password", async () => {
   const w = await world(6);
   await w.applyYaml(sampleYaml());
   await w.converge();
   const oldSecret = w.find("Secret", "my-postgres-credentials") as Any;
   await w.remove("PostgresDB", "database.thegeekyway.com/v1alpha1", "my-postgres");
+  await w.converge();
+  assert.deepEqual(w.names("PersistentVolumeClaim"), ["data-my-postgres-0"], "data outlived it");
+  await w.applyYaml(sampleYaml());
+  await w.converge();
+  const db = w.db("my-postgres");
+  assert.equal(db.status?.ready, true);
+  const secret = w.find("Secret", "my-postgres-credentials") as Any;
+  assert.equal(secret.metadata.uid, oldSecret.metadata.uid, "the same Secret");
+  assert.equal(secret.data.password, oldSecret.data.password, "the old password");
+  await w.controller.stop();
+});
+
+Deno.test("PostgresDB: re-created over its old volumes without their Secret, it asks for the old credentials and adopts them", async () => {
+  const w = await world(6);
+  await w.applyYaml(sampleYaml());
+  await w.converge();
+  const oldSecret = w.find("Secret", "my-postgres-credentials") as Any;
+  await w.remove("PostgresDB", "database.thegeekyway.com/v1alpha1", "my-postgres");
+  await w.remove("Secret", "v1", "my-postgres-credentials");
   await w.converge();
   assert.deepEqual(
     w.names("PersistentVolumeClaim"),
@@ -131,7 +184,8 @@ Deno.test("PostgresDB: re-created over its old volumes, it asks for the old cred
     "the data outlived it",
   );
   await w.applyYaml(sampleYaml());
-  await w.converge();
+  // Waiting for the credentials, the operator looks again every 30 s: never at rest.
+  await w.cluster.run({ maxVirtualMs: 60_000 });
   let db = w.db("my-postgres");
   const ready = db.status?.conditions?.find((c) => c.type === "Ready");
   assert.equal(ready?.reason, "CredentialsMissing", "no new password over an initialised volume");
@@ -149,14 +203,15 @@ data: ${JSON.stringify(data)}
   assert.equal(db.status?.ready, true);
   const secret = w.find("Secret", "my-postgres-credentials") as Any;
   assert.equal(secret.data.password, oldSecret.data.password, "the old password, kept");
-  assert.equal(secret.metadata.ownerReferences[0].uid, db.metadata.uid, "adopted by the new one");
+  assert.equal(secret.metadata.ownerReferences, undefined, "adopted, never owned");
+  assert.equal(secret.metadata.labels["app.kubernetes.io/instance"], "my-postgres");
   assert.ok(
     w.cluster.objects().some((o) => o.kind === "Event" && (o as Any).reason === "Adopted"),
   );
   await w.controller.stop();
 });
 
-Deno.test("PostgresDB: re-created after its volumes were deleted, it starts afresh", async () => {
+Deno.test("PostgresDB: re-created after its volumes and Secret were deleted, it starts afresh", async () => {
   const w = await world(7);
   await w.applyYaml(sampleYaml());
   await w.converge();
@@ -164,6 +219,7 @@ Deno.test("PostgresDB: re-created after its volumes were deleted, it starts afre
   await w.remove("PostgresDB", "database.thegeekyway.com/v1alpha1", "my-postgres");
   await w.converge();
   await w.remove("PersistentVolumeClaim", "v1", "data-my-postgres-0");
+  await w.remove("Secret", "v1", "my-postgres-credentials");
   await w.converge();
   await w.applyYaml(sampleYaml());
   await w.converge();
@@ -171,6 +227,6 @@ Deno.test("PostgresDB: re-created after its volumes were deleted, it starts afre
   assert.equal(db.status?.ready, true);
   const secret = w.find("Secret", "my-postgres-credentials") as Any;
   assert.notEqual(secret.metadata.uid, oldSecret.metadata.uid);
-  assert.equal(secret.metadata.ownerReferences[0].uid, db.metadata.uid);
+  assert.equal(secret.metadata.annotations["database.thegeekyway.com/credentials"], "generated");
   await w.controller.stop();
 });

@@ -72,6 +72,7 @@ export function sampleYaml(
     storage?: string;
     replicas?: unknown;
     databaseName?: string | undefined;
+    deletionPolicy?: string;
   } = {},
 ): string {
   const spec = {
