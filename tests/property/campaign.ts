@@ -28,6 +28,13 @@ export interface CampaignOptions {
   faults?: boolean;
   /** Add the user actor: hand deletes and edits of every child kind. @default false */
   userActor?: boolean;
+  /**
+   * Schedules shrinking may run after the first failure. Past it every further candidate counts
+   * as passing, so shrinking ends with the smallest failure found so far: deterministic, unlike a
+   * time limit, and it keeps a campaign's worst case bounded.
+   * @default 400
+   */
+  shrinkRunsMax?: number;
 }
 
 /** Totals over every schedule a campaign ran. */
@@ -77,8 +84,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     faults: options.faults ?? true,
     userActor: options.userActor ?? false,
   });
+  const shrinkRunsMax = options.shrinkRunsMax ?? 400;
+  let shrinkRuns = 0;
   const details = await fc.check(
     fc.asyncProperty(arbitrary, async (schedule) => {
+      if (firstFailureRun > 0 && ++shrinkRuns > shrinkRunsMax) return true;
       runs++;
       const report = await judge(schedule, options.mutant);
       totals.reconciles += report.reconciles;
