@@ -139,6 +139,11 @@ export class Harness {
     return this.#serverClients.reduce((sum, client) => sum + client.stats.writes, 0);
   }
 
+  /** The controller's writes that succeeded: the count {@link HarnessOptions.crashAfterWrites} uses. */
+  get successfulWrites(): number {
+    return this.#successfulWrites;
+  }
+
   /** How many times the controller was started (1 + restarts). */
   get incarnations(): number {
     return this.#incarnation;

@@ -84,6 +84,8 @@ export interface RunReport {
   reconciles: number;
   /** The controller's writes that reached the API server (see {@link Harness.serverWrites}). */
   writes: number;
+  /** The controller's writes that succeeded (what `crashAfterWrites` counts). */
+  successfulWrites: number;
   /** Equal for equal seeds and schedules. */
   traceHash: string;
   /** The harness, to inspect the end state. */
@@ -158,6 +160,7 @@ export async function runSchedule(
     injected: harness.injected,
     reconciles: harness.reconciles,
     writes: harness.serverWrites,
+    successfulWrites: harness.successfulWrites,
     traceHash: harness.traceHash,
     harness,
   };
