@@ -11,7 +11,7 @@ import type { KubeObject } from "../../core/object.ts";
 import { runWhile, startOperatorWorld } from "../../cli/simulate.ts";
 import { OperatorSubprocess, waitFor } from "../integration/support.ts";
 import { recordConditions, recordShapes, shapeDifferences, type WorldRecord } from "./fidelity.ts";
-import { Kube, REALNODE_KUBECONFIG } from "./support.ts";
+import { installCrds, Kube, REALNODE_KUBECONFIG } from "./support.ts";
 
 const NAMESPACE = "fidelity";
 const sample = parse(

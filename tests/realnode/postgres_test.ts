@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { MAIN_ARGS, OperatorSubprocess, waitFor } from "../integration/support.ts";
 import {
+  installCrds,
   Kube,
   localUri,
   PortForward,
@@ -330,6 +331,7 @@ Deno.test({
     assert.ok(majors.includes("16") && majors.includes("17"), `majors on the node: ${majors}`);
     const ns = "majors";
     const operator = new HostOperator(kube);
+    await installCrds(kube);
     await kube.apply(
       JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }),
     );

@@ -83,6 +83,17 @@ export class Kube {
   }
 }
 
+/** Installs the CRDs (`kubectl apply -f crds/`) and waits until they are established. */
+export async function installCrds(kube: Kube): Promise<void> {
+  await kube.ok("apply", "-f", new URL("../../crds/", import.meta.url).pathname);
+  await kube.ok(
+    "wait",
+    "--for=condition=Established",
+    "crd/postgresdbs.database.thegeekyway.com",
+    "--timeout=60s",
+  );
+}
+
 /** `kubectl port-forward` from a free port on 127.0.0.1 to a pod's port. */
 export class PortForward {
   readonly localPort: number;
