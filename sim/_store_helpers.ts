@@ -10,7 +10,7 @@ import { ApiError } from "../core/cluster.ts";
 import { type Random, toTimestamp } from "../core/clock.ts";
 import type { KubeObject, ObjectMeta } from "../core/object.ts";
 import { applyDefaults, type DefaultingContext, initialStatus } from "./_builtin_rules.ts";
-import { deepClone, deepEqual } from "./_json.ts";
+import { deepClone, deepEqual, isRecord } from "./_json.ts";
 import { resourceLabel, type ResourceType } from "./resource_types.ts";
 
 /** What {@link prepareObject} needs from the server. */
@@ -43,6 +43,7 @@ export function prepareObject(
   const keptStatus = resource.statusSubresource ? (old ? old.status : initialStatus(next)) : status;
   if (keptStatus !== undefined) next.status = deepClone(keptStatus);
   applyDefaults(next, old, context);
+  if (resource.schema) applySchemaDefaults(next, resource.schema);
   if (resource.generation !== false) {
     const before = old?.metadata.generation ?? 0;
     metadata.generation = !old || specChanged(resource, next, old) ? before + 1 : before;
@@ -156,4 +157,26 @@ export function randomNameSuffix(random: Random): string {
   let suffix = "";
   for (let i = 0; i < 5; i++) suffix += NAME_ALPHABET[random.int(NAME_ALPHABET.length)];
   return suffix;
+}
+
+/**
+ * Fills the `default`s of a structural schema into `value`, in place: a missing property with a
+ * default gets it (a copy), and objects and array items that are present are defaulted in turn,
+ * as the real API server does on every write of a custom resource. Metadata is left alone.
+ */
+export function applySchemaDefaults(value: unknown, schema: Record<string, unknown>): void {
+  if (Array.isArray(value)) {
+    if (isRecord(schema.items)) {
+      for (const item of value) applySchemaDefaults(item, schema.items);
+    }
+    return;
+  }
+  if (!isRecord(value) || !isRecord(schema.properties)) return;
+  for (const [key, property] of Object.entries(schema.properties)) {
+    if (!isRecord(property) || key === "metadata") continue;
+    if (value[key] === undefined && property.default !== undefined) {
+      value[key] = deepClone(property.default);
+    }
+    if (value[key] !== undefined) applySchemaDefaults(value[key], property);
+  }
 }

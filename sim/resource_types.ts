@@ -30,6 +30,11 @@ export interface ResourceType {
    * @default true
    */
   generation?: boolean;
+  /**
+   * The `openAPIV3Schema` of a custom resource's version: the server fills its `default`s on
+   * every write, as a real one does for structural schemas.
+   */
+  schema?: Record<string, unknown>;
 }
 
 function builtin(
@@ -92,7 +97,8 @@ export function sameType(type: TypeRef, ref: TypeRef): boolean {
 
 /**
  * The kinds a CustomResourceDefinition declares: one per served version, namespaced by
- * `spec.scope`, with a status subresource when that version declares one. The schema is not read.
+ * `spec.scope`, with a status subresource when that version declares one, and its schema (for
+ * defaults).
  */
 export function typesFromCrd(crd: KubeObject): ResourceType[] {
   const spec = isRecord(crd.spec) ? crd.spec : {};
@@ -107,7 +113,11 @@ export function typesFromCrd(crd: KubeObject): ResourceType[] {
       continue;
     }
     const subresources = isRecord(version.subresources) ? version.subresources : {};
+    const schema = isRecord(version.schema) && isRecord(version.schema.openAPIV3Schema)
+      ? version.schema.openAPIV3Schema
+      : undefined;
     types.push({
+      ...(schema ? { schema } : {}),
       apiVersion: group ? `${group}/${version.name}` : version.name,
       kind,
       plural,
