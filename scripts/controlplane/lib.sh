@@ -246,3 +246,19 @@ cp_nft_cleanup() {
   done < <(nft list tables 2>/dev/null)
   return 0
 }
+
+# cp_make_kubeconfig FILE USER: a kubeconfig for USER's certificate ($STATE/pki/USER.crt and .key),
+# certificates embedded, server on 127.0.0.1. Needs kubectl on PATH and PGOP_CP_APISERVER_PORT.
+cp_make_kubeconfig() {
+  local file="$1" user="$2" pki="${PGOP_CONTROLPLANE_STATE}/pki"
+  {
+    kubectl config --kubeconfig="${file}" set-cluster pgop \
+      --server="https://127.0.0.1:${PGOP_CP_APISERVER_PORT}" \
+      --certificate-authority="${pki}/ca.crt" --embed-certs=true
+    kubectl config --kubeconfig="${file}" set-credentials "${user}" \
+      --client-certificate="${pki}/${user}.crt" --client-key="${pki}/${user}.key" --embed-certs=true
+    kubectl config --kubeconfig="${file}" set-context pgop --cluster=pgop --user="${user}"
+    kubectl config --kubeconfig="${file}" use-context pgop
+  } >/dev/null
+  chmod 600 "${file}"
+}

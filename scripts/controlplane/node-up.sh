@@ -138,27 +138,14 @@ node_issue() {
     rm -f "${name}.csr" "${name}.ext"
   ) >>"${S}/logs/openssl.log" 2>&1 || cp_die "openssl failed" "${S}/logs/openssl.log"
 }
-node_kubeconfig() {
-  local file="$1" user="$2"
-  {
-    kubectl config --kubeconfig="${file}" set-cluster pgop \
-      --server="https://127.0.0.1:${PGOP_CP_APISERVER_PORT}" \
-      --certificate-authority="${pki}/ca.crt" --embed-certs=true
-    kubectl config --kubeconfig="${file}" set-credentials "${user}" \
-      --client-certificate="${pki}/${user}.crt" --client-key="${pki}/${user}.key" --embed-certs=true
-    kubectl config --kubeconfig="${file}" set-context pgop --cluster=pgop --user="${user}"
-    kubectl config --kubeconfig="${file}" use-context pgop
-  } >/dev/null
-  chmod 600 "${file}"
-}
 # The Node authorizer admits the kubelet by this name and group; kube-proxy is bound by the
 # default ClusterRoleBinding system:node-proxier; CoreDNS gets a read-only role of its own below.
 node_issue kubelet "/O=system:nodes/CN=system:node:${PGOP_NODE_NAME}"
 node_issue kube-proxy "/CN=system:kube-proxy"
 node_issue coredns "/CN=pgop:coredns"
-node_kubeconfig "${N}/conf/kubelet.kubeconfig" kubelet
-node_kubeconfig "${N}/conf/kube-proxy.kubeconfig" kube-proxy
-node_kubeconfig "${N}/conf/coredns.kubeconfig" coredns
+cp_make_kubeconfig "${N}/conf/kubelet.kubeconfig" kubelet
+cp_make_kubeconfig "${N}/conf/kube-proxy.kubeconfig" kube-proxy
+cp_make_kubeconfig "${N}/conf/coredns.kubeconfig" coredns
 
 # ------------------------------------------------------------------ containerd
 sock="${N}/containerd/containerd.sock"

@@ -201,23 +201,9 @@ extendedKeyUsage=clientAuth"
 )
 
 # --------------------------------------------------------------- kubeconfigs
-# make_kubeconfig FILE USER: certs embedded, server on 127.0.0.1.
-make_kubeconfig() {
-  local file="$1" user="$2"
-  {
-    kubectl config --kubeconfig="${file}" set-cluster pgop \
-      --server="https://127.0.0.1:${PGOP_CP_APISERVER_PORT}" \
-      --certificate-authority="${pki}/ca.crt" --embed-certs=true
-    kubectl config --kubeconfig="${file}" set-credentials "${user}" \
-      --client-certificate="${pki}/${user}.crt" --client-key="${pki}/${user}.key" --embed-certs=true
-    kubectl config --kubeconfig="${file}" set-context pgop --cluster=pgop --user="${user}"
-    kubectl config --kubeconfig="${file}" use-context pgop
-  } >/dev/null
-  chmod 600 "${file}"
-}
-make_kubeconfig "${S}/kubeconfig" admin
-make_kubeconfig "${S}/kube-controller-manager.kubeconfig" kube-controller-manager
-make_kubeconfig "${S}/kube-scheduler.kubeconfig" kube-scheduler
+cp_make_kubeconfig "${S}/kubeconfig" admin
+cp_make_kubeconfig "${S}/kube-controller-manager.kubeconfig" kube-controller-manager
+cp_make_kubeconfig "${S}/kube-scheduler.kubeconfig" kube-scheduler
 export KUBECONFIG="${S}/kubeconfig"
 
 # ----------------------------------------------------------------- real node

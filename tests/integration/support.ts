@@ -109,16 +109,25 @@ export async function runMain(...args: string[]): Promise<Output> {
 }
 
 /**
- * The operator with the admin kubeconfig, started and stopped again as one would restart it:
- * every run's log lines are kept in one list.
+ * The operator with the admin kubeconfig (or `kubeconfig`), started and stopped again as one would
+ * restart it: every run's log lines are kept in one list.
  */
 export class OperatorProcess {
   readonly lines: LogLine[] = [];
+  readonly kubeconfig: string | undefined;
   #current: OperatorSubprocess | undefined;
+
+  constructor(kubeconfig?: string) {
+    this.kubeconfig = kubeconfig;
+  }
 
   /** Starts the operator; resolves once its caches have synced. */
   async start(extraArgs: string[] = []): Promise<void> {
-    const process = new OperatorSubprocess({ args: extraArgs, lines: this.lines });
+    const process = new OperatorSubprocess({
+      args: extraArgs,
+      lines: this.lines,
+      ...(this.kubeconfig ? { kubeconfig: this.kubeconfig } : {}),
+    });
     const from = this.lines.length;
     process.start();
     this.#current = process;

@@ -6,7 +6,7 @@
 // Method: `main.ts start` on the host (then the Deployment from deploy/), kubectl for everything a
 // user does, and psql through `kubectl port-forward` on 127.0.0.1.
 import assert from "node:assert/strict";
-import { MAIN_ARGS, OperatorSubprocess, parsePrometheus, waitFor } from "../integration/support.ts";
+import { MAIN_ARGS, OperatorProcess, parsePrometheus, waitFor } from "../integration/support.ts";
 import {
   installCrds,
   Kube,
@@ -41,6 +41,12 @@ async function readyWith(kube: Kube, name: string, replicas: number, namespace =
   }, 240_000);
 }
 
+async function scale(kube: Kube, name: string, replicas: number, namespace = "default") {
+  const patch = JSON.stringify({ spec: { replicas } });
+  await kube.ok("patch", "postgresdb", "-n", namespace, name, "--type=merge", "-p", patch);
+  await readyWith(kube, name, replicas, namespace);
+}
+
 async function pvcNames(kube: Kube, namespace = "default"): Promise<string[]> {
   const out = await kube.ok("get", "pvc", "-n", namespace, "-o", "name");
   return out.trim().split("\n").filter(Boolean).map((n) => n.replace(/^.*\//, "")).sort();
@@ -56,40 +62,6 @@ async function runMain(kube: Kube, ...args: string[]) {
   return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
 }
 
-/** The operator on the host, restartable, with one log list across runs. */
-class HostOperator {
-  readonly lines: OperatorSubprocess["lines"] = [];
-  #current: OperatorSubprocess | undefined;
-  constructor(readonly kube: Kube) {}
-
-  async start(): Promise<void> {
-    const from = this.lines.length;
-    this.#current = new OperatorSubprocess({ kubeconfig: this.kube.kubeconfig, lines: this.lines });
-    this.#current.start();
-    await waitFor(
-      "the operator's caches to sync",
-      () =>
-        Promise.resolve(
-          this.lines.slice(from).some((l) => l.msg === "Caches synced, starting workers"),
-        ),
-      30_000,
-    );
-  }
-
-  writesSince(from: number): number {
-    return this.lines.slice(from).reduce(
-      (n, l) => n + (l.msg === "Reconciled" ? Number(l.writes ?? 0) : 0),
-      0,
-    );
-  }
-
-  async stop(): Promise<number> {
-    const current = this.#current;
-    this.#current = undefined;
-    return current ? await current.kill("SIGTERM") : 0;
-  }
-}
-
 Deno.test({
   name: "real node: the tutorial's story on real PostgreSQL",
   ignore: !REALNODE_KUBECONFIG,
@@ -97,7 +69,7 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     const kube = new Kube(REALNODE_KUBECONFIG!);
-    const operator = new HostOperator(kube);
+    const operator = new OperatorProcess(kube.kubeconfig);
     let uri = "";
     try {
       await t.step("the CRDs install and the operator starts on the host", async () => {
@@ -206,15 +178,13 @@ Deno.test({
       );
 
       await t.step("scale 1 -> 3 -> 1 keeps every volume and the rows", async () => {
-        await kube.ok("patch", "postgresdb", NAME, "--type=merge", "-p", '{"spec":{"replicas":3}}');
-        await readyWith(kube, NAME, 3);
+        await scale(kube, NAME, 3);
         assert.deepEqual(await pvcNames(kube), [
           "data-my-postgres-0",
           "data-my-postgres-1",
           "data-my-postgres-2",
         ]);
-        await kube.ok("patch", "postgresdb", NAME, "--type=merge", "-p", '{"spec":{"replicas":1}}');
-        await readyWith(kube, NAME, 1);
+        await scale(kube, NAME, 1);
         await waitFor(
           "the scaled-down pods to go",
           async () =>
@@ -379,28 +349,8 @@ Deno.test({
       );
 
       await t.step("scale 1 -> 2 -> 1 and delete: every volume is kept", async () => {
-        await kube.ok(
-          "patch",
-          "postgresdb",
-          "-n",
-          ns,
-          "inside",
-          "--type=merge",
-          "-p",
-          '{"spec":{"replicas":2}}',
-        );
-        await readyWith(kube, "inside", 2, ns);
-        await kube.ok(
-          "patch",
-          "postgresdb",
-          "-n",
-          ns,
-          "inside",
-          "--type=merge",
-          "-p",
-          '{"spec":{"replicas":1}}',
-        );
-        await readyWith(kube, "inside", 1, ns);
+        await scale(kube, "inside", 2, ns);
+        await scale(kube, "inside", 1, ns);
         await kube.ok("delete", "postgresdb", "-n", ns, "inside", "--wait=true", "--timeout=60s");
         await waitFor(
           "the pods to go",
@@ -442,7 +392,7 @@ Deno.test({
     ].sort((a, b) => Number(a) - Number(b)) as string[];
     assert.ok(majors.includes("16") && majors.includes("17"), `majors on the node: ${majors}`);
     const ns = "majors";
-    const operator = new HostOperator(kube);
+    const operator = new OperatorProcess(kube.kubeconfig);
     await installCrds(kube);
     await kube.apply(
       JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }),
