@@ -24,6 +24,7 @@ export PATH="${PGOP_CP_BIN}:${PATH}"
 export KUBECONFIG="${S}/kubeconfig"
 sock="${N}/containerd/containerd.sock"
 
+mkdir -p "$(dirname "${PGOP_NODE_LOCK}")"
 exec 8>"${PGOP_NODE_LOCK}"
 flock -w 120 8 || cp_log "WARNING: could not take ${PGOP_NODE_LOCK}; going on"
 

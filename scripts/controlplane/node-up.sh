@@ -80,6 +80,7 @@ cp_load_state
 export PATH="${PGOP_CP_BIN}:${PATH}"
 export KUBECONFIG="${S}/kubeconfig"
 
+mkdir -p "$(dirname "${PGOP_NODE_LOCK}")" "$(dirname "${PGOP_NODE_OWNER}")"
 exec 8>"${PGOP_NODE_LOCK}"
 flock -w 60 8 || cp_die "another real node is being brought up or down (lock ${PGOP_NODE_LOCK})"
 preflight
