@@ -38,7 +38,7 @@ import type {
   Reconciler,
   ReconcileResult,
 } from "../reconciler.ts";
-import { buildCredentialsSecret, generatePassword } from "./secret.ts";
+import { buildCredentialsSecret, credentialsLabels, generatePassword } from "./secret.ts";
 import { buildHeadlessService, compareService, repairedService } from "./service.ts";
 import { buildStatefulSet, DATA_CLAIM, observedStorage } from "./statefulset.ts";
 import {
@@ -365,34 +365,19 @@ function convergeActions(
     writes.push({ kind: "create", object: secret, reason: "credentials are missing" });
     event("Created", `Created ${describeRef(refOf(secret))}`);
   } else if (children.labelSecret) {
-    // Adopting writes labels only: the user's data stays as it is, and no owner reference is
-    // added, so the Secret is never garbage-collected with the PostgresDB.
-    const adopted: KubeObject = {
-      apiVersion: SECRET.apiVersion,
-      kind: SECRET.kind,
-      metadata: {
-        name: children.secret.metadata.name,
-        namespace: children.secret.metadata.namespace ?? "default",
-        labels: { ...selectorLabels(db.metadata.name), "app.kubernetes.io/managed-by": MANAGER },
-      },
-    };
+    // Adopting writes labels only (see credentialsLabels): the user's data stays as it is.
+    const adopted = credentialsLabels(children.secret, {
+      ...selectorLabels(db.metadata.name),
+      "app.kubernetes.io/managed-by": MANAGER,
+    });
     writes.push({ kind: "apply", object: adopted, reason: "adopting the user's credentials" });
     event("Adopted", `Adopted ${describeRef(refOf(adopted))}`);
   } else {
-    // Labels only, as in adoption: never the credentials, and never an owner reference (a Secret
-    // the user brought must not become garbage-collectable by a repair).
+    // Labels only, as in adoption (see credentialsLabels).
     const labels = buildCredentialsSecret(db, spec, "").metadata.labels;
     const drift = compareDesired({ metadata: { labels } }, children.secret);
     if (!drift.equal) {
-      const relabelled: KubeObject = {
-        apiVersion: SECRET.apiVersion,
-        kind: SECRET.kind,
-        metadata: {
-          name: children.secret.metadata.name,
-          namespace: children.secret.metadata.namespace ?? "default",
-          ...(labels ? { labels } : {}),
-        },
-      };
+      const relabelled = credentialsLabels(children.secret, labels);
       writes.push({ kind: "apply", object: relabelled, reason: drift.reason });
     }
   }

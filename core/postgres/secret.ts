@@ -72,3 +72,23 @@ export function buildCredentialsSecret(
     },
   };
 }
+
+/**
+ * What the operator applies to a credentials Secret that exists: its name and these labels,
+ * nothing else. The credentials themselves are never rewritten, and no owner reference is added,
+ * so a Secret the user brought never becomes garbage-collectable with the PostgresDB.
+ */
+export function credentialsLabels(
+  existing: KubeObject,
+  labels: Record<string, string> | undefined,
+): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: existing.metadata.name,
+      namespace: existing.metadata.namespace ?? "default",
+      ...(labels ? { labels } : {}),
+    },
+  };
+}

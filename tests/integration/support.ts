@@ -98,9 +98,14 @@ export const MAIN_ARGS: readonly string[] = [
 
 /** Runs `main.ts` with `args` against the test control plane; returns its output. */
 export async function runMain(...args: string[]): Promise<Output> {
+  return await runMainWith(KUBECONFIG ?? "", ...args);
+}
+
+/** Runs `main.ts` with `args` against the cluster of `kubeconfig`; returns its output. */
+export async function runMainWith(kubeconfig: string, ...args: string[]): Promise<Output> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [...MAIN_ARGS, ...args],
-    env: { KUBECONFIG: KUBECONFIG ?? "", NO_COLOR: "1" },
+    env: { KUBECONFIG: kubeconfig, NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();

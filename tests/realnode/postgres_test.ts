@@ -6,7 +6,7 @@
 // Method: `main.ts start` on the host (then the Deployment from deploy/), kubectl for everything a
 // user does, and psql through `kubectl port-forward` on 127.0.0.1.
 import assert from "node:assert/strict";
-import { MAIN_ARGS, OperatorProcess, parsePrometheus, waitFor } from "../integration/support.ts";
+import { OperatorProcess, parsePrometheus, runMainWith, waitFor } from "../integration/support.ts";
 import {
   installCrds,
   Kube,
@@ -52,16 +52,6 @@ async function pvcNames(kube: Kube, namespace = "default"): Promise<string[]> {
   return out.trim().split("\n").filter(Boolean).map((n) => n.replace(/^.*\//, "")).sort();
 }
 
-async function runMain(kube: Kube, ...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [...MAIN_ARGS, ...args],
-    env: { KUBECONFIG: kube.kubeconfig, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-}
-
 Deno.test({
   name: "real node: the tutorial's story on real PostgreSQL",
   ignore: !REALNODE_KUBECONFIG,
@@ -73,7 +63,7 @@ Deno.test({
     let uri = "";
     try {
       await t.step("the CRDs install and the operator starts on the host", async () => {
-        const install = await runMain(kube, "install-crds");
+        const install = await runMainWith(kube.kubeconfig, "install-crds");
         assert.equal(install.code, 0, install.stderr);
         await kube.ok(
           "wait",
@@ -131,20 +121,7 @@ Deno.test({
       await t.step("kubectl logs and kubectl exec work", async () => {
         const logs = await kube.ok("logs", `${NAME}-0`);
         assert.match(logs, /database system is ready to accept connections/);
-        const version = await kube.ok(
-          "exec",
-          `${NAME}-0`,
-          "--",
-          "psql",
-          "-X",
-          "-At",
-          "-U",
-          "postgres",
-          "-d",
-          "myapp",
-          "-c",
-          "SELECT version()",
-        );
+        const version = await kube.psqlInPod(`${NAME}-0`, "myapp", "SELECT version()");
         assert.match(version, /^PostgreSQL 16\./);
       });
 
@@ -402,22 +379,7 @@ Deno.test({
       for (const major of majors) await kube.apply(postgresDB(`pg${major}`, ns, major));
       for (const major of majors) {
         await readyWith(kube, `pg${major}`, 1, ns);
-        const inside = await kube.ok(
-          "exec",
-          "-n",
-          ns,
-          `pg${major}-0`,
-          "--",
-          "psql",
-          "-X",
-          "-At",
-          "-U",
-          "postgres",
-          "-d",
-          "app",
-          "-c",
-          "SELECT version()",
-        );
+        const inside = await kube.psqlInPod(`pg${major}-0`, "app", "SELECT version()", ns);
         console.log(`  postgres:${major} answers from inside its pod: ${inside.trim()}`);
         assert.match(inside, new RegExp(`^PostgreSQL ${major}\\.`));
         const uri = await kube.secretValue(`pg${major}-credentials`, "uri", ns);

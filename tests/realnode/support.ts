@@ -74,6 +74,28 @@ export class Kube {
     return out.code === 0 ? JSON.parse(out.stdout) : undefined;
   }
 
+  /** Runs SQL with the pod's own psql as `postgres` (`kubectl exec`); its unaligned output. */
+  async psqlInPod(pod: string, database: string, sql: string, namespace = "default"): Promise<
+    string
+  > {
+    return await this.ok(
+      "exec",
+      "-n",
+      namespace,
+      pod,
+      "--",
+      "psql",
+      "-X",
+      "-At",
+      "-U",
+      "postgres",
+      "-d",
+      database,
+      "-c",
+      sql,
+    );
+  }
+
   /** A key of a Secret, decoded. */
   async secretValue(name: string, key: string, namespace = "default"): Promise<string> {
     const secret = await this.json("secret", name, namespace);
