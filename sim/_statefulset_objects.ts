@@ -16,28 +16,40 @@ export const REVISION_LABEL = "controller-revision-hash";
 
 /** A volume claim template, as much of it as the controller reads. */
 export interface ClaimTemplate {
+  /** The template's name (the claim's prefix), labels and annotations. */
   metadata?: {
     name?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
   };
+  /** The claim's spec, copied as it is. */
   spec?: Record<string, unknown>;
 }
 
 /** A StatefulSet spec, as much of it as the controller reads. */
 export interface StatefulSetSpec {
+  /** Instances wanted. @default 1 */
   replicas?: number;
+  /** The governing Service: the pods' subdomain. */
   serviceName?: string;
+  /** The labels that select the pods (and label the claims). */
   selector?: { matchLabels?: Record<string, string> };
+  /** The pod template. */
   template?: {
     metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
     spec?: Record<string, unknown>;
   };
+  /** One claim per template and ordinal, made before the pod. */
   volumeClaimTemplates?: ClaimTemplate[];
+  /** `OrderedReady` (the default) or `Parallel`. */
   podManagementPolicy?: string;
+  /** `RollingUpdate` (with a partition) or `OnDelete`. */
   updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } };
+  /** Whether claims go with the StatefulSet (`whenDeleted`) or with a scale-down (`whenScaled`). */
   persistentVolumeClaimRetentionPolicy?: { whenDeleted?: string; whenScaled?: string };
+  /** How long a Ready pod waits before it counts as available. @default 0 */
   minReadySeconds?: number;
+  /** The first ordinal. @default 0 */
   ordinals?: { start?: number };
 }
 
