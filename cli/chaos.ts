@@ -23,9 +23,13 @@ import { InputError } from "./manifests.ts";
 
 /** What a faults file may say (all optional). */
 export interface FaultsFile {
+  /** The API faults, instead of the preset's. */
   faults?: FaultOptions;
+  /** How often the operator dies after a write, instead of the preset's. */
   crashRate?: number;
+  /** How long faults stay on after the last step. @default 60000 */
   faultsAfterLastStepMs?: number;
+  /** Options of the simulated cluster (delays, nodes, readiness). */
   cluster?: Schedule["cluster"];
   /** More steps after the manifests are applied (times from the start). */
   steps?: Step[];
@@ -238,8 +242,11 @@ function checkStep(step: unknown, where: string): void {
 
 /** Options of {@link runWithFaults}. */
 export interface ChaosOptions {
+  /** The seed of every random choice and fault. */
   seed: number;
+  /** The faults of this preset, unless the file says otherwise. */
   preset: FaultPresetName;
+  /** A faults file, read and checked. */
   file?: FaultsFile;
   /** Virtual time allowed to converge after the faults stop. */
   convergeWithinMs: number;
