@@ -120,9 +120,9 @@ export interface CrdNames {
   kind: string;
   /** The resource name in URLs. @default the kind in lower case, plus `s` */
   plural?: string;
-  /** @default the kind in lower case */
+  /** The name of one object for kubectl. @default the kind in lower case */
   singular?: string;
-  /** @default the kind plus `List` */
+  /** The kind of a list. @default the kind plus `List` */
   listKind?: string;
   /** Short names for kubectl, e.g. `pgdb`. */
   shortNames?: string[];
@@ -136,7 +136,7 @@ export interface CrdOptions {
   group: string;
   /** The resource's names. */
   names: CrdNames;
-  /** @default "Namespaced" */
+  /** Whether objects live in a namespace. @default "Namespaced" */
   scope?: "Namespaced" | "Cluster";
   /** The versions, at least one. */
   versions: CrdVersion[];

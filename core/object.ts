@@ -146,7 +146,7 @@ export function clone<T>(value: T): T {
  * console.assert(namespaceOf({ metadata: { name: "a", namespace: "prod" } }) === "prod");
  * ```
  */
-export function namespaceOf(object: { metadata: { namespace?: string | undefined } }): string {
+export function namespaceOf(object: Pick<KubeObject, "metadata">): string {
   return object.metadata.namespace || "default";
 }
 

@@ -41,7 +41,7 @@ import {
  * console.assert(child.metadata.ownerReferences?.[0]?.uid === "u-1");
  * ```
  */
-export function ownedBy<T extends KubeObject>(parent: KubeObject, child: T): T {
+export function ownedBy(parent: KubeObject, child: KubeObject): KubeObject {
   const copy = structuredClone(child);
   copy.metadata.namespace = namespaceOf(parent);
   const others = (copy.metadata.ownerReferences ?? []).filter((r) => r.controller !== true);

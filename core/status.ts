@@ -43,7 +43,7 @@ export interface StatusActionOptions {
  * console.assert(statusAction(object, { phase: "Pending" }).length === 0);
  * const [write] = statusAction(object, { phase: "Ready" });
  * console.assert(write?.kind === "patchStatus" && write.resourceVersion === "12");
- * console.assert(write.reason === 'phase: want "Ready", have "Pending"');
+ * console.assert(write?.reason === 'phase: want "Ready", have "Pending"');
  * ```
  */
 export function statusAction(
