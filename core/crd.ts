@@ -1,4 +1,3 @@
-// This module is pure.
 /**
  * CustomResourceDefinitions from TypeScript: {@link buildCrd} turns a typed description (group,
  * names, scope, versions with printer columns, the status subresource and a {@link JsonSchema})

@@ -1,4 +1,3 @@
-// This module is pure.
 /**
  * Finalizers, the way a reconciler makes every other decision: classify first, then act. A
  * finalizer keeps a deleted object in the API server (with `metadata.deletionTimestamp` set) until

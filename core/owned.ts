@@ -1,4 +1,3 @@
-// This module is pure.
 /**
  * Owned children: objects a controller makes for a parent, marked with a controller owner
  * reference so that the runtime maps their events to the parent and the garbage collector removes

@@ -1,4 +1,3 @@
-// This module is pure.
 /**
  * Status writes that happen only when the status changed, and only on the version they were
  * computed from. A reconciler computes the whole next status from what it observed (conditions
