@@ -50,3 +50,7 @@ export * from "./runtime/event_limiter.ts";
 export { KubeClusterClient } from "./adapters/kube_client.ts";
 export { cryptoRandom, systemClock } from "./adapters/system.ts";
 export * from "./sim/mod.ts";
+export * from "./core/finalizer.ts";
+export * from "./core/status.ts";
+export * from "./core/owned.ts";
+export * from "./core/crd.ts";
