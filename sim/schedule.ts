@@ -45,7 +45,9 @@ export const CHILD_TYPES: Record<ChildKind, { apiVersion: string; kind: ChildKin
 
 /** A replayable run: seed, steps, faults. */
 export interface Schedule {
+  /** The seed of the cluster, the faults and the operator's random source. */
   seed: number;
+  /** What the user and the world do, at their times. */
   steps: Step[];
   /** Faults at the operator's cluster port while faults are on. */
   faults?: FaultOptions;
@@ -61,6 +63,7 @@ export interface Schedule {
 
 /** What the controller under test is, for {@link runSchedule}. */
 export interface Subject {
+  /** The reconciler under test; its `for` kind is the one whose steady state is judged. */
   reconciler: Reconciler;
   /** Wraps the controller's client (client-side mutants). */
   wrapClient?: (client: ClusterClient) => ClusterClient;
@@ -82,6 +85,7 @@ export interface RunReport {
   virtualMs: number;
   /** Faults injected, by name. */
   injected: Record<string, number>;
+  /** Reconciles run, across restarts. */
   reconciles: number;
   /** The controller's writes that reached the API server (see {@link Harness.serverWrites}). */
   writes: number;
