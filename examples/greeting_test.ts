@@ -149,8 +149,8 @@ function greetingSchedule(seed: number): Schedule {
   return {
     seed,
     steps,
-    faults: FAULT_PRESETS.heavy,
-    crashRate: 0.1,
+    faults: FAULT_PRESETS.heavy.faults,
+    crashRate: FAULT_PRESETS.heavy.crashRate,
     faultsAfterLastStepMs: 10_000,
   };
 }
