@@ -7,14 +7,14 @@
  */
 
 import type { Action } from "../actions.ts";
-import { jsonEqual } from "../compare.ts";
 import { findCondition } from "../conditions.ts";
 import { describeRef, refOf } from "../object.ts";
 import type { ReconcileContext } from "../reconciler.ts";
+import { statusAction } from "../status.ts";
 import type { Blocker, MajorChange } from "./classify.ts";
 import { secretName } from "./naming.ts";
 import { buildStatus, READY, type StatusInput } from "./status.ts";
-import type { PostgresDB, PostgresDBStatus } from "./types.ts";
+import type { PostgresDB } from "./types.ts";
 import { describeProblems, type FieldProblem } from "./validate.ts";
 
 /** How often a PostgresDB waiting for its credentials reads the Secret again. */
@@ -39,15 +39,10 @@ export function statusActions(
   warning?: StatusWarning,
 ): Action[] {
   const status = buildStatus(db, input, context.nowMs);
-  if (sameStatus(db.status, status)) return [];
-  const patch: Action = {
-    kind: "patchStatus",
-    target: refOf(db),
-    status: status as Record<string, unknown>,
+  const actions: Action[] = statusAction(db, status as Record<string, unknown>, {
     reason: `${input.reason}: ${input.message}`,
-  };
-  if (db.metadata.resourceVersion) patch.resourceVersion = db.metadata.resourceVersion;
-  const actions: Action[] = [patch];
+  });
+  if (actions.length === 0) return [];
   const previous = findCondition(db.status?.conditions, READY);
   if (warning && (previous?.reason !== input.reason || previous.message !== input.message)) {
     actions.push({
@@ -171,6 +166,3 @@ export function majorChangeActions(
   );
 }
 
-function sameStatus(stored: PostgresDBStatus | undefined, next: PostgresDBStatus): boolean {
-  return stored !== undefined && jsonEqual(stored, next);
-}
