@@ -39,14 +39,7 @@ import type {
   WalReceiver,
 } from "../core/agent/types.ts";
 import type { TimelineHistory } from "../core/agent/timeline.ts";
-import {
-  appendWal,
-  copyWal,
-  isWalPrefix,
-  truncateWal,
-  truthEnd,
-  type WalTruth,
-} from "./wal_truth.ts";
+import { appendWal, copyWal, isWalPrefix, truthEnd, type WalTruth } from "./wal_truth.ts";
 
 /** Timings and rates of a simulated instance (virtual milliseconds, bytes per millisecond). */
 export interface SimInstanceOptions {
@@ -146,6 +139,7 @@ export class SimPostgresInstance implements InstancePort {
   #incarnation = 0;
   #origin = 0;
 
+  /** An instance with an empty volume and a stopped process. */
   constructor(name: string, network: SimNetwork, options: SimInstanceOptions = {}) {
     this.name = name;
     this.#net = network;

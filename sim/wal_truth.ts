@@ -37,18 +37,6 @@ export function appendWal(truth: WalTruth, origin: number, toLsn: number): WalTr
   return [...truth, { origin, endLsn: toLsn }];
 }
 
-/** `truth` cut at `lsn` (what survives when the bytes past it are lost). */
-export function truncateWal(truth: WalTruth, lsn: number): WalTruth {
-  const out: WalSegment[] = [];
-  let start = 0;
-  for (const segment of truth) {
-    if (start >= lsn) break;
-    out.push({ origin: segment.origin, endLsn: Math.min(segment.endLsn, lsn) });
-    start = segment.endLsn;
-  }
-  return out;
-}
-
 /** The bytes `[fromLsn, toLsn)` of `source` appended to `truth` (which ends at `fromLsn`). */
 export function copyWal(truth: WalTruth, source: WalTruth, toLsn: number): WalTruth {
   let out = truth;

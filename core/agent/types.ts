@@ -181,6 +181,7 @@ export interface InstanceReport {
 
 /** Start PostgreSQL's first data directory on an empty volume (the cluster's first primary). */
 export interface InitdbAction {
+  /** The action's kind. */
   kind: "initdb";
   /** Why, for logs and plans. */
   reason: string;
@@ -188,6 +189,7 @@ export interface InitdbAction {
 
 /** `pg_basebackup` from the target primary into an empty data directory. */
 export interface CloneFromAction {
+  /** The action's kind. */
   kind: "cloneFrom";
   /** The target primary's instance name. */
   upstream: string;
@@ -199,6 +201,7 @@ export interface CloneFromAction {
 
 /** Wipe a data directory that cannot follow the primary, then clone it again. */
 export interface RecloneAction {
+  /** The action's kind. */
   kind: "reclone";
   /** The target primary's instance name. */
   upstream: string;
@@ -210,6 +213,7 @@ export interface RecloneAction {
 
 /** Write the role and `primary_conninfo` (a standby's is reloaded by a running server). */
 export interface WriteConfigAction {
+  /** The action's kind. */
   kind: "writeConfig";
   /** The configuration. */
   config: InstanceConfig;
@@ -219,6 +223,7 @@ export interface WriteConfigAction {
 
 /** Start PostgreSQL on the data directory. */
 export interface StartAction {
+  /** The action's kind. */
   kind: "start";
   /** Why. */
   reason: string;
@@ -226,6 +231,7 @@ export interface StartAction {
 
 /** Stop PostgreSQL: `fast` flushes WAL and ends cleanly, `immediate` stops at once as a crash. */
 export interface StopAction {
+  /** The action's kind. */
   kind: "stop";
   /** `pg_ctl stop -m <mode>`. */
   mode: "fast" | "immediate";
@@ -235,6 +241,7 @@ export interface StopAction {
 
 /** `pg_ctl promote`: a standby becomes a primary on a new timeline. */
 export interface PromoteAction {
+  /** The action's kind. */
   kind: "promote";
   /** Why. */
   reason: string;
@@ -242,6 +249,7 @@ export interface PromoteAction {
 
 /** Report this instance's status to the operator. */
 export interface ReportAction {
+  /** The action's kind. */
   kind: "report";
   /** The status. */
   status: InstanceReport;
