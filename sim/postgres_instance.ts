@@ -20,7 +20,8 @@
  *   it finishes, and writes `standby.signal` with the given `primary_conninfo`; it fails when the
  *   upstream stops or the link drops meanwhile.
  * - **Promote** replays all received WAL, then ends the timeline at the flushed end and starts a
- *   new, never used, timeline there.
+ *   new, never used, timeline there with an end-of-recovery record (so a former standby that was
+ *   promoted holds WAL no other timeline has, as in PostgreSQL).
  * - **Faults:** {@link SimPostgresInstance.crash}, {@link SimPostgresInstance.setSlowDisk}; a
  *   link down and a pod kill belong to the world ({@link SimNetwork}).
  *
@@ -499,6 +500,10 @@ export class SimPostgresInstance implements InstancePort {
     this.#role = "primary";
     this.#origin = this.#net.newOrigin();
     this.#receiver = undefined;
+    // The end-of-recovery checkpoint is the new timeline's first WAL: from here on no other
+    // instance's WAL on the old timeline can be a prefix of this one's past the fork.
+    this.#truth = appendWal(this.#truth, this.#origin, end + END_OF_RECOVERY_BYTES);
+    this.#written = this.flushLsn;
   }
 
   /**
@@ -545,6 +550,9 @@ export class SimPostgresInstance implements InstancePort {
     this.#receiver = { upstream: up.name, streaming: true };
   }
 }
+
+/** The size of the end-of-recovery record a promotion writes. */
+const END_OF_RECOVERY_BYTES = 40;
 
 function fail(error: string): PerformResult {
   return { ok: false, error };
