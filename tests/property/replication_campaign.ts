@@ -96,16 +96,24 @@ function shrink(
   return { schedule: current, report };
 }
 
-/** The lines that describe a failure and how to replay it. */
-export function describeFailure(result: ReplicationCampaignResult): string[] {
+/**
+ * The lines that describe a failure and, unless `replay` is false (a mutant's run, which the
+ * command line cannot rebuild), the command that replays it.
+ */
+export function describeFailure(result: ReplicationCampaignResult, replay = true): string[] {
   if (!result.failed) return [];
-  return [
+  const lines = [
     `Schedule seed ${result.scheduleSeed}; shrunk: ${JSON.stringify(result.schedule)}`,
     ...(result.report?.violations ?? []).map((v) =>
       `  [${v.checker}] at ${v.atMs}ms: ${v.message}`
     ),
-    `Replay: deno run tests/property/replication_campaign.ts --schedule-seed ${result.scheduleSeed}`,
   ];
+  if (replay) {
+    lines.push(
+      `Replay: deno run tests/property/replication_campaign.ts --schedule-seed ${result.scheduleSeed}`,
+    );
+  }
+  return lines;
 }
 
 if (import.meta.main) {
