@@ -216,11 +216,12 @@ Deno.test("SimPostgresInstance: promotion forks a timeline; a diverged old prima
   const oldTimeline = primary.timeline!;
   primary.crash();
   net.isolated.delete("db-1");
+  const fork = standby.flushLsn;
   ok(standby.perform({ kind: "promote", reason: "test" }));
   net.run(300);
   assert.ok(standby.acceptsWrites);
-  const fork = standby.flushLsn;
   assert.ok(fork < primary.flushLsn);
+  assert.ok(standby.flushLsn > fork, "the end-of-recovery record is the new timeline's first WAL");
   assert.notEqual(standby.timeline, oldTimeline);
   assert.deepEqual(standby.history, [{ timeline: oldTimeline, endLsn: fork }]);
   // The old primary, past the fork, is refused as a standby of the new one.
