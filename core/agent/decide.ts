@@ -4,8 +4,8 @@
  * operator's reconcile does one level up.
  *
  * Guarantees: only the cluster's first instance (`bootstrap`) ever runs `initdb`; an instance
- * clones only from the target primary, and only once that primary has reported itself running as
- * a primary in the current term, never from a standby; `primary_conninfo` names the target
+ * clones only from `intent.primary`, and only when it names the target primary (a report of any
+ * other instance is ignored), so never from a standby; `primary_conninfo` names the target
  * primary's pod, never a Service; an instance starts a data directory that was a primary only
  * when it is the target primary (a former primary is reconfigured as a standby first); a running
  * primary that is not the target is stopped (at once when another primary already serves); a
