@@ -4,7 +4,7 @@
  * with the steps, virtual seconds, failovers and clones behind the figure; and, for one fault-free
  * schedule, how the cost grows with the number of standbys.
  *
- * Run: `deno run bench/replication.ts [--runs N]` (not part of `deno task bench`).
+ * Run: `deno run bench/replication.ts [--runs N]`, or `deno task bench` with the others.
  */
 
 import { parseArgs } from "node:util";
