@@ -87,7 +87,7 @@ Deno.test("buildStatefulSet() labels pods with app.kubernetes.io labels and sele
 });
 
 Deno.test("buildCredentialsSecret() carries user, database, host, port and uri", () => {
-  const secret = buildCredentialsSecret(sample(), spec, "pw") as Any;
+  const secret = buildCredentialsSecret(sample(), spec, "pw", "rpw") as Any;
   assert.equal(secret.metadata.name, "my-postgres-credentials");
   assert.deepEqual(secret.stringData, {
     username: "postgres",

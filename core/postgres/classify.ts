@@ -7,10 +7,26 @@
 
 import { controllerOf, isControlledBy, type KubeObject, type TypeRef } from "../object.ts";
 import type { LiveRead, Observed } from "../reconciler.ts";
-import { secretName } from "./naming.ts";
+import {
+  instanceAccountName,
+  readOnlyServiceName,
+  readWriteServiceName,
+  secretName,
+} from "./naming.ts";
+import { findInstances, type Instance } from "./instances.ts";
 import { MANAGED_BY_LABEL, MANAGER, selectorLabels, sourceGeneration } from "./labels.ts";
 import { DATA_CLAIM } from "./statefulset.ts";
-import { type PostgresDB, PVC, SECRET, SERVICE, STATEFULSET, type ValidSpec } from "./types.ts";
+import {
+  type PostgresDB,
+  PVC,
+  ROLE,
+  ROLE_BINDING,
+  SECRET,
+  SERVICE,
+  SERVICE_ACCOUNT,
+  STATEFULSET,
+  type ValidSpec,
+} from "./types.ts";
 import { type FieldProblem, MAX_REPLICAS, validatePostgresDB } from "./validate.ts";
 import { type DataMajor, observedDataMajor, versionMajor } from "./version.ts";
 
@@ -22,6 +38,18 @@ export interface Children {
   service?: KubeObject | undefined;
   /** The StatefulSet controlled by the PostgresDB. */
   statefulSet?: KubeObject | undefined;
+  /** The Service `<name>-rw` controlled by the PostgresDB. */
+  readWrite?: KubeObject | undefined;
+  /** The Service `<name>-ro` controlled by the PostgresDB. */
+  readOnly?: KubeObject | undefined;
+  /** The agents' ServiceAccount `<name>-instance`. */
+  account?: KubeObject | undefined;
+  /** The agents' Role `<name>-instance`. */
+  role?: KubeObject | undefined;
+  /** The agents' RoleBinding `<name>-instance`. */
+  roleBinding?: KubeObject | undefined;
+  /** The StatefulSet's pods, with their agents' reports. */
+  instances?: Instance[];
   /**
    * The credentials Secret has no controller (a retained one, or the user's) and lacks the labels
    * that bring it into the operator's cache: this reconcile labels it, and writes nothing else.
@@ -114,6 +142,17 @@ export function credentialsLiveReads(observed: Observed<PostgresDB>): LiveRead[]
   return [{ type: SECRET, namespace, name }, { type: PVC, namespace }];
 }
 
+/** The children found by name. */
+type ChildSlot =
+  | "secret"
+  | "service"
+  | "readWrite"
+  | "readOnly"
+  | "account"
+  | "role"
+  | "roleBinding"
+  | "statefulSet";
+
 /** The same-named children: the PostgresDB's own (by controller uid), and those in the way. */
 function findChildren(
   observed: Observed<PostgresDB>,
@@ -122,10 +161,16 @@ function findChildren(
   const namespace = db.metadata.namespace ?? "default";
   const children: Children = {};
   const blockers: Blocker[] = [];
-  const wanted: ["secret" | "service" | "statefulSet", TypeRef, string][] = [
-    ["secret", SECRET, secretName(db.metadata.name)],
-    ["service", SERVICE, db.metadata.name],
-    ["statefulSet", STATEFULSET, db.metadata.name],
+  const name = db.metadata.name;
+  const wanted: [ChildSlot, TypeRef, string][] = [
+    ["secret", SECRET, secretName(name)],
+    ["service", SERVICE, name],
+    ["readWrite", SERVICE, readWriteServiceName(name)],
+    ["readOnly", SERVICE, readOnlyServiceName(name)],
+    ["account", SERVICE_ACCOUNT, instanceAccountName(name)],
+    ["role", ROLE, instanceAccountName(name)],
+    ["roleBinding", ROLE_BINDING, instanceAccountName(name)],
+    ["statefulSet", STATEFULSET, name],
   ];
   for (const [slot, type, name] of wanted) {
     const found = observed.lookup({ ...type, namespace, name });
@@ -136,6 +181,7 @@ function findChildren(
       if (!hasCacheLabels(found, db)) children.labelSecret = true;
     } else blockers.push({ object: found, previous: isPreviousIncarnation(found, db) });
   }
+  children.instances = findInstances(observed, children.statefulSet?.metadata.uid);
   return { children, blockers };
 }
 

@@ -14,19 +14,27 @@ import { describeRef, type KubeObject, refOf } from "../object.ts";
 import type { ReconcileContext } from "../reconciler.ts";
 import type { Children } from "./classify.ts";
 import { managedByLabels, selectorLabels } from "./labels.ts";
-import { connectionString } from "./naming.ts";
-import { buildCredentialsSecret, credentialsLabels, generatePassword } from "./secret.ts";
-import { buildHeadlessService, compareService, repairedService } from "./service.ts";
+import { connectionString, readOnlyServiceName, readWriteServiceName } from "./naming.ts";
+import {
+  buildCredentialsSecret,
+  credentialsLabels,
+  credentialsWithKeys,
+  generatePassword,
+  missingCredentialKeys,
+} from "./secret.ts";
+import {
+  buildHeadlessService,
+  buildRoleService,
+  compareService,
+  repairedService,
+} from "./service.ts";
+import { agentIdentitySteps, roleLabelStep } from "./converge_agents.ts";
+import { replicationStatus } from "./instances.ts";
+import { createStep, NO_STEP, normalEvent, type Step, withoutServerFields } from "./step.ts";
 import { buildStatefulSet, observedStorage } from "./statefulset.ts";
 import { type ExtraConditions, READY, statefulSetReadiness, type StatusInput } from "./status.ts";
 import { statusActions } from "./status_actions.ts";
 import type { PostgresDB, ValidSpec } from "./types.ts";
-
-/** What one child's step decided: its writes, and the normal events that report them. */
-interface Step {
-  writes: Action[];
-  events: Action[];
-}
 
 /**
  * The actions that bring a valid PostgresDB's children to its spec: writes in the order Secret,
@@ -41,33 +49,27 @@ export function convergeActions(
   const kept = keepClaimTemplates(children.statefulSet, spec);
   const steps = [
     credentialsStep(db, spec, children, context),
-    serviceStep(db, spec, children.service),
+    serviceStep(db, buildHeadlessService(db, spec), children.service),
+    serviceStep(db, buildRoleService(db, spec, "primary"), children.readWrite),
+    serviceStep(db, buildRoleService(db, spec, "standby"), children.readOnly),
+    ...agentIdentitySteps(db, spec, children),
     statefulSetStep(db, spec, children.statefulSet, kept.claimTemplates),
   ];
-  const writes = steps.flatMap((step) => step.writes);
+  const childWrites = steps.flatMap((step) => step.writes);
+  // Role labels follow the reports; they change nothing the StatefulSet's readiness describes.
+  const writes = [...childWrites, ...roleLabelStep(db, children).writes];
   const events = steps.flatMap((step) => step.events);
+  const replication = replicationStatus(db, children.instances ?? [], spec.replicas);
   const input: StatusInput = {
-    ...readiness(db, spec, children.statefulSet, writes.length > 0),
-    extra: kept.conditions,
+    ...readiness(db, spec, children.statefulSet, childWrites.length > 0),
+    replication,
+    extra: { ...kept.conditions, set: [...kept.conditions.set, replication.condition] },
   };
   const wasReady = findCondition(db.status?.conditions, READY)?.status === "True";
   if (input.ready && !wasReady) {
     events.push(normalEvent(db, "Ready", `${spec.replicas}/${spec.replicas} instances ready`));
   }
   return [...writes, ...statusActions(db, input, context), ...events];
-}
-
-/** A Normal event on the PostgresDB. */
-function normalEvent(db: PostgresDB, reason: string, message: string): Action {
-  return { kind: "emitEvent", regarding: db, type: "Normal", eventReason: reason, message };
-}
-
-/** A create of `object`, and the Created event that reports it. */
-function createStep(db: PostgresDB, object: KubeObject, reason: string): Step {
-  return {
-    writes: [{ kind: "create", object, reason }],
-    events: [normalEvent(db, "Created", `Created ${describeRef(refOf(object))}`)],
-  };
 }
 
 /** The credentials Secret: created once, adopted or relabelled by its labels only. */
@@ -78,7 +80,12 @@ function credentialsStep(
   context: ReconcileContext,
 ): Step {
   if (!children.secret) {
-    const secret = buildCredentialsSecret(db, spec, generatePassword(context.random));
+    const secret = buildCredentialsSecret(
+      db,
+      spec,
+      generatePassword(context.random),
+      generatePassword(context.random),
+    );
     return createStep(db, secret, "credentials are missing");
   }
   if (children.labelSecret) {
@@ -93,21 +100,46 @@ function credentialsStep(
     };
   }
   // Labels only, as in adoption (see credentialsLabels).
-  const labels = buildCredentialsSecret(db, spec, "").metadata.labels;
+  const labels = buildCredentialsSecret(db, spec, "", "").metadata.labels;
   const drift = compareDesired({ metadata: { labels } }, children.secret);
-  if (drift.equal) return { writes: [], events: [] };
-  const relabelled = credentialsLabels(children.secret, labels);
-  return { writes: [{ kind: "apply", object: relabelled, reason: drift.reason }], events: [] };
+  if (!drift.equal) {
+    const relabelled = credentialsLabels(children.secret, labels);
+    return { writes: [{ kind: "apply", object: relabelled, reason: drift.reason }], events: [] };
+  }
+  return missingKeysStep(db, spec, children.secret, context);
 }
 
-/** The headless Service: created when missing, repaired when its ports or selector drifted. */
-function serviceStep(db: PostgresDB, spec: ValidSpec, observed: KubeObject | undefined): Step {
-  const service = buildHeadlessService(db, spec);
+/**
+ * The keys a Secret from before replication lacks (the replication password, the read-only URI),
+ * added by an update of the version read: every key it has stays as it is, and of two racing
+ * reconciles only one adds a password (the other gets a conflict).
+ */
+function missingKeysStep(
+  db: PostgresDB,
+  spec: ValidSpec,
+  secret: KubeObject,
+  context: ReconcileContext,
+): Step {
+  const missing = missingCredentialKeys(secret, db, spec, () => generatePassword(context.random));
+  const keys = Object.keys(missing);
+  if (keys.length === 0) return NO_STEP;
+  return {
+    writes: [{
+      kind: "update",
+      object: credentialsWithKeys(secret, missing),
+      reason: `credentials lack ${keys.map((k) => JSON.stringify(k)).join(", ")}`,
+    }],
+    events: [normalEvent(db, "CredentialsExtended", `Added ${keys.join(", ")} to ${describeRef(refOf(secret))}`)],
+  };
+}
+
+/** A Service (headless, `-rw`, `-ro`): created when missing, repaired when it drifted. */
+function serviceStep(db: PostgresDB, service: KubeObject, observed: KubeObject | undefined): Step {
   // Create, never apply, a Service the cache does not hold: a lagging cache may hide an earlier
   // PostgresDB's Service, and applying over it would add a second controller reference.
   if (!observed) return createStep(db, service, "missing");
   const diff = compareService(service, observed);
-  if (diff.equal) return { writes: [], events: [] };
+  if (diff.equal) return NO_STEP;
   // An update of the version read, not an apply: server-side apply merges ports by port and
   // protocol, so re-applying port 5432 beside a port someone changed to 5433 (both named
   // "postgres") is rejected as invalid forever; and it keeps items other managers added.
@@ -160,7 +192,8 @@ function readiness(
   writing: boolean,
 ): StatusInput {
   const namespace = db.metadata.namespace ?? "default";
-  const connection = connectionString(db.metadata.name, namespace, spec.databaseName);
+  const connection = connectionString(readWriteServiceName(db.metadata.name), namespace, spec.databaseName);
+  const readOnly = connectionString(readOnlyServiceName(db.metadata.name), namespace, spec.databaseName);
   if (!statefulSet || writing) {
     return {
       phase: statefulSet ? "Creating" : "Pending",
@@ -168,6 +201,7 @@ function readiness(
       reason: "Provisioning",
       message: "Creating or updating the database's objects",
       connectionString: connection,
+      readOnlyConnectionString: readOnly,
     };
   }
   const facts = statefulSetReadiness(statefulSet);
@@ -179,6 +213,7 @@ function readiness(
     reason: ready ? "InstancesReady" : "InstancesNotReady",
     message: `${Math.min(facts.readyReplicas, spec.replicas)}/${spec.replicas} instances ready`,
     connectionString: connection,
+    readOnlyConnectionString: readOnly,
     readyReplicas: facts.readyReplicas,
   };
 }
@@ -227,12 +262,4 @@ export function keepClaimTemplates(
       remove: [],
     },
   };
-}
-
-/** A copy of a stored object to write back: no status, no managed fields. */
-function withoutServerFields(object: KubeObject): KubeObject {
-  const copy = structuredClone(object);
-  delete copy.status;
-  delete copy.metadata.managedFields;
-  return copy;
 }

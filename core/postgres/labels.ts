@@ -57,6 +57,20 @@ export function commonLabels(name: string, spec: ValidSpec): Record<string, stri
 }
 
 /**
+ * The role label on an instance's pod, `primary` or `standby`: set by the operator alone, from the
+ * agents' reports; the `-rw` and `-ro` Services select by it.
+ */
+export const ROLE_LABEL = "database.thegeekyway.com/role";
+
+/** A pod's role as its label says: `primary`, `standby`, or undefined. */
+export type RoleLabel = "primary" | "standby";
+
+/** The labels that select one PostgresDB's pods of one role. */
+export function roleSelectorLabels(name: string, role: RoleLabel): Record<string, string> {
+  return { ...selectorLabels(name), [ROLE_LABEL]: role };
+}
+
+/**
  * The annotation that records which PostgresDB generation a child was last written for. A view in
  * which the PostgresDB is older than that is stale (a lagging cache, a restart that listed from
  * a behind server): acting on it would move the child back in time, so the operator waits.

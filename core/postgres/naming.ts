@@ -40,3 +40,39 @@ export function serviceHost(name: string, namespace: string): string {
 export function connectionString(name: string, namespace: string, databaseName: string): string {
   return `postgresql://${serviceHost(name, namespace)}:${POSTGRES_PORT}/${databaseName}`;
 }
+
+/** The read-write Service `<name>-rw`: it selects the pod labelled primary. */
+export function readWriteServiceName(name: string): string {
+  return `${name}-rw`;
+}
+
+/** The read-only Service `<name>-ro`: it selects the pods labelled standby. */
+export function readOnlyServiceName(name: string): string {
+  return `${name}-ro`;
+}
+
+/** The instance agent's ServiceAccount, Role and RoleBinding: `<name>-instance`. */
+export function instanceAccountName(name: string): string {
+  return `${name}-instance`;
+}
+
+/** The pod of one instance: `<name>-<ordinal>` (a StatefulSet's naming). */
+export function podName(name: string, ordinal: number): string {
+  return `${name}-${ordinal}`;
+}
+
+/**
+ * The ordinal of an instance's pod, or undefined for a name that is not `<name>-<ordinal>`.
+ *
+ * @example
+ * ```ts
+ * import { podOrdinal } from "./naming.ts";
+ * console.assert(podOrdinal("db", "db-2") === 2);
+ * console.assert(podOrdinal("db", "db-rw") === undefined);
+ * ```
+ */
+export function podOrdinal(name: string, pod: string): number | undefined {
+  if (!pod.startsWith(`${name}-`)) return undefined;
+  const text = pod.slice(name.length + 1);
+  return /^(0|[1-9][0-9]*)$/.test(text) ? Number(text) : undefined;
+}

@@ -35,7 +35,19 @@ import {
   invalidActions,
   majorChangeActions,
 } from "./status_actions.ts";
-import { POSTGRESDB, type PostgresDB, PVC, SECRET, SERVICE, STATEFULSET } from "./types.ts";
+import {
+  POD,
+  POSTGRESDB,
+  type PostgresDB,
+  PVC,
+  ROLE,
+  ROLE_BINDING,
+  SECRET,
+  SERVICE,
+  SERVICE_ACCOUNT,
+  STATEFULSET,
+} from "./types.ts";
+import type { KubeObject } from "../object.ts";
 
 export {
   type Blocker,
@@ -90,13 +102,25 @@ export function reconcilePostgresDB(
   }
 }
 
+/** The PostgresDB whose instance a pod (or a volume) is, by its selector labels. */
+function instanceKey(object: KubeObject): string | undefined {
+  const name = instanceOfVolume(object.metadata.labels);
+  return name !== undefined
+    ? objectKey({ namespace: object.metadata.namespace ?? "default", name })
+    : undefined;
+}
+
 /** The PostgresDB reconciler, for the controller runtime. */
 export const postgresReconciler: Reconciler<PostgresDB> = {
   name: MANAGER,
   for: POSTGRESDB,
-  owns: [SECRET, SERVICE, STATEFULSET],
+  owns: [SECRET, SERVICE, STATEFULSET, SERVICE_ACCOUNT, ROLE, ROLE_BINDING],
   // Only the operator's own Secrets are cached; a user's is read by name when it is adopted.
-  cacheSelectors: [{ type: SECRET, labelSelector: managedByLabels() }],
+  // Pods carry the template's labels, the manager's among them: only the instances are cached.
+  cacheSelectors: [
+    { type: SECRET, labelSelector: managedByLabels() },
+    { type: POD, labelSelector: managedByLabels() },
+  ],
   liveReads: credentialsLiveReads,
   watches: [
     // A retained or adopted credentials Secret has no owner: its name says whose it is.
@@ -109,6 +133,8 @@ export const postgresReconciler: Reconciler<PostgresDB> = {
           : undefined;
       },
     },
+    // An instance's pod (the StatefulSet's, not the PostgresDB's): a report wakes its PostgresDB.
+    { type: POD, keyOf: instanceKey },
     // PVCs carry the StatefulSet's selector labels: a volume coming or going wakes its PostgresDB.
     {
       type: PVC,

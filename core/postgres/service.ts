@@ -7,7 +7,8 @@
 
 import { compareDesired, type Comparison, jsonEqual, overlay } from "../compare.ts";
 import { controllerReference, type KubeObject } from "../object.ts";
-import { commonLabels, selectorLabels } from "./labels.ts";
+import { commonLabels, type RoleLabel, roleSelectorLabels, selectorLabels } from "./labels.ts";
+import { readOnlyServiceName, readWriteServiceName } from "./naming.ts";
 import { POSTGRES_PORT, type PostgresDB, type ValidSpec } from "./types.ts";
 
 /** Builds the headless Service `<name>`: ClusterIP None, port 5432 named `postgres`. */
@@ -27,6 +28,36 @@ export function buildHeadlessService(db: PostgresDB, spec: ValidSpec): KubeObjec
       // Instances need DNS names before they are ready, for replication to bootstrap.
       publishNotReadyAddresses: true,
       selector: selectorLabels(db.metadata.name),
+      ports: [{
+        name: "postgres",
+        port: POSTGRES_PORT,
+        targetPort: POSTGRES_PORT,
+        protocol: "TCP",
+      }],
+    },
+  };
+}
+
+/**
+ * Builds `<name>-rw` (role `primary`) or `<name>-ro` (role `standby`): a ClusterIP Service on port
+ * 5432 that selects the PostgresDB's pods carrying that role label, which the operator alone sets.
+ */
+export function buildRoleService(db: PostgresDB, spec: ValidSpec, role: RoleLabel): KubeObject {
+  const name = role === "primary"
+    ? readWriteServiceName(db.metadata.name)
+    : readOnlyServiceName(db.metadata.name);
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name,
+      namespace: db.metadata.namespace ?? "default",
+      labels: commonLabels(db.metadata.name, spec),
+      ownerReferences: [controllerReference(db)],
+    },
+    spec: {
+      type: "ClusterIP",
+      selector: roleSelectorLabels(db.metadata.name, role),
       ports: [{
         name: "postgres",
         port: POSTGRES_PORT,

@@ -1,12 +1,15 @@
 /**
- * The StatefulSet that runs PostgreSQL: one pod and one PVC per instance.
+ * The StatefulSet that runs PostgreSQL: one pod and one PVC per instance. Each pod runs the
+ * instance agent (copied in by an init container from the operator's image), which runs
+ * PostgreSQL as its child and reports on the pod; the probes ask the agent.
  *
  * @module
  */
 
 import { controllerReference, type KubeObject } from "../object.ts";
 import { childAnnotations, commonLabels, selectorLabels } from "./labels.ts";
-import { secretName } from "./naming.ts";
+import { instanceAccountName, secretName } from "./naming.ts";
+import { AGENT_PORT, REPLICATION_PASSWORD_KEY } from "./replication.ts";
 import { POSTGRES_PORT, type PostgresDB, type ValidSpec } from "./types.ts";
 import { DATA_MAJOR, versionMajor } from "./version.ts";
 
@@ -25,22 +28,72 @@ export const POSTGRES_UID = 999;
 /** The name of the volume claim template: PVCs are `data-<name>-<ordinal>`. */
 export const DATA_CLAIM = "data";
 
-/** `pg_isready` against the local server over TCP, which fails while initdb runs on a socket. */
-const PG_ISREADY = ["pg_isready", "-U", "postgres", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)];
+/**
+ * The operator's image, which the init container copies the agent from. The operator does not
+ * learn its own image at run time yet: this is the image `deploy/` installs and
+ * `scripts/images` builds. Change it here (one place) when the image is renamed.
+ */
+export const OPERATOR_IMAGE = "postgres-operator:0.1.0";
+
+/** Where the init container puts the Deno binary and the agent's sources (an emptyDir). */
+export const AGENT_MOUNT = "/pgop";
 
 /**
- * Liveness passes while the postmaster answers at all: pg_isready exits 1 ("rejecting
- * connections") during crash recovery and 2 only when nothing answers. Killing a primary that is
- * replaying WAL would restart the recovery from the beginning, forever.
+ * The init container's command: copy the Deno binary and the sources (`/app` in the operator's
+ * image: core/, runtime/, adapters/, agent/ and the filled DENO_DIR) into {@link AGENT_MOUNT}.
  */
-const LIVENESS = [
+export const AGENT_INSTALL_COMMAND: readonly string[] = [
   "sh",
   "-c",
-  `${PG_ISREADY.join(" ")} -q; test $? -ne 2`,
+  `cp /usr/local/bin/deno ${AGENT_MOUNT}/deno && cp -R /app ${AGENT_MOUNT}/app`,
+];
+
+/**
+ * The postgres container's command: the instance agent, which runs PostgreSQL as its child. The
+ * one place to change how the agent is started (the real agent's entry point is `agent/main.ts`;
+ * its configuration comes from the environment, see {@link agentEnv}).
+ */
+export const AGENT_COMMAND: readonly string[] = [
+  `${AGENT_MOUNT}/deno`,
+  "run",
+  "--no-config",
+  "--cached-only",
+  "--allow-all",
+  `${AGENT_MOUNT}/app/agent/main.ts`,
 ];
 
 function secretEnv(name: string, secret: string, key: string) {
   return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
+}
+
+function fieldEnv(name: string, fieldPath: string) {
+  return { name, valueFrom: { fieldRef: { fieldPath } } };
+}
+
+/** The agent's environment, as `notes/replication.md` lists it. */
+export function agentEnv(name: string, spec: ValidSpec, secret: string): unknown[] {
+  return [
+    fieldEnv("POD_NAME", "metadata.name"),
+    fieldEnv("POD_NAMESPACE", "metadata.namespace"),
+    { name: "PGOP_DATABASE", value: name },
+    secretEnv("POSTGRES_USER", secret, "username"),
+    secretEnv("POSTGRES_PASSWORD", secret, "password"),
+    secretEnv("POSTGRES_DB", secret, "database"),
+    secretEnv("PGOP_REPLICATION_PASSWORD", secret, REPLICATION_PASSWORD_KEY),
+    { name: "PGDATA", value: PGDATA },
+    { name: "PGOP_MAJOR", value: String(versionMajor(spec.version) ?? "") },
+    { name: "PGOP_AGENT_PORT", value: String(AGENT_PORT) },
+    { name: "DENO_DIR", value: `${AGENT_MOUNT}/app/.deno` },
+  ];
+}
+
+function httpProbe(path: string, periodSeconds: number, failureThreshold: number) {
+  return {
+    httpGet: { path, port: AGENT_PORT },
+    periodSeconds,
+    timeoutSeconds: 5,
+    failureThreshold,
+  };
 }
 
 /** Builds the StatefulSet `<name>`. */
@@ -77,6 +130,7 @@ function buildPodTemplate(name: string, spec: ValidSpec, secret: string) {
   return {
     metadata: { labels: commonLabels(name, spec) },
     spec: {
+      serviceAccountName: instanceAccountName(name),
       terminationGracePeriodSeconds: 60,
       securityContext: {
         runAsUser: POSTGRES_UID,
@@ -85,50 +139,49 @@ function buildPodTemplate(name: string, spec: ValidSpec, secret: string) {
         runAsNonRoot: true,
         seccompProfile: { type: "RuntimeDefault" },
       },
-      containers: [{
-        name: "postgres",
-        image: `postgres:${spec.version}`,
+      initContainers: [{
+        name: "agent-install",
+        image: OPERATOR_IMAGE,
         imagePullPolicy: "IfNotPresent",
-        ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
-        env: [
-          secretEnv("POSTGRES_USER", secret, "username"),
-          secretEnv("POSTGRES_PASSWORD", secret, "password"),
-          secretEnv("POSTGRES_DB", secret, "database"),
-          { name: "PGDATA", value: PGDATA },
-        ],
-        resources: { requests: { cpu: "100m", memory: "256Mi" } },
-        securityContext: {
-          allowPrivilegeEscalation: false,
-          capabilities: { drop: ["ALL"] },
-        },
-        // initdb and crash recovery may take long: the startup probe allows an hour before
-        // liveness takes over.
-        startupProbe: {
-          exec: { command: PG_ISREADY },
-          periodSeconds: 5,
-          timeoutSeconds: 5,
-          failureThreshold: 720,
-        },
-        readinessProbe: {
-          exec: { command: PG_ISREADY },
-          periodSeconds: 5,
-          timeoutSeconds: 5,
-          failureThreshold: 3,
-        },
-        livenessProbe: {
-          exec: { command: LIVENESS },
-          periodSeconds: 10,
-          timeoutSeconds: 5,
-          failureThreshold: 6,
-        },
-        volumeMounts: [
-          { name: DATA_CLAIM, mountPath: DATA_MOUNT },
-          { name: "dshm", mountPath: "/dev/shm" },
-        ],
+        command: [...AGENT_INSTALL_COMMAND],
+        securityContext: CONTAINER_SECURITY,
+        volumeMounts: [{ name: "pgop", mountPath: AGENT_MOUNT }],
       }],
-      // The container runtime's default 64 MiB /dev/shm is too small for parallel queries.
-      volumes: [{ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "256Mi" } }],
+      containers: [postgresContainer(name, spec, secret)],
+      volumes: [
+        // The container runtime's default 64 MiB /dev/shm is too small for parallel queries.
+        { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "256Mi" } },
+        { name: "pgop", emptyDir: {} },
+      ],
     },
+  };
+}
+
+const CONTAINER_SECURITY = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
+
+/** The postgres container: the agent (PostgreSQL is its child), probed on the agent's port. */
+function postgresContainer(name: string, spec: ValidSpec, secret: string) {
+  return {
+    name: "postgres",
+    image: `postgres:${spec.version}`,
+    imagePullPolicy: "IfNotPresent",
+    command: [...AGENT_COMMAND],
+    ports: [
+      { name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" },
+      { name: "agent", containerPort: AGENT_PORT, protocol: "TCP" },
+    ],
+    env: agentEnv(name, spec, secret),
+    resources: { requests: { cpu: "100m", memory: "256Mi" } },
+    securityContext: CONTAINER_SECURITY,
+    // initdb, a clone and crash recovery may take long: the startup probe allows an hour.
+    startupProbe: httpProbe("/healthz", 5, 720),
+    readinessProbe: httpProbe("/readyz", 5, 3),
+    livenessProbe: httpProbe("/healthz", 10, 6),
+    volumeMounts: [
+      { name: DATA_CLAIM, mountPath: DATA_MOUNT },
+      { name: "dshm", mountPath: "/dev/shm" },
+      { name: "pgop", mountPath: AGENT_MOUNT },
+    ],
   };
 }
 

@@ -8,6 +8,7 @@
 import { setCondition } from "../conditions.ts";
 import type { ConditionInput } from "../conditions.ts";
 import type { KubeObject } from "../object.ts";
+import type { ReplicationStatus } from "./instances.ts";
 import type { Phase, PostgresDB, PostgresDBStatus } from "./types.ts";
 
 /** The condition that `kubectl wait --for=condition=Ready` reads. */
@@ -45,8 +46,12 @@ export interface StatusInput {
   message: string;
   /** The connection string. Absent to keep the stored one. */
   connectionString?: string;
+  /** The read-only connection string. Absent to keep the stored one. */
+  readOnlyConnectionString?: string;
   /** The StatefulSet's ready instances. Absent to keep the stored count. */
   readyReplicas?: number;
+  /** The replication facts (primary, instances, streaming standbys). Absent to keep the stored. */
+  replication?: ReplicationStatus;
   /** Extra conditions to set, and types to remove. */
   extra?: ExtraConditions;
 }
@@ -75,9 +80,36 @@ export function buildStatus(db: PostgresDB, input: StatusInput, nowMs: number): 
   };
   const connection = input.connectionString ?? previous.connectionString;
   if (connection !== undefined) status.connectionString = connection;
+  const readOnly = input.readOnlyConnectionString ?? previous.readOnlyConnectionString;
+  if (readOnly !== undefined) status.readOnlyConnectionString = readOnly;
   const readyReplicas = input.readyReplicas ?? previous.readyReplicas;
   if (readyReplicas !== undefined) status.readyReplicas = readyReplicas;
-  return status;
+  return { ...status, ...replicationFields(previous, input.replication) };
+}
+
+/** The replication fields of the status: from `replication`, or kept from `previous`. */
+function replicationFields(
+  previous: PostgresDBStatus,
+  replication: ReplicationStatus | undefined,
+): PostgresDBStatus {
+  if (replication === undefined) {
+    const { targetPrimary, primaryTerm, currentPrimary, instances, readyInstances } = previous;
+    const kept = { targetPrimary, primaryTerm, currentPrimary, instances, readyInstances };
+    const out = Object.fromEntries(
+      Object.entries({ ...kept, streamingStandbys: previous.streamingStandbys })
+        .filter(([, v]) => v !== undefined),
+    );
+    return out as PostgresDBStatus;
+  }
+  const out: PostgresDBStatus = {
+    targetPrimary: replication.targetPrimary,
+    primaryTerm: replication.primaryTerm,
+    instances: replication.instances,
+    readyInstances: replication.readyInstances,
+    streamingStandbys: replication.streamingStandbys,
+  };
+  if (replication.currentPrimary !== undefined) out.currentPrimary = replication.currentPrimary;
+  return out;
 }
 
 /** The readiness facts of an observed StatefulSet. */

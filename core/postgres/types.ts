@@ -18,6 +18,17 @@ export const SECRET: TypeRef = { apiVersion: "v1", kind: "Secret" };
 export const SERVICE: TypeRef = { apiVersion: "v1", kind: "Service" };
 /** The StatefulSet's type. */
 export const STATEFULSET: TypeRef = { apiVersion: "apps/v1", kind: "StatefulSet" };
+/** The instances' pods: read, and labelled with their role, by the operator. */
+export const POD: TypeRef = { apiVersion: "v1", kind: "Pod" };
+/** The instance agent's ServiceAccount. */
+export const SERVICE_ACCOUNT: TypeRef = { apiVersion: "v1", kind: "ServiceAccount" };
+/** The instance agent's Role. */
+export const ROLE: TypeRef = { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role" };
+/** The binding of the agent's Role to its ServiceAccount. */
+export const ROLE_BINDING: TypeRef = {
+  apiVersion: "rbac.authorization.k8s.io/v1",
+  kind: "RoleBinding",
+};
 /** The volumes the StatefulSet claims: read, never written, by the operator. */
 export const PVC: TypeRef = { apiVersion: "v1", kind: "PersistentVolumeClaim" };
 
@@ -57,14 +68,44 @@ export interface PostgresDBStatus {
   phase?: Phase;
   /** True when as many instances as asked for are ready on the current spec. */
   ready?: boolean;
-  /** `postgresql://<name>.<namespace>.svc.cluster.local:5432/<databaseName>`, no password. */
+  /** `postgresql://<name>-rw.<namespace>.svc.cluster.local:5432/<databaseName>`, no password. */
   connectionString?: string;
+  /** The same through `<name>-ro`: the standbys, read-only. */
+  readOnlyConnectionString?: string;
+  /** The pod the operator wants as the primary (`<name>-0` at bootstrap). */
+  targetPrimary?: string;
+  /** 1 at bootstrap; +1 whenever `targetPrimary` changes (failover, a later issue). */
+  primaryTerm?: number;
+  /** The pod whose report of the current term says it runs as the primary. */
+  currentPrimary?: string;
+  /** Each instance, as its agent last reported it. */
+  instances?: InstanceStatus[];
+  /** Instances whose agent reports them ready. */
+  readyInstances?: number;
+  /** Standbys streaming from the current primary. */
+  streamingStandbys?: number;
   /** The generation this status was computed for. */
   observedGeneration?: number;
   /** The StatefulSet's ready instances. */
   readyReplicas?: number;
   /** `Ready`, and `VolumeResize` when a storage change is not applied. */
   conditions?: Condition[];
+}
+
+/** One instance in the status, copied from its agent's report. */
+export interface InstanceStatus {
+  /** The pod's name. */
+  name: string;
+  /** `primary`, `standby`, or `none` while PostgreSQL does not run. */
+  role: string;
+  /** True when it serves its role. */
+  ready: boolean;
+  /** The timeline, once there is data. */
+  timeline?: number;
+  /** Bytes of WAL behind the primary (0 on the primary). */
+  lagBytes?: number;
+  /** The pod a standby streams from, while it streams. */
+  streamingFrom?: string;
 }
 
 /** A PostgresDB object. */

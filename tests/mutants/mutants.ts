@@ -62,6 +62,7 @@ export const MUTANTS: readonly Mutant[] = [
         observed.object,
         validation.spec,
         generatePassword(context.random),
+        generatePassword(context.random),
       );
       return [{ kind: "apply", object: secret, reason: "refresh credentials" }, ...actions];
     },
