@@ -28,6 +28,7 @@ import { SimApiServer, type SimApiServerOptions } from "./api_server.ts";
 import { SimClient, type SimClientOptions } from "./client.ts";
 import { settle, VIRTUAL_EPOCH_MS, VirtualClock } from "./clock.ts";
 import { PodLifecycle, type PodLifecycleOptions } from "./pod_lifecycle.ts";
+import { type DataPlaneOptions, SimDataPlane } from "./data_plane.ts";
 import { SeededRandom } from "./random.ts";
 import {
   StatefulSetController,
@@ -49,6 +50,8 @@ export interface SimClusterOptions
   startMs?: number;
   /** The default latency of clients made by {@link SimCluster.client}. @default 1 */
   latencyMs?: number;
+  /** The PostgresDB pods' simulated instances and agents, or false for none. @default {} */
+  dataPlane?: DataPlaneOptions | false;
 }
 
 /** Options of {@link SimCluster.run}. */
@@ -83,6 +86,8 @@ export class SimCluster {
   readonly statefulSets: StatefulSetController;
   /** The scheduler, kubelet and volume binder. */
   readonly pods: PodLifecycle;
+  /** The PostgresDB pods' instances and agents, unless turned off. */
+  readonly dataPlane: SimDataPlane | undefined;
   readonly #latencyMs: number;
   #clients = 0;
 
@@ -95,6 +100,13 @@ export class SimCluster {
     this.server = new SimApiServer(this.clock, this.random.fork(), options);
     this.statefulSets = new StatefulSetController(this.server, this.clock, options);
     this.pods = new PodLifecycle(this.server, this.clock, this.random.fork(), options);
+    this.dataPlane = options.dataPlane === false ? undefined : new SimDataPlane(
+      this.server,
+      this.clock,
+      this.pods,
+      new SimClient(this.server, this.clock, { name: "pgop-agent", latencyMs: this.#latencyMs }),
+      options.dataPlane ?? {},
+    );
   }
 
   /** A new client of this cluster; each has its own name and request counters. */

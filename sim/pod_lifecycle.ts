@@ -128,6 +128,12 @@ export class PodLifecycle {
   #claimPasswords = new Map<string, string>();
   /** The password of the data each started pod runs on, by pod uid. */
   #podPasswords = new Map<string, string>();
+  /**
+   * A readiness probe: false keeps a started pod from Ready (and {@link reconsiderReadiness}
+   * applies a change); undefined or true leaves Ready to the timer. Set by the data plane, whose
+   * agents answer for their pods.
+   */
+  readinessGate: ((pod: KubeObject) => boolean | undefined) | undefined;
   readonly #unsubscribe: () => void;
 
   /** Starts the lifecycle on `server`. */
@@ -185,6 +191,29 @@ export class PodLifecycle {
    */
   dataPassword(podUid: string): string | undefined {
     return this.#podPasswords.get(podUid);
+  }
+
+  /**
+   * Applies the {@link readinessGate}'s answer to a started pod now: Ready when it says so (and the
+   * start delay has passed), not Ready when it says false. Does nothing for a pod still starting.
+   */
+  reconsiderReadiness(uid: string): void {
+    if (this.#readyToken.has(uid)) return;
+    const pod = this.#server.byUid(uid);
+    if (!pod || pod.metadata.deletionTimestamp) return;
+    if ((pod.status as { phase?: string } | undefined)?.phase !== "Running") return;
+    if (this.#keepUnready || this.#majorClash(pod) !== undefined) return;
+    const want = this.readinessGate?.(pod) !== false;
+    if (want === isPodReady(pod)) return;
+    const now = toTimestamp(this.#clock.nowMs());
+    const status = want ? "True" : "False";
+    let conditions = withCondition(conditionsOf(pod), "Ready", status, now);
+    conditions = withCondition(conditions, "ContainersReady", status, now);
+    const containerStatuses = containerStatusesOf(pod).map((s) => ({ ...s, ready: want }));
+    this.#server.patchStatus(
+      { ...POD, name: pod.metadata.name, namespace: pod.metadata.namespace },
+      { conditions, containerStatuses },
+    );
   }
 
   /** Stops driving pods and claims. */
@@ -434,6 +463,9 @@ export class PodLifecycle {
       this.#readyToken.delete(uid);
       return;
     }
+    this.#readyToken.delete(uid);
+    // The gate (an agent's readiness) answers from now on, through reconsiderReadiness.
+    if (this.readinessGate?.(pod) === false) return;
     let conditions = withCondition(conditionsOf(pod), "Ready", "True", now);
     conditions = withCondition(conditions, "ContainersReady", "True", now);
     const containerStatuses = containerStatusesOf(pod).map((s) => ({ ...s, ready: true }));

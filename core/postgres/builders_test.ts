@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { buildCredentialsSecret, generatePassword } from "./secret.ts";
 import { buildHeadlessService } from "./service.ts";
-import { buildStatefulSet, PGDATA } from "./statefulset.ts";
+import { AGENT_COMMAND, buildStatefulSet, OPERATOR_IMAGE, PGDATA } from "./statefulset.ts";
 import type { ValidSpec } from "./types.ts";
 import { random, sample } from "../../tests/support/fixtures.ts";
 
@@ -63,16 +63,36 @@ Deno.test("buildStatefulSet() claims the requested storage per instance as data"
   });
 });
 
-Deno.test("buildStatefulSet() probes with pg_isready; liveness tolerates crash recovery", () => {
-  const container = (buildStatefulSet(sample(), spec) as Any).spec.template.spec.containers[0];
+Deno.test("buildStatefulSet() runs the agent, probed on its /healthz and /readyz", () => {
+  const pod = (buildStatefulSet(sample(), spec) as Any).spec.template.spec;
+  const container = pod.containers[0];
+  assert.deepEqual(container.command, [...AGENT_COMMAND]);
+  assert.equal(container.startupProbe.httpGet.path, "/healthz");
+  assert.equal(container.livenessProbe.httpGet.path, "/healthz");
+  assert.equal(container.readinessProbe.httpGet.path, "/readyz");
   for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
-    assert.match(JSON.stringify(container[probe].exec.command), /pg_isready/, probe);
+    assert.equal(container[probe].httpGet.port, 8008, probe);
   }
-  // pg_isready exits 1 while the server rejects connections (recovery); liveness must pass then.
-  assert.match(container.livenessProbe.exec.command.join(" "), /test \$\? -ne 2/);
   const startupBudgetS = container.startupProbe.periodSeconds *
     container.startupProbe.failureThreshold;
   assert.ok(startupBudgetS >= 3600, `startup allows ${startupBudgetS}s`);
+  assert.equal(pod.serviceAccountName, "my-postgres-instance");
+  assert.equal(pod.initContainers[0].image, OPERATOR_IMAGE);
+  assert.deepEqual(pod.initContainers[0].volumeMounts, [{ name: "pgop", mountPath: "/pgop" }]);
+});
+
+Deno.test("buildStatefulSet() gives the agent its pod, namespace and replication password", () => {
+  const env = (buildStatefulSet(sample(), spec) as Any).spec.template.spec.containers[0].env;
+  const byName = Object.fromEntries(env.map((e: Any) => [e.name, e]));
+  assert.equal(byName.POD_NAME.valueFrom.fieldRef.fieldPath, "metadata.name");
+  assert.equal(byName.POD_NAMESPACE.valueFrom.fieldRef.fieldPath, "metadata.namespace");
+  assert.deepEqual(byName.PGOP_REPLICATION_PASSWORD.valueFrom.secretKeyRef, {
+    name: "my-postgres-credentials",
+    key: "replication-password",
+  });
+  assert.equal(byName.PGOP_DATABASE.value, "my-postgres");
+  assert.equal(byName.PGOP_MAJOR.value, "16");
+  assert.equal(byName.PGOP_AGENT_PORT.value, "8008");
 });
 
 Deno.test("buildStatefulSet() labels pods with app.kubernetes.io labels and selects on stable ones", () => {
@@ -86,16 +106,18 @@ Deno.test("buildStatefulSet() labels pods with app.kubernetes.io labels and sele
   );
 });
 
-Deno.test("buildCredentialsSecret() carries user, database, host, port and uri", () => {
+Deno.test("buildCredentialsSecret() carries user, database, -rw host, port, both URIs and the replication password", () => {
   const secret = buildCredentialsSecret(sample(), spec, "pw", "rpw") as Any;
   assert.equal(secret.metadata.name, "my-postgres-credentials");
   assert.deepEqual(secret.stringData, {
     username: "postgres",
     password: "pw",
     database: "myapp",
-    host: "my-postgres.default.svc.cluster.local",
+    host: "my-postgres-rw.default.svc.cluster.local",
     port: "5432",
-    uri: "postgresql://postgres:pw@my-postgres.default.svc.cluster.local:5432/myapp",
+    uri: "postgresql://postgres:pw@my-postgres-rw.default.svc.cluster.local:5432/myapp",
+    "uri-ro": "postgresql://postgres:pw@my-postgres-ro.default.svc.cluster.local:5432/myapp",
+    "replication-password": "rpw",
   });
 });
 

@@ -41,16 +41,19 @@ function converged(db: PostgresDB, readyReplicas = 1): { db: PostgresDB; childre
   return { db: withStatus, children };
 }
 
-Deno.test("reconcile() creates the Secret, the Service and the StatefulSet for a new PostgresDB", () => {
+Deno.test("reconcile() creates the Secret, the Services, the agents' identity and the StatefulSet for a new PostgresDB", () => {
   const actions = run(sample());
   assert.deepEqual(kinds(actions), [
     "create Secret",
     "create Service",
+    "create Service",
+    "create Service",
+    "create ServiceAccount",
+    "create Role",
+    "create RoleBinding",
     "create StatefulSet",
     "patchStatus",
-    "event Created",
-    "event Created",
-    "event Created",
+    ...Array(8).fill("event Created"),
   ]);
   const status = actions.find((a) => a.kind === "patchStatus");
   assert.ok(status?.kind === "patchStatus");
@@ -58,8 +61,14 @@ Deno.test("reconcile() creates the Secret, the Service and the StatefulSet for a
   assert.equal(status.status.ready, false);
   assert.equal(
     status.status.connectionString,
-    "postgresql://my-postgres.default.svc.cluster.local:5432/myapp",
+    "postgresql://my-postgres-rw.default.svc.cluster.local:5432/myapp",
   );
+  assert.equal(
+    status.status.readOnlyConnectionString,
+    "postgresql://my-postgres-ro.default.svc.cluster.local:5432/myapp",
+  );
+  assert.equal(status.status.targetPrimary, "my-postgres-0");
+  assert.equal(status.status.primaryTerm, 1);
 });
 
 Deno.test("reconcile() makes zero writes once the cluster matches the spec", () => {

@@ -61,7 +61,7 @@ export function readReport(pod: KubeObject): PodReport | undefined {
   const roles = ["primary", "standby", "none"];
   if (typeof report.name !== "string" || !roles.includes(report.role as string)) return undefined;
   if (typeof report.ready !== "boolean") return undefined;
-  return { receivedLsn: 0, replayLsn: 0, message: "", ...report } as PodReport;
+  return report as PodReport;
 }
 
 /** True when a report was made in `term` (a report of an earlier term may be stale). */
@@ -70,10 +70,12 @@ export function isFresh(report: PodReport | undefined, term: number | undefined)
 }
 
 /**
- * The report as it is written, without `reportedAtMs`: two reports with equal texts say the same,
- * and an agent writes only when the text changes.
+ * The report as compared, without `reportedAtMs` and with its fields in a fixed order: two reports
+ * with equal texts say the same, and an agent writes only when the text changes.
  */
 export function reportText(report: PodReport): string {
   const { reportedAtMs: _at, ...rest } = report;
-  return JSON.stringify(rest);
+  const entries = Object.entries(rest).filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  return JSON.stringify(Object.fromEntries(entries));
 }

@@ -1,0 +1,371 @@
+/**
+ * The simulated data plane of PostgresDB pods: for each running pod that runs the instance agent
+ * (its container's command is {@link AGENT_COMMAND}), a {@link SimPostgresInstance} keyed by the
+ * pod's data claim (its data survives the pod's deletion and rescheduling and is lost only with
+ * the claim), and an agent that runs {@link agentRound} on virtual time with the intent of
+ * `notes/replication.md` ({@link agentIntent}: the PostgresDB's status and the target pod's
+ * report) and writes its report on its pod, through a client named `pgop-agent`, only when the
+ * report changes (lag alone at most every {@link LAG_REPORT_MS}).
+ *
+ * The pod's readiness follows the agent's last report (the lifecycle's readiness gate, as a
+ * kubelet's `/readyz` probe); a container crash or a pod's deletion crashes the instance.
+ *
+ * The loop runs every `agentIntervalMs` while anything moves, and stops once every instance is
+ * idle and no report changed for a few rounds; any change of a PostgresDB, one of its pods or a
+ * claim starts it again. So a converged cluster rests, and a resting agent writes nothing.
+ *
+ * Caveat: the agent writes with an update of the version read (a conflict or a gone pod is
+ * retried next round, never creating a pod), where the real agent applies the annotation.
+ *
+ * @module
+ */
+
+import { decide } from "../core/agent/decide.ts";
+import type { InstanceReport } from "../core/agent/types.ts";
+import type { Timer } from "../core/clock.ts";
+import type { KubeObject } from "../core/object.ts";
+import { agentIntent } from "../core/postgres/intent.ts";
+import { instanceOfVolume } from "../core/postgres/labels.ts";
+import {
+  type PodReport,
+  readReport,
+  REPORT_ANNOTATION,
+  reportText,
+} from "../core/postgres/replication.ts";
+import { AGENT_COMMAND } from "../core/postgres/statefulset.ts";
+import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
+import { agentRound, type DecideFn } from "./agent_loop.ts";
+import type { SimApiServer, StoreChange } from "./api_server.ts";
+import type { SimClient } from "./client.ts";
+import type { VirtualClock } from "./clock.ts";
+import type { PodLifecycle } from "./pod_lifecycle.ts";
+import {
+  type CloneEvent,
+  type SimInstanceOptions,
+  type SimNetwork,
+  SimPostgresInstance,
+} from "./postgres_instance.ts";
+
+const POD = { apiVersion: "v1", kind: "Pod" };
+
+/** A report whose only change is lag (LSNs) is written at most this often. */
+export const LAG_REPORT_MS = 10_000;
+
+/** Options of {@link SimDataPlane}. */
+export interface DataPlaneOptions {
+  /** How often each agent runs (and the instances advance). @default 50 */
+  agentIntervalMs?: number;
+  /** Timings and rates of the instances. */
+  instance?: SimInstanceOptions;
+  /** The agents' decision (a mutant in tests). @default decide */
+  decide?: DecideFn;
+}
+
+/** One agent pod as the data plane tracks it. */
+interface AgentPod {
+  uid: string;
+  name: string;
+  namespace: string;
+  db: string;
+  claim: string;
+  restarts: number;
+  report?: PodReport;
+  writing: boolean;
+  lastWriteMs: number;
+}
+
+/** The simulated instances and agents of every PostgresDB in a simulated cluster. */
+export class SimDataPlane implements SimNetwork {
+  /** Every clone and re-clone started, for checkers. */
+  readonly clones: CloneEvent[] = [];
+  /** Report writes the agents sent. */
+  reportWrites = 0;
+  readonly #server: SimApiServer;
+  readonly #clock: VirtualClock;
+  readonly #pods: PodLifecycle;
+  readonly #client: SimClient;
+  readonly #intervalMs: number;
+  readonly #instanceOptions: SimInstanceOptions;
+  readonly #decide: DecideFn;
+  /** Instances by claim uid. */
+  readonly #instances = new Map<string, SimPostgresInstance>();
+  /** Running agent pods by pod uid. */
+  readonly #agents = new Map<string, AgentPod>();
+  #timer: Timer | undefined;
+  #quietRounds = 0;
+  #lastAdvanceMs: number;
+  #lastObservations = "";
+  #counters = { timeline: 0, system: 0, origin: 0 };
+
+  /** Starts the data plane on `server`; `client` writes the reports. */
+  constructor(
+    server: SimApiServer,
+    clock: VirtualClock,
+    pods: PodLifecycle,
+    client: SimClient,
+    options: DataPlaneOptions = {},
+  ) {
+    this.#server = server;
+    this.#clock = clock;
+    this.#pods = pods;
+    this.#client = client;
+    this.#intervalMs = options.agentIntervalMs ?? 50;
+    this.#instanceOptions = options.instance ?? {};
+    this.#decide = options.decide ?? decide;
+    this.#lastAdvanceMs = clock.nowMs();
+    pods.readinessGate = (pod) => this.#readiness(pod);
+    server.subscribe((change) => this.#onChange(change));
+  }
+
+  /** The instance on a data claim (`namespace`, claim name), if one was started on it. */
+  instance(namespace: string, claim: string): SimPostgresInstance | undefined {
+    const uid = this.#server.peek({ apiVersion: "v1", kind: "PersistentVolumeClaim" }, claim, namespace)
+      ?.metadata.uid;
+    return uid === undefined ? undefined : this.#instances.get(uid);
+  }
+
+  /** The instance under a running agent pod, by the pod's namespace and name. */
+  instanceOfPod(namespace: string, name: string): SimPostgresInstance | undefined {
+    for (const agent of this.#agents.values()) {
+      if (agent.namespace === namespace && agent.name === name) {
+        return this.instance(namespace, agent.claim);
+      }
+    }
+    return undefined;
+  }
+
+  /** The agent's last report for a running pod (what its `/readyz` and `/status` answer). */
+  lastReport(podUid: string): PodReport | undefined {
+    return this.#agents.get(podUid)?.report;
+  }
+
+  /** {@inheritDoc SimNetwork.clockMs} */
+  clockMs(): number {
+    return this.#clock.nowMs();
+  }
+
+  /** {@inheritDoc SimNetwork.resolve} */
+  resolve(host: string): SimPostgresInstance | undefined {
+    const [pod, , namespace] = host.split(".");
+    return pod !== undefined && namespace !== undefined
+      ? this.instanceOfPod(namespace, pod)
+      : undefined;
+  }
+
+  /** {@inheritDoc SimNetwork.linkUp} */
+  linkUp(_a: string, _b: string): boolean {
+    return true;
+  }
+
+  /** {@inheritDoc SimNetwork.newTimeline} */
+  newTimeline(): number {
+    return ++this.#counters.timeline;
+  }
+
+  /** {@inheritDoc SimNetwork.newSystemId} */
+  newSystemId(): string {
+    return `sys-${++this.#counters.system}`;
+  }
+
+  /** {@inheritDoc SimNetwork.newOrigin} */
+  newOrigin(): number {
+    return ++this.#counters.origin;
+  }
+
+  /** {@inheritDoc SimNetwork.onClone} */
+  onClone(event: CloneEvent): void {
+    this.clones.push(event);
+  }
+
+  #readiness(pod: KubeObject): boolean | undefined {
+    if (!runsAgent(pod)) return undefined;
+    return this.#agents.get(pod.metadata.uid ?? "")?.report?.ready === true;
+  }
+
+  #onChange(change: StoreChange): void {
+    const object = change.object;
+    if (change.resource.kind === "Pod" && change.resource.apiVersion === "v1") {
+      if (runsAgent(object)) this.#onPod(object, change.type === "DELETED");
+      else return;
+    } else if (change.resource.kind === "PersistentVolumeClaim" && change.type === "DELETED") {
+      // The data goes with its claim.
+      this.#instances.delete(object.metadata.uid ?? "");
+    } else if (change.resource.kind !== POSTGRESDB.kind) return;
+    this.#wake();
+  }
+
+  #onPod(pod: KubeObject, deleted: boolean): void {
+    const uid = pod.metadata.uid ?? "";
+    const agent = this.#agents.get(uid);
+    const running = (pod.status as { phase?: string } | undefined)?.phase === "Running";
+    if (deleted || pod.metadata.deletionTimestamp || !running) {
+      if (agent) {
+        this.#agents.delete(uid);
+        this.#instanceOf(agent)?.crash();
+      }
+      return;
+    }
+    const restarts = restartsOf(pod);
+    if (agent) {
+      if (restarts > agent.restarts) this.#instanceOf(agent)?.crash();
+      agent.restarts = restarts;
+      return;
+    }
+    const claim = dataClaim(pod);
+    const db = instanceOfVolume(pod.metadata.labels);
+    if (claim === undefined || db === undefined) return;
+    this.#agents.set(uid, {
+      uid,
+      name: pod.metadata.name,
+      namespace: pod.metadata.namespace ?? "default",
+      db,
+      claim,
+      restarts,
+      writing: false,
+      lastWriteMs: -Infinity,
+    });
+    const claimUid = this.#server.peek(
+      { apiVersion: "v1", kind: "PersistentVolumeClaim" },
+      claim,
+      pod.metadata.namespace,
+    )?.metadata.uid;
+    if (claimUid !== undefined && !this.#instances.has(claimUid)) {
+      this.#instances.set(
+        claimUid,
+        new SimPostgresInstance(pod.metadata.name, this, this.#instanceOptions),
+      );
+    }
+  }
+
+  #instanceOf(agent: AgentPod): SimPostgresInstance | undefined {
+    return this.instance(agent.namespace, agent.claim);
+  }
+
+  #wake(): void {
+    this.#quietRounds = 0;
+    if (this.#timer !== undefined) return;
+    this.#lastAdvanceMs = Math.max(this.#lastAdvanceMs, this.#clock.nowMs() - this.#intervalMs);
+    this.#timer = this.#clock.setTimer(this.#intervalMs, () => this.#round());
+  }
+
+  /** One round: advance every instance, run every agent, write changed reports. */
+  #round(): void {
+    this.#timer = undefined;
+    const now = this.#clock.nowMs();
+    const dt = Math.max(0, now - this.#lastAdvanceMs);
+    this.#lastAdvanceMs = now;
+    for (const instance of this.#instances.values()) instance.advance(dt);
+    let moving = false;
+    const agents = [...this.#agents.values()].sort((a, b) =>
+      `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`)
+    );
+    for (const agent of agents) moving = this.#runAgent(agent) || moving;
+    const observations = JSON.stringify([...this.#instances.values()].map((i) => i.observe()));
+    moving = moving || observations !== this.#lastObservations;
+    this.#lastObservations = observations;
+    this.#quietRounds = moving ? 0 : this.#quietRounds + 1;
+    if (this.#quietRounds < 3) {
+      this.#timer = this.#clock.setTimer(this.#intervalMs, () => this.#round());
+    }
+  }
+
+  /** Runs one agent's round; true when something is in motion (work, or a report to write). */
+  #runAgent(agent: AgentPod): boolean {
+    const instance = this.#instanceOf(agent);
+    const db = this.#server.peek(POSTGRESDB, agent.db, agent.namespace) as PostgresDB | undefined;
+    const pod = this.#server.byUid(agent.uid);
+    if (!instance || !db || !pod) return false;
+    const reports = this.#reportsOf(agent);
+    let made: InstanceReport | undefined;
+    const round = agentRound(
+      instance,
+      agentIntent(db, agent.name, reports),
+      (status) => made = status,
+      this.#decide,
+    );
+    if (made === undefined) return true;
+    const wasReady = agent.report?.ready === true;
+    const report: PodReport = { ...(made as InstanceReport), reportedAtMs: this.#clock.nowMs() };
+    if (db.status?.primaryTerm !== undefined) report.term = db.status.primaryTerm;
+    agent.report = report;
+    if (report.ready !== wasReady) this.#pods.reconsiderReadiness(agent.uid);
+    const busy = round.actions.some((a) => a.kind !== "report") || isBusy(instance);
+    const writing = this.#maybeWrite(agent, pod);
+    return busy || writing;
+  }
+
+  /** Every pod report of the agent's PostgresDB, by pod name (from the pods' annotations). */
+  #reportsOf(agent: AgentPod): Map<string, PodReport> {
+    const reports = new Map<string, PodReport>();
+    for (const pod of this.#server.peekList(POD)) {
+      if ((pod.metadata.namespace ?? "default") !== agent.namespace) continue;
+      if (instanceOfVolume(pod.metadata.labels) !== agent.db) continue;
+      const report = readReport(pod);
+      if (report) reports.set(pod.metadata.name, report);
+    }
+    return reports;
+  }
+
+  /** Sends the report when it differs from the pod's; true while a write is due or in flight. */
+  #maybeWrite(agent: AgentPod, pod: KubeObject): boolean {
+    if (agent.writing) return true;
+    const report = agent.report!;
+    const stored = readReport(pod);
+    const text = reportText(report);
+    if (stored !== undefined && reportText(stored) === text) return false;
+    const now = this.#clock.nowMs();
+    if (
+      stored !== undefined && reportText(withoutLag(stored)) === reportText(withoutLag(report)) &&
+      now - agent.lastWriteMs < LAG_REPORT_MS
+    ) {
+      return false;
+    }
+    agent.writing = true;
+    agent.lastWriteMs = now;
+    this.reportWrites++;
+    const next = structuredClone(pod);
+    delete next.status;
+    delete next.metadata.managedFields;
+    next.metadata.annotations = { ...next.metadata.annotations, [REPORT_ANNOTATION]: JSON.stringify(report) };
+    this.#client.update(next).catch(() => {}).finally(() => {
+      agent.writing = false;
+      this.#wake();
+    });
+    return true;
+  }
+}
+
+/** The report without what changes with every byte of WAL. */
+function withoutLag(report: PodReport): PodReport {
+  return { ...report, receivedLsn: 0, replayLsn: 0, lagBytes: 0 };
+}
+
+/** True while the instance works on something that ends by itself (the loop must go on). */
+function isBusy(instance: SimPostgresInstance): boolean {
+  const obs = instance.observe();
+  if (obs.data.kind === "initializing" || obs.promoting === true) return true;
+  if (obs.process === "starting" || obs.process === "stopping") return true;
+  return obs.receivedLsn !== obs.replayLsn;
+}
+
+/** True when the pod's first container runs the instance agent. */
+function runsAgent(pod: KubeObject): boolean {
+  const spec = pod.spec as { containers?: { command?: string[] }[] } | undefined;
+  const command = spec?.containers?.[0]?.command;
+  return command !== undefined && command.join(" ") === AGENT_COMMAND.join(" ");
+}
+
+/** The claim of the pod's `data` volume. */
+function dataClaim(pod: KubeObject): string | undefined {
+  const spec = pod.spec as {
+    volumes?: { name?: string; persistentVolumeClaim?: { claimName?: string } }[];
+  };
+  return spec?.volumes?.find((v) => v.persistentVolumeClaim?.claimName)?.persistentVolumeClaim
+    ?.claimName;
+}
+
+function restartsOf(pod: KubeObject): number {
+  const statuses = (pod.status as { containerStatuses?: { restartCount?: number }[] } | undefined)
+    ?.containerStatuses ?? [];
+  return statuses.reduce((sum, s) => sum + (s.restartCount ?? 0), 0);
+}
