@@ -195,7 +195,7 @@ export function postgresCheckers(): Checker[] {
     ownerReferenceChecker(POSTGRESDB, { ownerless: (o) => o.kind === "Secret" }),
     invalidWriteChecker(),
     observedGenerationChecker(POSTGRESDB),
-    writesPerReconcileChecker(10),
+    writesPerReconcileChecker(20),
     statusSubresourceChecker(POSTGRESDB),
     credentialsChecker(),
     volumeChecker(),

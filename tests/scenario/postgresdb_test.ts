@@ -20,7 +20,7 @@ Deno.test("PostgresDB: the tutorial's sample converges to Running with every chi
   assert.equal(db.status?.observedGeneration, db.metadata.generation);
   assert.equal(
     db.status?.connectionString,
-    "postgresql://my-postgres.default.svc.cluster.local:5432/myapp",
+    "postgresql://my-postgres-rw.default.svc.cluster.local:5432/myapp",
   );
   const ready = db.status?.conditions?.find((c) => c.type === "Ready");
   assert.equal(ready?.status, "True");
