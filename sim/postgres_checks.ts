@@ -286,7 +286,10 @@ export function checkPostgresConverged(harness: Pick<Harness, "cluster">): strin
     ) {
       problems.push(`${name}: StatefulSet runs ${sts.spec.template.spec.containers[0].image}`);
     }
-    if (controlled(uid, "Service").length !== 1) problems.push(`${name}: no Service`);
+    const services = controlled(uid, "Service").map((s) => s.metadata.name).sort().join(",");
+    const wantServices = [db.metadata.name, `${db.metadata.name}-ro`, `${db.metadata.name}-rw`]
+      .join(",");
+    if (services !== wantServices) problems.push(`${name}: Services ${services}, want ${wantServices}`);
     if (!secret) problems.push(`${name}: no credentials Secret`);
   }
   return problems;
