@@ -48,6 +48,11 @@ export interface PermissionRule {
   verbs: readonly RbacVerb[];
   /** Which calls of the operator need it. */
   why: string;
+  /**
+   * Held only to be granted: the operator creates a Role with it (RBAC refuses to grant what the
+   * granter does not hold), and makes no call that uses it. @default false
+   */
+  delegated?: boolean;
 }
 
 /** What the operator does cluster-wide (a ClusterRole: it watches every namespace). */
@@ -67,10 +72,11 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   {
     apiGroup: "",
     resource: "secrets",
-    verbs: ["create", "get", "list", "patch", "watch"],
+    verbs: ["create", "get", "list", "patch", "update", "watch"],
     why: "the credentials Secret: created once, never regenerated; read by name (live) before a " +
       "new password and to adopt a user's Secret, which gets labels by a server-side apply; the " +
-      "informer lists and watches only the operator's own (label selector)",
+      "informer lists and watches only the operator's own (label selector); a Secret without " +
+      "the replication password gets it (and the read-only URI) by an update of the version read",
   },
   {
     apiGroup: "",
@@ -98,6 +104,45 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
     resource: "events",
     verbs: ["create"],
     why: "core/v1 Events on the PostgresDB (Created, Scaled, Ready, InvalidSpec, ChildConflict)",
+  },
+  {
+    apiGroup: "",
+    resource: "pods",
+    verbs: ["list", "update", "watch"],
+    why: "the instances' pods (label selector): the agents' reports are read from them, and the " +
+      "role label is set with an update of the version read",
+  },
+  {
+    apiGroup: "",
+    resource: "serviceaccounts",
+    verbs: ["create", "list", "watch"],
+    why: "the agents' ServiceAccount <name>-instance: created when missing",
+  },
+  {
+    apiGroup: "rbac.authorization.k8s.io",
+    resource: "roles",
+    verbs: ["create", "list", "update", "watch"],
+    why: "the agents' Role <name>-instance: created when missing, its rules updated on drift",
+  },
+  {
+    apiGroup: "rbac.authorization.k8s.io",
+    resource: "rolebindings",
+    verbs: ["create", "list", "update", "watch"],
+    why: "the agents' RoleBinding <name>-instance: created when missing, updated on drift",
+  },
+  {
+    apiGroup: "database.thegeekyway.com",
+    resource: "postgresdbs",
+    verbs: ["get"],
+    why: "granted to the agents' Role (escalation rule: only what the operator holds)",
+    delegated: true,
+  },
+  {
+    apiGroup: "",
+    resource: "pods",
+    verbs: ["get", "patch"],
+    why: "granted to the agents' Role (escalation rule: only what the operator holds)",
+    delegated: true,
   },
 ];
 

@@ -29,7 +29,7 @@ Deno.test("cli: demo prints my-postgres Running and ready, with its children", a
   assert.match(stdout, /\$ kubectl get statefulsets\nNAME\s+READY\s+AGE\nmy-postgres\s+1\/1/);
   assert.match(stdout, /my-postgres\s+ClusterIP\s+None\s+<none>\s+5432\/TCP/);
   assert.match(stdout, /data-my-postgres-0\s+Bound\s+pv-\w+\s+1Gi\s+RWO/);
-  assert.match(stdout, /my-postgres-credentials\s+Opaque\s+6/);
+  assert.match(stdout, /my-postgres-credentials\s+Opaque\s+8/);
   assert.ok(
     !/password:|[A-Za-z0-9]{24}/.test(stdout.split("$ kubectl get events")[0]!),
     "no secret values",

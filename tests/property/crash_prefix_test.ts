@@ -50,7 +50,7 @@ Deno.test("crash after each single write: the operator still gets there, one wri
         databaseName: "myapp",
       }),
     }],
-    crashAfterWrites: Array.from({ length: 12 }, (_, i) => i + 1),
+    crashAfterWrites: Array.from({ length: 24 }, (_, i) => i + 1),
   }, postgresSubject());
   // Every incarnation made exactly one write and died: one crash per write.
   assert.equal(report.injected.operatorCrash, report.writes);
