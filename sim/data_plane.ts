@@ -119,7 +119,11 @@ export class SimDataPlane implements SimNetwork {
 
   /** The instance on a data claim (`namespace`, claim name), if one was started on it. */
   instance(namespace: string, claim: string): SimPostgresInstance | undefined {
-    const uid = this.#server.peek({ apiVersion: "v1", kind: "PersistentVolumeClaim" }, claim, namespace)
+    const uid = this.#server.peek(
+      { apiVersion: "v1", kind: "PersistentVolumeClaim" },
+      claim,
+      namespace,
+    )
       ?.metadata.uid;
     return uid === undefined ? undefined : this.#instances.get(uid);
   }
@@ -326,7 +330,10 @@ export class SimDataPlane implements SimNetwork {
     const next = structuredClone(pod);
     delete next.status;
     delete next.metadata.managedFields;
-    next.metadata.annotations = { ...next.metadata.annotations, [REPORT_ANNOTATION]: JSON.stringify(report) };
+    next.metadata.annotations = {
+      ...next.metadata.annotations,
+      [REPORT_ANNOTATION]: JSON.stringify(report),
+    };
     this.#client.update(next).catch(() => {}).finally(() => {
       agent.writing = false;
       this.#wake();

@@ -22,6 +22,7 @@ import {
 } from "./checkers.ts";
 import type { Checker, Harness } from "./harness.ts";
 import { isPodReady } from "./pod_lifecycle.ts";
+import { checkReplicationConverged, topologyCheckers } from "./topology_checks.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -201,6 +202,7 @@ export function postgresCheckers(): Checker[] {
     volumeChecker(),
     readyChecker(),
     timeTravelChecker(),
+    ...topologyCheckers(),
   ];
 }
 
@@ -289,10 +291,12 @@ export function checkPostgresConverged(harness: Pick<Harness, "cluster">): strin
     const services = controlled(uid, "Service").map((s) => s.metadata.name).sort().join(",");
     const wantServices = [db.metadata.name, `${db.metadata.name}-ro`, `${db.metadata.name}-rw`]
       .join(",");
-    if (services !== wantServices) problems.push(`${name}: Services ${services}, want ${wantServices}`);
+    if (services !== wantServices) {
+      problems.push(`${name}: Services ${services}, want ${wantServices}`);
+    }
     if (!secret) problems.push(`${name}: no credentials Secret`);
   }
-  return problems;
+  return [...problems, ...checkReplicationConverged(harness)];
 }
 
 /** True when a Secret, Service or StatefulSet of a child's name is controlled by someone else. */

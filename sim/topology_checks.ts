@@ -181,7 +181,10 @@ export function checkReplicationConverged(harness: Pick<Harness, "cluster">): st
     for (const pod of pods) {
       if (pod === primaries[0]) continue;
       const report = readReport(pod);
-      if (pod.metadata.labels?.[ROLE_LABEL] !== "standby" || report?.streamingFrom !== db.status.currentPrimary) {
+      if (
+        pod.metadata.labels?.[ROLE_LABEL] !== "standby" ||
+        report?.streamingFrom !== db.status.currentPrimary
+      ) {
         problems.push(`${name}: ${pod.metadata.name} is not a standby streaming from the primary`);
       }
     }

@@ -19,7 +19,7 @@ Deno.test("crds: PostgresDB is namespaced, short name pgdb, status subresource, 
   assert.deepEqual(version.subresources, { status: {} });
   assert.deepEqual(
     version.additionalPrinterColumns.map((c: { name: string }) => c.name),
-    ["Version", "Replicas", "Phase", "Ready", "Age"],
+    ["Version", "Replicas", "Phase", "Ready", "Primary", "Streaming", "Age"],
   );
   const spec = version.schema.openAPIV3Schema.properties.spec;
   assert.deepEqual(spec.required, ["version", "storage", "databaseName"]);

@@ -129,7 +129,13 @@ function missingKeysStep(
       object: credentialsWithKeys(secret, missing),
       reason: `credentials lack ${keys.map((k) => JSON.stringify(k)).join(", ")}`,
     }],
-    events: [normalEvent(db, "CredentialsExtended", `Added ${keys.join(", ")} to ${describeRef(refOf(secret))}`)],
+    events: [
+      normalEvent(
+        db,
+        "CredentialsExtended",
+        `Added ${keys.join(", ")} to ${describeRef(refOf(secret))}`,
+      ),
+    ],
   };
 }
 
@@ -192,8 +198,16 @@ function readiness(
   writing: boolean,
 ): StatusInput {
   const namespace = db.metadata.namespace ?? "default";
-  const connection = connectionString(readWriteServiceName(db.metadata.name), namespace, spec.databaseName);
-  const readOnly = connectionString(readOnlyServiceName(db.metadata.name), namespace, spec.databaseName);
+  const connection = connectionString(
+    readWriteServiceName(db.metadata.name),
+    namespace,
+    spec.databaseName,
+  );
+  const readOnly = connectionString(
+    readOnlyServiceName(db.metadata.name),
+    namespace,
+    spec.databaseName,
+  );
   if (!statefulSet || writing) {
     return {
       phase: statefulSet ? "Creating" : "Pending",

@@ -21,9 +21,7 @@ import type { PostgresDB, ValidSpec } from "./types.ts";
 /** The agents' ServiceAccount, Role and RoleBinding. */
 export function agentIdentitySteps(db: PostgresDB, spec: ValidSpec, children: Children): Step[] {
   return [
-    children.account
-      ? NO_STEP
-      : createStep(db, buildInstanceServiceAccount(db, spec), "missing"),
+    children.account ? NO_STEP : createStep(db, buildInstanceServiceAccount(db, spec), "missing"),
     repairStep(db, buildInstanceRole(db, spec), children.role, "rules"),
     repairStep(db, buildInstanceRoleBinding(db, spec), children.roleBinding, "subjects"),
   ];

@@ -122,9 +122,10 @@ export function replicationStatus(
   const primary = target && wantedRole(target, targetPrimary, primaryTerm) === "primary"
     ? targetPrimary
     : undefined;
-  const streaming = instances.filter((i) =>
-    primary !== undefined && i.report?.role === "standby" && i.report.streamingFrom === primary
-  ).length;
+  const streaming =
+    instances.filter((i) =>
+      primary !== undefined && i.report?.role === "standby" && i.report.streamingFrom === primary
+    ).length;
   const status: ReplicationStatus = {
     targetPrimary,
     primaryTerm,

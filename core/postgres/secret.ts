@@ -8,12 +8,7 @@
 import type { Random } from "../clock.ts";
 import { controllerReference, type KubeObject } from "../object.ts";
 import { commonLabels } from "./labels.ts";
-import {
-  readOnlyServiceName,
-  readWriteServiceName,
-  secretName,
-  serviceHost,
-} from "./naming.ts";
+import { readOnlyServiceName, readWriteServiceName, secretName, serviceHost } from "./naming.ts";
 import { REPLICATION_PASSWORD_KEY } from "./replication.ts";
 import { POSTGRES_PORT, type PostgresDB, type ValidSpec } from "./types.ts";
 
@@ -88,7 +83,10 @@ export function buildCredentialsSecret(
 
 /** `postgresql://postgres:<password>@<name>-ro.<namespace>.svc.cluster.local:5432/<database>`. */
 function readOnlyUri(db: PostgresDB, spec: ValidSpec, password: string): string {
-  const host = serviceHost(readOnlyServiceName(db.metadata.name), db.metadata.namespace ?? "default");
+  const host = serviceHost(
+    readOnlyServiceName(db.metadata.name),
+    db.metadata.namespace ?? "default",
+  );
   return `postgresql://${DATABASE_USER}:${password}@${host}:${POSTGRES_PORT}/${spec.databaseName}`;
 }
 
