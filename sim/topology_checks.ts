@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type KubeObject } from "../core/object.ts";
+import type { KubeObject } from "../core/object.ts";
 import { instanceOfVolume, ROLE_LABEL } from "../core/postgres/labels.ts";
 import { podOrdinal, readWriteServiceName } from "../core/postgres/naming.ts";
 import { readReport } from "../core/postgres/replication.ts";
