@@ -10,6 +10,7 @@
  */
 
 import { KubeConfigError, type KubeConnection } from "./kubeconfig.ts";
+export type { KubeConnection } from "./kubeconfig.ts";
 
 /** Options of {@link inClusterConnection}. */
 export interface InClusterOptions {

@@ -7,7 +7,7 @@
  */
 
 import { lastLine, runTool } from "./_exec.ts";
-import { type PostgresPortOptions } from "./postgres_port.ts";
+import type { PostgresPortOptions } from "./postgres_port.ts";
 
 /** Where the binaries of a major were found, and how to run them. */
 export interface PgTestSetup {

@@ -17,6 +17,9 @@ import type {
 } from "../core/agent/types.ts";
 import { describeAgentAction } from "../core/agent/types.ts";
 import type { IntentSource } from "./intent_source.ts";
+export type * from "../core/agent/types.ts";
+export type * from "../core/agent/timeline.ts";
+export type * from "./intent_source.ts";
 
 /** Where reports go: the Pod annotation ({@link ./report_writer.ts}), or a test's fake. */
 export interface ReportSink {

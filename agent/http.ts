@@ -7,6 +7,8 @@
  */
 
 import type { InstanceReport } from "../core/agent/types.ts";
+export type * from "../core/agent/types.ts";
+export type * from "../core/agent/timeline.ts";
 
 /** What the endpoints read. */
 export interface AgentHealth {

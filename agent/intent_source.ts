@@ -16,6 +16,8 @@ import type { ClusterClient } from "../core/cluster.ts";
 import type { AgentIntent, InstanceReport, SecretKeyRef } from "../core/agent/types.ts";
 import { POSTGRESDB } from "../core/postgres/types.ts";
 import { selectorLabels } from "../core/postgres/labels.ts";
+export type * from "../core/agent/types.ts";
+export type * from "../core/agent/timeline.ts";
 
 /** The Pod annotation that carries an agent's report. */
 export const REPORT_ANNOTATION = "database.thegeekyway.com/instance-report";

@@ -8,6 +8,7 @@
  */
 
 import type { TimelineHistory } from "../core/agent/timeline.ts";
+export type * from "../core/agent/timeline.ts";
 
 /**
  * An LSN as a number of bytes: `X/Y` is `X * 2^32 + Y` (exact below 2^53, 8 PiB of WAL).
@@ -101,7 +102,7 @@ export function historyFileName(timeline: number): string {
 }
 
 /** The one query the agent runs against a running server; {@link parseObservationRow} reads it. */
-export const OBSERVATION_QUERY = [
+export const OBSERVATION_QUERY: string = [
   "select pg_is_in_recovery(),",
   "(select system_identifier from pg_control_system()),",
   "case when pg_is_in_recovery() then coalesce(pg_last_wal_receive_lsn(),",

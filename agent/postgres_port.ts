@@ -55,6 +55,9 @@ import {
   sqlLiteral,
   withPrimaryConninfo,
 } from "./pg_text.ts";
+export type * from "../core/agent/types.ts";
+export type * from "../core/agent/timeline.ts";
+export type { Endpoint } from "./pg_text.ts";
 
 /** Options of {@link PostgresPort}. */
 export interface PostgresPortOptions {

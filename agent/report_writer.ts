@@ -11,6 +11,9 @@
 import type { ClusterClient } from "../core/cluster.ts";
 import type { InstanceReport } from "../core/agent/types.ts";
 import { type AnnotatedReport, REPORT_ANNOTATION } from "./intent_source.ts";
+export type * from "../core/agent/types.ts";
+export type * from "../core/agent/timeline.ts";
+export type { AnnotatedReport } from "./intent_source.ts";
 
 /** The field manager of the agent's writes. */
 export const AGENT_FIELD_MANAGER = "pgop-agent";
