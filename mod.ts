@@ -1,23 +1,62 @@
 /**
- * A simulation-first controller library for Kubernetes, and a PostgreSQL operator built on it.
+ * A simulation-first controller library for Kubernetes: the pure core and the runtime.
  *
- * A controller is a pure {@link Reconciler}: observed state in, {@link Action}s out. The same
- * {@link Controller} runtime runs it against a real API server or the deterministic
- * {@link SimCluster}, where a seed fixes every interleaving.
+ * A controller is a pure {@link Reconciler}: observed state in, {@link Action}s out. One
+ * {@link Controller} runtime runs it in either world: a real API server (the `./kube` entry point)
+ * or the deterministic simulated cluster (the `./sim` entry point), where a seed fixes every
+ * interleaving. Nothing here loads `@kubernetes/client-node`.
  *
- * @example
+ * The entry points, by purpose:
+ * - `mod.ts` (this one): objects, the cluster port, actions, reconcilers, conditions, the
+ *   controller runtime, leader election, metrics and health;
+ * - `sim/mod.ts`: the simulated cluster, fault injection, the harness and its checkers;
+ * - `adapters/mod.ts`: the real-cluster adapter (kubeconfig, `KubeClusterClient`, system clock);
+ * - `postgres.ts`: the PostgreSQL operator built on all three.
+ *
+ * @example A controller that keeps one ConfigMap per Namespace, converging in the simulation
  * ```ts
- * import { Controller, postgresReconciler, SimCluster } from "./mod.ts";
+ * import { Controller, type Reconciler } from "./mod.ts";
+ * import { SimCluster } from "./sim/mod.ts";
  *
- * const cluster = new SimCluster({ seed: 42 });
- * const controller = new Controller(cluster.client(), postgresReconciler, {
+ * const reconciler: Reconciler = {
+ *   name: "hello",
+ *   for: { apiVersion: "v1", kind: "Namespace" },
+ *   owns: [{ apiVersion: "v1", kind: "ConfigMap" }],
+ *   reconcile: ({ object, owned }) => ({
+ *     actions: owned.length > 0 ? [] : [{
+ *       kind: "apply",
+ *       reason: "missing",
+ *       object: {
+ *         apiVersion: "v1",
+ *         kind: "ConfigMap",
+ *         metadata: {
+ *           name: "hello",
+ *           namespace: object.metadata.name,
+ *           ownerReferences: [{
+ *             apiVersion: "v1",
+ *             kind: "Namespace",
+ *             name: object.metadata.name,
+ *             uid: object.metadata.uid!,
+ *             controller: true,
+ *           }],
+ *         },
+ *         data: { greeting: `hello, ${object.metadata.name}` },
+ *       },
+ *     }],
+ *   }),
+ * };
+ *
+ * const cluster = new SimCluster({ seed: 7 });
+ * const controller = new Controller(cluster.client(), reconciler, {
  *   clock: cluster.clock,
  *   random: cluster.random.fork(),
- *   watchInactivityMs: 0,
  * });
- * // Install the CRD, start the controller and apply PostgresDBs, then drive virtual time:
- * // await cluster.run({ maxVirtualMs: 60_000 });
- * console.assert(controller.reconciler.name === "postgres-operator");
+ * void controller.start();
+ * await cluster.run({ maxVirtualMs: 60_000 });
+ * const hellos = cluster.objects().filter((o) => o.kind === "ConfigMap" && o.metadata.name === "hello");
+ * const namespaces = cluster.objects().filter((o) => o.kind === "Namespace");
+ * if (hellos.length !== namespaces.length) throw new Error("not converged");
+ * await controller.stop();
  * ```
  *
  * @module
@@ -31,13 +70,6 @@ export * from "./core/reconciler.ts";
 export * from "./core/compare.ts";
 export * from "./core/conditions.ts";
 export * from "./core/quantity.ts";
-export * from "./core/postgres/types.ts";
-export * from "./core/postgres/validate.ts";
-export * from "./core/postgres/reconcile.ts";
-export { buildCredentialsSecret, generatePassword } from "./core/postgres/secret.ts";
-export { buildHeadlessService } from "./core/postgres/service.ts";
-export { buildStatefulSet } from "./core/postgres/statefulset.ts";
-export { postgresDBCrd } from "./crds/postgresdb.ts";
 export * from "./runtime/controller.ts";
 export * from "./runtime/informer.ts";
 export * from "./runtime/queue.ts";
@@ -47,6 +79,3 @@ export * from "./runtime/leader_election.ts";
 export * from "./runtime/metrics.ts";
 export * from "./runtime/health_server.ts";
 export * from "./runtime/event_limiter.ts";
-export { KubeClusterClient } from "./adapters/kube_client.ts";
-export { cryptoRandom, systemClock } from "./adapters/system.ts";
-export * from "./sim/mod.ts";

@@ -16,7 +16,9 @@
  * @module
  */
 
-import type { KubeConfig } from "@kubernetes/client-node";
+// The full specifier lets a project outside this one import the adapter by path.
+// deno-lint-ignore no-import-prefix
+import type { KubeConfig } from "npm:@kubernetes/client-node@1.4.0";
 import type {
   ApplyOptions,
   ClusterClient,
@@ -115,6 +117,8 @@ export class KubeClusterClient implements ClusterClient {
   readonly #userAgent: string;
 
   /**
+   * A client that sends its requests over `connection`.
+   *
    * @param connection where and how to send requests (see {@link connectionFromKubeConfig})
    * @param options timeouts and paging
    */

@@ -21,10 +21,13 @@
  */
 
 import process from "node:process";
-import type { Cluster, Context, KubeConfig, User } from "@kubernetes/client-node";
+// The full specifier lets a project outside this one import the adapter by path.
+// deno-lint-ignore no-import-prefix
+import type { Cluster, Context, KubeConfig, User } from "npm:@kubernetes/client-node@1.4.0";
 
 /** A kubeconfig that cannot be found, read or used; the message is one line for the user. */
 export class KubeConfigError extends Error {
+  /** A one-line message naming the file or context and what is wrong with it. */
   constructor(message: string) {
     super(message);
     this.name = "KubeConfigError";
@@ -54,6 +57,7 @@ const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
  * so programs that never talk to a real cluster never load it.
  *
  * @throws {KubeConfigError} when nothing is found or the file cannot be read or used
+ * @ignore Internal to the adapter: its result is client-node's type; use `KubeClusterClient.connect`.
  */
 export async function loadKubeConfig(options: LoadKubeConfigOptions = {}): Promise<KubeConfig> {
   const env = options.env ?? ((name: string) => Deno.env.get(name));
@@ -85,7 +89,8 @@ async function importKubeConfig(): Promise<typeof KubeConfig> {
   const before = process.noDeprecation;
   process.noDeprecation = true;
   try {
-    return (await import("@kubernetes/client-node")).KubeConfig;
+    // deno-lint-ignore no-import-prefix
+    return (await import("npm:@kubernetes/client-node@1.4.0")).KubeConfig;
   } finally {
     process.noDeprecation = before ?? false;
   }
@@ -270,6 +275,7 @@ function trustOnlyGivenCas(): void {
  *
  * @throws {KubeConfigError} when the credentials cannot be obtained (unreadable files, a failing
  *   exec plugin, a certificate without a key)
+ * @ignore Internal to the adapter: it takes client-node's type; use `KubeClusterClient.connect`.
  */
 export async function connectionFromKubeConfig(
   kc: KubeConfig,

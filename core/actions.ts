@@ -10,7 +10,9 @@ import { describeRef, type KubeObject, type ObjectRef, refOf } from "./object.ts
 
 /** Create an object that must not exist yet; an existing one is never overwritten. */
 export interface CreateAction {
+  /** Discriminant. */
   kind: "create";
+  /** The object to create. */
   object: KubeObject;
   /** Why, for plans and logs. */
   reason: string;
@@ -18,8 +20,11 @@ export interface CreateAction {
 
 /** Server-side apply: create the object or bring the fields the controller owns to these values. */
 export interface ApplyAction {
+  /** Discriminant. */
   kind: "apply";
+  /** The fields the controller owns, with their desired values. */
   object: KubeObject;
+  /** Why, for plans and logs. */
   reason: string;
 }
 
@@ -28,44 +33,61 @@ export interface ApplyAction {
  * (`metadata.resourceVersion`): a cache that was behind gets a conflict, never a blind write.
  */
 export interface UpdateAction {
+  /** Discriminant. */
   kind: "update";
+  /** The whole object as it must become, carrying the `resourceVersion` that was read. */
   object: KubeObject;
+  /** Why, for plans and logs. */
   reason: string;
 }
 
 /** Delete an object, only if it still has the given uid. */
 export interface DeleteAction {
+  /** Discriminant. */
   kind: "delete";
+  /** The object to delete. */
   target: ObjectRef;
   /** Precondition: the uid the decision was made about. */
   uid: string;
+  /** Why, for plans and logs. */
   reason: string;
 }
 
 /** Write the status subresource of the reconciled object. */
 export interface PatchStatusAction {
+  /** Discriminant. */
   kind: "patchStatus";
+  /** The object whose status is written. */
   target: ObjectRef;
+  /** The whole new status. */
   status: Record<string, unknown>;
   /** Precondition: the version the status was computed from; a newer one makes it a conflict. */
   resourceVersion?: string;
+  /** Why, for plans and logs. */
   reason: string;
 }
 
 /** Record an Event about the reconciled object. */
 export interface EmitEventAction {
+  /** Discriminant. */
   kind: "emitEvent";
+  /** The object the Event is about. */
   regarding: KubeObject;
+  /** `Warning` for what a user must act on, `Normal` otherwise. */
   type: "Normal" | "Warning";
   /** A CamelCase reason such as `Created` or `InvalidSpec`. */
   eventReason: string;
+  /** A sentence for `kubectl describe`. */
   message: string;
 }
 
 /** Reconcile the same object again after a delay, even if nothing changes. */
 export interface RequeueAfterAction {
+  /** Discriminant. */
   kind: "requeueAfter";
+  /** How long to wait, in milliseconds. */
   delayMs: number;
+  /** Why, for plans and logs. */
   reason: string;
 }
 

@@ -8,6 +8,7 @@
 
 /** A timer that can be cancelled. */
 export interface Timer {
+  /** Stops the timer; its callback will not run. Cancelling a fired timer does nothing. */
   cancel(): void;
   /**
    * Lets the program (or the simulation) finish while this timer waits, as Node's `unref()`:

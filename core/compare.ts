@@ -10,6 +10,7 @@ import { sameQuantity } from "./quantity.ts";
 
 /** The answer of a comparison: equal, or the first difference found. */
 export interface Comparison {
+  /** True when the observed object already has every desired value. */
   equal: boolean;
   /** Names the first difference, e.g. `spec.replicas: want 3, have 1`. Empty when equal. */
   reason: string;

@@ -9,42 +9,67 @@
 
 /** An owner reference, as in `metadata.ownerReferences`. */
 export interface OwnerReference {
+  /** The owner's API version, such as `database.thegeekyway.com/v1alpha1`. */
   apiVersion: string;
+  /** The owner's kind. */
   kind: string;
+  /** The owner's name (same namespace as the dependent, or cluster-scoped). */
   name: string;
+  /** The owner's uid: a reference to an owner recreated under the same name does not match. */
   uid: string;
+  /** True for the one owner that manages the dependent. */
   controller?: boolean;
+  /** With foreground deletion, the owner waits for this dependent to be gone. */
   blockOwnerDeletion?: boolean;
 }
 
 /** The object metadata fields the library reads and writes. */
 export interface ObjectMeta {
+  /** The object's name, unique per kind and namespace. */
   name: string;
+  /** The namespace; absent for cluster-scoped kinds (and, on input, meaning `default`). */
   namespace?: string;
+  /** Set by the API server at creation; never reused. */
   uid?: string;
+  /** The version of this object's last write, an opaque string; the precondition of an update. */
   resourceVersion?: string;
+  /** Incremented by the API server on every change to the spec (not to status or metadata). */
   generation?: number;
+  /** When the object was created (RFC 3339). */
   creationTimestamp?: string;
+  /** Set when deletion was requested and finalizers still hold the object. */
   deletionTimestamp?: string;
+  /** The grace period of a pending deletion. */
   deletionGracePeriodSeconds?: number;
+  /** Labels: selectable key/value pairs. */
   labels?: Record<string, string>;
+  /** Annotations: unselectable key/value pairs. */
   annotations?: Record<string, string>;
+  /** The objects this one depends on; the garbage collector deletes it when they are gone. */
   ownerReferences?: OwnerReference[];
+  /** Names of controllers that must finish cleanup before the object is removed. */
   finalizers?: string[];
+  /** Other metadata fields (such as `managedFields`), kept as they are. */
   [field: string]: unknown;
 }
 
 /** Any Kubernetes object: `apiVersion`, `kind`, `metadata` and whatever else the kind has. */
 export interface KubeObject {
+  /** Group and version, such as `apps/v1` (or `v1` for the core group). */
   apiVersion: string;
+  /** The kind, such as `StatefulSet`. */
   kind: string;
+  /** The object's metadata. */
   metadata: ObjectMeta;
+  /** The kind's own fields: `spec`, `status`, `data` and so on. */
   [field: string]: unknown;
 }
 
 /** Which kind of object: the pair every call of the cluster port starts with. */
 export interface TypeRef {
+  /** Group and version, such as `apps/v1`. */
   apiVersion: string;
+  /** The kind, such as `StatefulSet`. */
   kind: string;
 }
 
@@ -52,16 +77,23 @@ export interface TypeRef {
 export interface ObjectRef extends TypeRef {
   /** Absent for cluster-scoped objects. */
   namespace?: string | undefined;
+  /** The object's name. */
   name: string;
 }
 
 /** A `metav1.Condition`. */
 export interface Condition {
+  /** The condition's type, such as `Ready`. */
   type: string;
+  /** Whether the condition holds. */
   status: "True" | "False" | "Unknown";
+  /** A CamelCase reason for the last transition. */
   reason: string;
+  /** A human-readable explanation. */
   message: string;
+  /** When `status` last changed (RFC 3339). */
   lastTransitionTime: string;
+  /** The `metadata.generation` the condition was computed from. */
   observedGeneration?: number;
 }
 

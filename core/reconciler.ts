@@ -48,6 +48,7 @@ export interface ReconcileResult {
 
 /** A kind a reconciler reads without owning it. */
 export interface WatchedKind {
+  /** The watched kind. */
   type: TypeRef;
   /** The key (`namespace/name`) of the object to reconcile when one of these changes. */
   keyOf?: (object: KubeObject) => string | undefined;
@@ -64,6 +65,7 @@ export type LiveRead =
 
 /** A kind whose cache holds only objects with these labels. */
 export interface CacheSelector {
+  /** The kind cached in part. */
   type: TypeRef;
   /** Equality-based label selector: every pair must match. */
   labelSelector: Record<string, string>;

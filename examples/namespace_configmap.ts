@@ -9,10 +9,15 @@
  * @module
  */
 
-import type { Action } from "../core/actions.ts";
-import { compareDesired } from "../core/compare.ts";
-import { controllerReference, type KubeObject } from "../core/object.ts";
-import type { Observed, Reconciler, ReconcileResult } from "../core/reconciler.ts";
+import {
+  type Action,
+  compareDesired,
+  controllerReference,
+  type KubeObject,
+  type Observed,
+  type Reconciler,
+  type ReconcileResult,
+} from "../mod.ts";
 
 /** The ConfigMap's name. */
 export const CONFIGMAP_NAME = "namespace-info";

@@ -2,8 +2,8 @@
 // a ConfigMap per Namespace, puts it back when edited or deleted, follows label changes, and
 // leaves opted-out namespaces alone.
 import assert from "node:assert/strict";
-import { Controller } from "../runtime/controller.ts";
-import { SimCluster } from "../sim/cluster.ts";
+import { Controller } from "../mod.ts";
+import { SimCluster } from "../sim/mod.ts";
 import { CONFIGMAP_NAME, namespaceInfoReconciler, OFF_LABEL } from "./namespace_configmap.ts";
 
 async function setup(seed: number) {

@@ -27,7 +27,9 @@ import { WorkQueue } from "./queue.ts";
 
 /** Options of {@link Controller}. */
 export interface ControllerOptions {
+  /** Time for backoff, requeues and watchdogs (virtual in the simulation). */
   clock: Clock;
+  /** Randomness for jitter and for the reconciler's context. */
   random: Random;
   /** Only this namespace; all when absent. */
   namespace?: string;
@@ -41,6 +43,7 @@ export interface ControllerOptions {
   watchInactivityMs?: number;
   /** The field manager of writes. @default the reconciler's name */
   fieldManager?: string;
+  /** Where the controller logs; silent when absent. */
   logger?: Logger;
   /** Called after each successful write of a reconcile; a throw aborts it (crash injection). */
   afterWrite?: (action: Action, index: number) => void;
@@ -67,10 +70,13 @@ export interface ControllerMetricsHooks {
 
 /** Counters a metrics endpoint and the simulation read. */
 export interface ControllerStats {
+  /** Reconciles run. */
   reconciles: number;
   /** Reconciles that ended in an error (conflicts included). */
   errors: number;
+  /** Reconciles that ended in a conflict or AlreadyExists (retried quietly). */
   conflicts: number;
+  /** Write calls made (create, update, apply, patchStatus, delete, createEvent). */
   writes: number;
   /** Reconcile time, summed, in milliseconds of the controller's clock. */
   reconcileMs: number;
@@ -78,7 +84,9 @@ export interface ControllerStats {
 
 /** A running controller for one {@link Reconciler}. */
 export class Controller<T extends KubeObject = KubeObject> {
+  /** The decision logic this controller runs. */
   readonly reconciler: Reconciler<T>;
+  /** The work queue of keys to reconcile. */
   readonly queue: WorkQueue;
   readonly #client: ClusterClient;
   readonly #options: ControllerOptions;
@@ -91,6 +99,7 @@ export class Controller<T extends KubeObject = KubeObject> {
   /** Namespaces the server said are terminating: the executor writes nothing into them. */
   readonly #terminatingNamespaces = new Set<string>();
   #running = false;
+  /** Counters for metrics and tests. */
   readonly stats: ControllerStats = {
     reconciles: 0,
     errors: 0,
@@ -99,6 +108,7 @@ export class Controller<T extends KubeObject = KubeObject> {
     reconcileMs: 0,
   };
 
+  /** Builds a stopped controller; call {@linkcode Controller.start} to run it. */
   constructor(client: ClusterClient, reconciler: Reconciler<T>, options: ControllerOptions) {
     this.#client = client;
     this.reconciler = reconciler;

@@ -18,6 +18,7 @@ export interface ExecuteOptions {
   nowMs: number;
   /** Called after each successful write; a throw stops the reconcile there (crash injection). */
   afterWrite?: (action: Action, index: number) => void;
+  /** Where each write is logged; silent when absent. */
   logger?: Logger;
   /**
    * Namespaces the server said are terminating: no write goes into them (it could never

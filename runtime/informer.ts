@@ -28,7 +28,9 @@ const HEALTHY_WATCH_MS = 5_000;
 
 /** A change the cache took. */
 export interface CacheChange {
+  /** What happened to the object. */
   type: "ADDED" | "MODIFIED" | "DELETED";
+  /** The object after the change (its last state for `DELETED`). */
   object: KubeObject;
   /** The previous state, for MODIFIED and DELETED. */
   old?: KubeObject;
@@ -36,6 +38,7 @@ export interface CacheChange {
 
 /** Options of {@link Informer}. */
 export interface InformerOptions {
+  /** Time for backoff and the inactivity watchdog. */
   clock: Clock;
   /** Only this namespace; all when absent. */
   namespace?: string;
@@ -50,6 +53,7 @@ export interface InformerOptions {
   retryBaseMs?: number;
   /** Longest delay between retries. @default 30000 */
   retryMaxMs?: number;
+  /** Where the informer logs; silent when absent. */
   logger?: Logger;
   /** Called for each change, after the cache took it. */
   onChange?: (change: CacheChange) => void;
@@ -57,16 +61,23 @@ export interface InformerOptions {
 
 /** Counters of an informer's life, for tests and metrics. */
 export interface InformerStats {
+  /** Successful LIST calls. */
   lists: number;
+  /** WATCH calls opened. */
   watches: number;
+  /** LISTs made again after a watch expired (410 Gone) or failed. */
   relists: number;
+  /** Watches restarted because nothing arrived within the inactivity limit. */
   watchdogRestarts: number;
+  /** Failed LIST or WATCH calls. */
   errors: number;
+  /** Watch events applied to the cache. */
   events: number;
 }
 
 /** A list+watch cache of one kind. */
 export class Informer {
+  /** The kind this informer lists and watches. */
   readonly type: TypeRef;
   readonly #client: ClusterReader;
   readonly #options: InformerOptions;
@@ -82,6 +93,7 @@ export class Informer {
   #synced = false;
   #stopped = false;
   #syncWaiters: (() => void)[] = [];
+  /** Counters for metrics and tests. */
   readonly stats: InformerStats = {
     lists: 0,
     watches: 0,
@@ -91,6 +103,7 @@ export class Informer {
     events: 0,
   };
 
+  /** Builds a stopped informer; `start` lists, then watches. */
   constructor(client: ClusterReader, type: TypeRef, options: InformerOptions) {
     this.#client = client;
     this.type = type;

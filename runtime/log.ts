@@ -10,6 +10,7 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /** A structured logger. */
 export interface Logger {
+  /** Records one message at `level` with structured fields. */
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
 }
 

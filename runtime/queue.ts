@@ -19,10 +19,13 @@ export interface WorkQueueOptions {
 
 /** Counters a metrics endpoint can read. */
 export interface QueueStats {
+  /** Keys added (a key already waiting counts once). */
   adds: number;
+  /** Keys added again with backoff after a failure. */
   retries: number;
   /** Sum of the time keys waited between add and get, in milliseconds. */
   waitedMs: number;
+  /** Keys handed to a worker. */
   gets: number;
 }
 
@@ -42,6 +45,7 @@ export class WorkQueue {
   /** Counters since creation. */
   readonly stats: QueueStats = { adds: 0, retries: 0, waitedMs: 0, gets: 0 };
 
+  /** A queue on this clock; `options` set the backoff. */
   constructor(clock: Clock, options: WorkQueueOptions = {}) {
     this.#clock = clock;
     this.#baseMs = options.backoffBaseMs ?? 5;

@@ -17,6 +17,7 @@ import type { ResourceType } from "./resource_types.ts";
 
 /** A committed change, as in-process controllers see it through `subscribe`. */
 export interface StoreChange {
+  /** `ADDED`, `MODIFIED` or `DELETED`. */
   type: ChangeType;
   /** The kind of the object. */
   resource: ResourceType;
@@ -37,8 +38,11 @@ export interface SimApiServerHooks {
 
 /** Timing and size of the watch machinery. */
 export interface StoreWatchOptions {
+  /** How long a committed change takes to reach watchers, in virtual milliseconds. */
   watchDelayMs: number;
+  /** How many past events a watch can resume from before it gets 410 Gone. */
   historyEvents: number;
+  /** How often watches that asked for bookmarks receive one. */
   bookmarkIntervalMs: number;
 }
 
@@ -55,7 +59,11 @@ export class SimStore {
   readonly clock: Clock;
   /** Fault-injection seams; empty by default. */
   hooks: SimApiServerHooks = {};
-  /** Objects by kind, namespace, name, uid and owner uid. */
+  /**
+   * Objects by kind, namespace, name, uid and owner uid.
+   *
+   * @ignore
+   */
   protected readonly index: ObjectIndex = new ObjectIndex();
   readonly #hub: WatchHub;
   #rv = 0;
@@ -145,7 +153,11 @@ export class SimStore {
     return next;
   }
 
-  /** Opens a watch on the hub; `fromRv` undefined sends the current objects first. */
+  /**
+   * Opens a watch on the hub; `fromRv` undefined sends the current objects first.
+   *
+   * @ignore
+   */
   protected openWatch(
     store: TypeStore,
     options: WatchOptions,

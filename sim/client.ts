@@ -25,10 +25,15 @@ export type SimVerb = PortOperation;
 
 /** One request, as hooks see it. */
 export interface SimRequest {
+  /** The port operation. */
   verb: SimVerb;
+  /** The API version of the kind addressed. */
   apiVersion: string;
+  /** The kind addressed. */
   kind: string;
+  /** The object's name; absent for list and watch. */
   name?: string;
+  /** The namespace; absent for cluster-scoped kinds and all-namespace calls. */
   namespace?: string;
   /** The client that sends it. */
   client: string;
@@ -59,7 +64,9 @@ export interface SimClientStats {
   reads: number;
   /** create, update, apply, patchStatus, delete and createEvent calls (failed ones too). */
   writes: number;
+  /** Reads, by verb. */
   readsByVerb: Partial<Record<SimVerb, number>>;
+  /** Writes, by verb. */
   writesByVerb: Partial<Record<SimVerb, number>>;
 }
 

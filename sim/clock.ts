@@ -27,6 +27,7 @@ export class VirtualClock implements Clock {
   #heap: Entry[] = [];
   #pending = 0;
 
+  /** A clock stopped at `startMs` (epoch milliseconds) until the simulation advances it. */
   constructor(startMs: number = VIRTUAL_EPOCH_MS) {
     this.#now = startMs;
   }

@@ -23,7 +23,9 @@ import type { SimClient } from "./client.ts";
 
 /** A broken rule, found by a checker. */
 export interface Violation {
+  /** The name of the checker that found it. */
   checker: string;
+  /** What was broken, with the objects involved. */
   message: string;
   /** Virtual time since the start of the run. */
   atMs: number;
@@ -31,6 +33,7 @@ export interface Violation {
 
 /** What a checker may look at. */
 export interface CheckContext {
+  /** The world being checked. */
   harness: Harness;
   /** Virtual time since the start of the run. */
   atMs: number;
@@ -41,9 +44,13 @@ export interface CheckContext {
  * tried), and every reconcile plan. Each call returns a violation message, or nothing.
  */
 export interface Checker {
+  /** A short name for reports and mutant tests. */
   readonly name: string;
+  /** Called after every committed change in the store. */
   onCommit?(change: StoreChange, context: CheckContext): string | undefined;
+  /** Called after every write the controller under test made or tried. */
   onWrite?(write: WriteRecord, context: CheckContext): string | undefined;
+  /** Called with every plan the controller under test decided. */
   onReconcile?(key: string, actions: readonly Action[], context: CheckContext): string | undefined;
 }
 
@@ -79,12 +86,15 @@ export interface HarnessOptions {
 
 /** A simulated world with a crashable controller under test. */
 export class Harness {
+  /** The simulated cluster. */
   readonly cluster: SimCluster;
+  /** The options the harness was built with. */
   readonly options: HarnessOptions;
   /** The user's client (kubectl). */
   readonly user: SimClient;
   /** Faults injected so far, by name (crashes included). */
   readonly injected: FaultCounts = {};
+  /** Every violation found so far. */
   readonly violations: Violation[] = [];
   /** Every write the controller under test made or tried, across restarts. */
   readonly writes: WriteRecord[] = [];
@@ -108,6 +118,7 @@ export class Harness {
   #traceB = 0x01000193;
   #traceLength = 0;
 
+  /** Builds the world; the controller under test starts with `start`. */
   constructor(options: HarnessOptions) {
     this.options = options;
     this.cluster = new SimCluster({ ...options.cluster, seed: options.seed });

@@ -34,4 +34,3 @@ export * from "./recording_client.ts";
 export * from "./harness.ts";
 export * from "./checkers.ts";
 export * from "./schedule.ts";
-export * from "./postgres_checks.ts";

@@ -14,6 +14,7 @@ export class SeededRandom implements Random {
   #s2: number;
   #s3: number;
 
+  /** A generator whose whole sequence is fixed by `seed`. */
   constructor(seed: number) {
     let x = seed >>> 0;
     const split = () => {
