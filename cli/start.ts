@@ -37,7 +37,7 @@ export interface StartOptions {
   context?: string;
   /** Watch only this namespace; all when absent. */
   namespace?: string;
-  /** @default "info" */
+  /** The lowest level logged. @default "info" */
   logLevel?: LogLevel;
   /** Reconciles at once. @default 4 */
   maxConcurrentReconciles?: number;
@@ -51,11 +51,11 @@ export interface StartOptions {
   leaderElectionNamespace?: string;
   /** The Lease's name. @default "postgres-operator-leader" */
   leaderElectionId?: string;
-  /** @default 15000 */
+  /** How long a standby waits after the last renewal it saw before taking over. @default 15000 */
   leaseDurationMs?: number;
-  /** @default 10000 */
+  /** How long the leader keeps trying to renew before it stops leading. @default 10000 */
   renewDeadlineMs?: number;
-  /** @default 2000 */
+  /** The interval between tries to acquire or renew the Lease. @default 2000 */
   retryPeriodMs?: number;
 }
 

@@ -26,7 +26,9 @@ export interface ListOptions {
 
 /** The answer of {@link ClusterReader.list}: the items and the version to watch from. */
 export interface ListResult {
+  /** The objects, in the server's order. */
   items: KubeObject[];
+  /** The collection's version: a watch from it misses nothing after this list. */
   resourceVersion: string;
 }
 
@@ -394,6 +396,7 @@ export class ApiError extends Error {
   /** The Kubernetes `Status.reason`. */
   readonly reason: ApiErrorReason;
 
+  /** An error with `reason`, `message`, and the reason's usual HTTP code unless `code` is given. */
   constructor(reason: ApiErrorReason, message: string, code?: number) {
     super(message);
     this.name = "ApiError";

@@ -104,8 +104,11 @@ export const LEADER_ELECTION_RULES: readonly PermissionRule[] = [
 
 /** One permission a call needs. */
 export interface Access {
+  /** The API group; empty for the core group. */
   apiGroup: string;
+  /** The resource, with `/subresource` when it is one. */
   resource: string;
+  /** The verb. */
   verb: RbacVerb;
 }
 

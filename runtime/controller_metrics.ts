@@ -84,7 +84,9 @@ export const WORKQUEUE_BUCKETS: readonly number[] = Array.from(
 
 /** A controller and its queue, as {@link ControllerMetrics.watchController} reads them. */
 export interface WatchedController {
+  /** The reconciler, for its name (the `controller` and `name` labels). */
   readonly reconciler: { readonly name: string };
+  /** The work queue, read at each scrape. */
   readonly queue: {
     readonly depth: number;
     readonly active: number;
@@ -100,16 +102,25 @@ export interface WatchedController {
  * controller's queue.
  */
 export class ControllerMetrics {
+  /** The registry the families are in; render it for `/metrics`. */
   readonly registry: MetricsRegistry;
+  /** `controller_runtime_reconcile_total{controller,result}`. */
   readonly reconcileTotal: Counter;
+  /** `controller_runtime_reconcile_errors_total{controller}`. */
   readonly reconcileErrors: Counter;
+  /** `controller_runtime_reconcile_time_seconds{controller}`. */
   readonly reconcileTime: Histogram;
+  /** `workqueue_queue_duration_seconds{name}`. */
   readonly queueDuration: Histogram;
+  /** `workqueue_work_duration_seconds{name}`. */
   readonly workDuration: Histogram;
+  /** `leader_election_master_status{name}`: 1 while leading the Lease `name`, 0 otherwise. */
   readonly leaderStatus: Gauge;
+  /** `pgop_events_dropped_total{reason}`: Events the rate limit dropped. */
   readonly eventsDropped: Counter;
   readonly #controllers: WatchedController[] = [];
 
+  /** Registers every family in `registry` (once: a second instance on it throws). */
   constructor(registry: MetricsRegistry = new MetricsRegistry()) {
     this.registry = registry;
     this.reconcileTotal = registry.counter(

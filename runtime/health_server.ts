@@ -62,7 +62,9 @@ export interface Endpoints {
 
 /** A parsed bind address. */
 export interface BindAddress {
+  /** The interface; `0.0.0.0` for every one. */
   hostname: string;
+  /** The port; 0 for a free one. */
   port: number;
 }
 

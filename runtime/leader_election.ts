@@ -68,6 +68,7 @@ export interface LeaderElectionOptions {
   retryPeriodMs?: number;
   /** Jitter of the acquire retries (up to 1.2 retry periods, as client-go); none when absent. */
   random?: Random;
+  /** Where acquisitions, renewal failures and losses are logged. @default silentLogger */
   logger?: Logger;
 }
 
@@ -121,6 +122,11 @@ export class LeaderElector {
   /** When the leader sent its last successful renewal. */
   #renewedMs = 0;
 
+  /**
+   * A candidate that reads and writes the Lease through `client`; it campaigns once started.
+   *
+   * @throws {RangeError} for timings that cannot work (a renew deadline not shorter than the lease)
+   */
   constructor(client: ClusterClient, options: LeaderElectionOptions) {
     this.#client = client;
     this.#clock = options.clock;

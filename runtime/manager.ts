@@ -93,7 +93,7 @@ export interface ManagerOptions {
   clock: Clock;
   /** The random source of the controllers (backoff jitter) and the elector (retry jitter). */
   random: Random;
-  /** @default silentLogger */
+  /** Where the manager, its controllers and the elector log. @default silentLogger */
   logger?: Logger;
   /** The controllers watch only this namespace; all when absent. */
   namespace?: string;

@@ -40,6 +40,7 @@ export class Counter {
   readonly #values = new Map<string, { labels: Labels; value: number }>();
   readonly #labelNames: readonly string[];
 
+  /** A counter whose series are told apart by `labelNames`; use {@link MetricsRegistry.counter}. */
   constructor(labelNames: readonly string[]) {
     this.#labelNames = labelNames;
   }
@@ -84,6 +85,7 @@ export class Gauge {
   readonly #values = new Map<string, { labels: Labels; value: number }>();
   readonly #labelNames: readonly string[];
 
+  /** A gauge whose series are told apart by `labelNames`; use {@link MetricsRegistry.gauge}. */
   constructor(labelNames: readonly string[]) {
     this.#labelNames = labelNames;
   }
@@ -113,8 +115,10 @@ export class Histogram {
     { labels: Labels; counts: number[]; sum: number; count: number }
   >();
   readonly #labelNames: readonly string[];
+  /** The upper bounds of the buckets, ascending (`+Inf` is implied). */
   readonly buckets: readonly number[];
 
+  /** A histogram with these buckets per label set; use {@link MetricsRegistry.histogram}. */
   constructor(labelNames: readonly string[], buckets: readonly number[]) {
     this.#labelNames = labelNames;
     this.buckets = [...buckets].sort((a, b) => a - b);
@@ -161,7 +165,9 @@ export class Histogram {
 
 /** A series whose value is read when the registry renders. */
 export interface Sample {
+  /** The series' label values. */
   labels: Labels;
+  /** Its value now. */
   value: number;
 }
 

@@ -16,9 +16,11 @@ import { describeRef, type KubeObject, type ObjectRef, refOf } from "../core/obj
 
 /** One write of the controller under test. */
 export interface WriteRecord {
+  /** The port operation. */
   verb: "create" | "update" | "apply" | "patchStatus" | "delete" | "createEvent";
   /** `Kind namespace/name`. */
   target: string;
+  /** The object written. */
   ref: ObjectRef;
   /** The object written (create, update, apply, createEvent). */
   object?: KubeObject;
