@@ -22,7 +22,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Manager } from "./manager.ts";
+ * import { controllerReference } from "../core/object.ts";
  * import type { Reconciler } from "../core/reconciler.ts";
  * import { SimCluster } from "../sim/cluster.ts";
  *
@@ -34,16 +36,14 @@
  *   reconcile: ({ object, owned }) => ({
  *     actions: owned.length > 0 ? [] : [{
  *       kind: "create",
+ *       reason: "missing",
  *       object: {
  *         apiVersion: "v1",
  *         kind: "Secret",
  *         metadata: {
  *           name: object.metadata.name,
  *           namespace: object.metadata.namespace ?? "default",
- *           ownerReferences: [{
- *             apiVersion: "v1", kind: "ConfigMap", name: object.metadata.name,
- *             uid: object.metadata.uid!, controller: true,
- *           }],
+ *           ownerReferences: [controllerReference(object)],
  *         },
  *       },
  *     }],
@@ -55,14 +55,16 @@
  *   random: cluster.random.fork(),
  *   watchInactivityMs: 0,
  * });
- * manager.add(mirror);
+ * const controller = manager.add(mirror);
  * manager.start();
- * await cluster.request(cluster.client().create({
+ * const user = cluster.client({ name: "kubectl" });
+ * await cluster.request(user.create({
  *   apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a", namespace: "default" },
  * }));
  * await cluster.run({ maxVirtualMs: 10_000 });
- * console.assert(manager.ready().ready);
- * console.assert(cluster.objects().some((o) => o.kind === "Secret" && o.metadata.name === "a"));
+ * assert.ok(manager.ready().ready);
+ * assert.ok(cluster.objects().some((o) => o.kind === "Secret" && o.metadata.name === "a"));
+ * assert.equal(controller.stats.writes, 1);
  * await cluster.request(manager.stop());
  * ```
  *
