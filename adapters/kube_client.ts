@@ -32,7 +32,7 @@ import type {
 import type { KubeObject, TypeRef } from "../core/object.ts";
 import { Discovery, type PathTarget, type ResourceInfo, resourcePath } from "./_discovery.ts";
 import { errorFromNetwork, errorFromResponse } from "./_status.ts";
-import { readWatchStream } from "./_watch_stream.ts";
+import { openWatch } from "./_watch_request.ts";
 import {
   connectionFromKubeConfig,
   type ConnectionOptions,
@@ -117,7 +117,7 @@ export class KubeClusterClient implements ClusterClient {
   readonly #userAgent: string;
 
   /**
-   * A client that sends its requests over `connection`.
+   * A client over `connection`; {@link KubeClusterClient.connect} makes one from a kubeconfig.
    *
    * @param connection where and how to send requests (see {@link connectionFromKubeConfig})
    * @param options timeouts and paging
@@ -142,7 +142,11 @@ export class KubeClusterClient implements ClusterClient {
     return await KubeClusterClient.fromKubeConfig(kc, options);
   }
 
-  /** Returns a client for the current context of an already loaded client-node `KubeConfig`. */
+  /**
+   * Returns a client for the current context of an already loaded client-node `KubeConfig`.
+   *
+   * @ignore Internal: it takes client-node's type; use {@link KubeClusterClient.connect}.
+   */
   static async fromKubeConfig(
     kc: KubeConfig,
     options: ConnectionOptions & KubeClusterClientOptions = {},
@@ -372,97 +376,25 @@ export class KubeClusterClient implements ClusterClient {
     }
   }
 
-  /**
-   * Opens a streaming watch. Resolves once the server accepted it; a 410 answer is reported
-   * through `onDone(Expired)` like the ERROR event it usually is, other refusals reject.
-   */
+  /** Opens a streaming watch (see {@link openWatch}); counted as one request. */
   async #openWatch(
     type: TypeRef,
     path: string,
     query: Record<string, string>,
     options: WatchOptions,
   ): Promise<WatchHandle> {
-    const what = `GET ${path} (watch)`;
-    const controller = new AbortController();
     const headers = await this.#headers();
-    let stopped = false;
-    let finished = false;
-    // The server ends the watch after timeoutSeconds; a stream that outlives that by a minute is
-    // a half-open connection, so the whole watch has a deadline.
-    const lifetimeMs = (this.#watchTimeoutSeconds + 60) * 1000;
-    const deadline = setTimeout(
-      () =>
-        controller.abort(
-          new DOMException(`watch still open after ${lifetimeMs}ms`, "TimeoutError"),
-        ),
-      lifetimeMs,
-    );
-    Deno.unrefTimer(deadline);
-    const finish = (error?: Error) => {
-      clearTimeout(deadline);
-      if (stopped || finished) return;
-      finished = true;
-      controller.abort();
-      if (error) options.onDone(error);
-      else options.onDone();
-    };
-    const handle: WatchHandle = {
-      stop() {
-        if (stopped) return;
-        stopped = true;
-        clearTimeout(deadline);
-        controller.abort();
-      },
-    };
-    // Waiting for the response headers has the ordinary request deadline.
-    const headersTimer = setTimeout(
-      () =>
-        controller.abort(
-          new DOMException(`no answer within ${this.#requestTimeoutMs}ms`, "TimeoutError"),
-        ),
-      this.#requestTimeoutMs,
-    );
     this.#count("watch");
-    let response: Response;
-    try {
-      response = await this.#connection.fetch(this.#url(path, query), {
-        headers,
-        signal: controller.signal,
-      });
-    } catch (error) {
-      clearTimeout(deadline);
-      throw errorFromNetwork(controller.signal.aborted ? controller.signal.reason : error, what);
-    } finally {
-      clearTimeout(headersTimer);
-    }
-    if (!response.ok || response.body === null) {
-      clearTimeout(deadline);
-      const text = await response.text().catch(() => "");
-      if (response.status === 401) this.#connection.invalidateAuth();
-      const error = errorFromResponse(response.status, text, what);
-      if (error.reason !== "Expired") throw error;
-      queueMicrotask(() => finish(error));
-      return handle;
-    }
-    let handlerError: Error | undefined;
-    readWatchStream(response.body, type, (event) => {
-      if (stopped || finished) return;
-      try {
-        options.onEvent(event);
-      } catch (error) {
-        // A throwing handler ends the watch with its own error, not a network one.
-        handlerError = error instanceof Error ? error : new Error(String(error));
-        throw handlerError;
-      }
-    }).then(
-      (error) => finish(error),
-      (error) =>
-        finish(
-          handlerError ??
-            errorFromNetwork(controller.signal.aborted ? controller.signal.reason : error, what),
-        ),
-    );
-    return handle;
+    return await openWatch({
+      type,
+      url: this.#url(path, query),
+      headers,
+      what: `GET ${path} (watch)`,
+      fetch: (url, init) => this.#connection.fetch(url, init),
+      requestTimeoutMs: this.#requestTimeoutMs,
+      lifetimeMs: (this.#watchTimeoutSeconds + 60) * 1000,
+      onUnauthorized: () => this.#connection.invalidateAuth(),
+    }, options);
   }
 }
 

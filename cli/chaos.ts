@@ -10,7 +10,7 @@ import type { ApiErrorReason } from "../core/cluster.ts";
 import type { KubeObject } from "../core/object.ts";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
 import { postgresDBCrd } from "../crds/postgresdb.ts";
-import { FAULT_PRESETS, type FaultOptions } from "../sim/faults.ts";
+import { FAULT_PRESETS, type FaultOptions, type FaultPresetName } from "../sim/faults.ts";
 import { checkPostgresConverged, postgresCheckers } from "../sim/postgres_checks.ts";
 import {
   CHILD_TYPES,
@@ -21,14 +21,15 @@ import {
 } from "../sim/schedule.ts";
 import { InputError } from "./manifests.ts";
 
-/** A preset's crash rate: how often the operator dies after a write. */
-const CRASH_RATES = { none: 0, light: 0.02, heavy: 0.1 } as const;
-
 /** What a faults file may say (all optional). */
 export interface FaultsFile {
+  /** The API faults, instead of the preset's. */
   faults?: FaultOptions;
+  /** How often the operator dies after a write, instead of the preset's. */
   crashRate?: number;
+  /** How long faults stay on after the last step. @default 60000 */
   faultsAfterLastStepMs?: number;
+  /** Options of the simulated cluster (delays, nodes, readiness). */
   cluster?: Schedule["cluster"];
   /** More steps after the manifests are applied (times from the start). */
   steps?: Step[];
@@ -241,8 +242,11 @@ function checkStep(step: unknown, where: string): void {
 
 /** Options of {@link runWithFaults}. */
 export interface ChaosOptions {
+  /** The seed of every random choice and fault. */
   seed: number;
-  preset: keyof typeof FAULT_PRESETS;
+  /** The faults of this preset, unless the file says otherwise. */
+  preset: FaultPresetName;
+  /** A faults file, read and checked. */
   file?: FaultsFile;
   /** Virtual time allowed to converge after the faults stop. */
   convergeWithinMs: number;
@@ -260,8 +264,8 @@ export async function runWithFaults(
       ...manifests.map((object): Step => ({ atMs: 0, do: "apply", object })),
       ...(file.steps ?? []),
     ],
-    faults: file.faults ?? FAULT_PRESETS[options.preset],
-    crashRate: file.crashRate ?? CRASH_RATES[options.preset],
+    faults: file.faults ?? FAULT_PRESETS[options.preset].faults,
+    crashRate: file.crashRate ?? FAULT_PRESETS[options.preset].crashRate,
     // Faults stay on a minute after the last step, so that a faults file without steps injects.
     faultsAfterLastStepMs: file.faultsAfterLastStepMs ??
       (options.preset === "none" && !options.file ? 0 : 60_000),

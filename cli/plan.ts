@@ -14,16 +14,47 @@ import { DELETION_POLICIES, POSTGRESDB, type PostgresDB } from "../core/postgres
 import { observe } from "../core/reconciler.ts";
 import { SeededRandom } from "../sim/random.ts";
 import { VIRTUAL_EPOCH_MS } from "../sim/clock.ts";
+import { cryptoRandom, systemClock } from "../adapters/system.ts";
 import { jsonEqual } from "../core/compare.ts";
+import { fileOptions, parse } from "./_args.ts";
+import { InputError, readManifests } from "./manifests.ts";
 import { connect, type StartOptions } from "./start.ts";
 
 /** The plan for one PostgresDB: a heading and the actions, one line each. */
 export interface Plan {
+  /** The PostgresDB, and where it was planned. */
   heading: string;
+  /** One line per action, in order. */
   lines: string[];
 }
 
-/** Plans each PostgresDB as if the cluster were empty. */
+/** `plan -f FILE ... [--cluster]`: prints the plans; returns the exit code. */
+export async function plan(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    file: { type: "string", short: "f", multiple: true },
+    cluster: { type: "boolean" },
+    kubeconfig: { type: "string" },
+    context: { type: "string" },
+  });
+  const manifests = await readManifests(fileOptions(values.file, "plan"));
+  const dbs = manifests.filter((o) =>
+    o.apiVersion === POSTGRESDB.apiVersion && o.kind === POSTGRESDB.kind
+  );
+  if (dbs.length === 0) throw new InputError("plan found no PostgresDB in the files");
+  const options: StartOptions = {};
+  if (typeof values.kubeconfig === "string") options.kubeconfig = values.kubeconfig;
+  if (typeof values.context === "string") options.context = values.context;
+  const plans = values.cluster ? await planAgainstCluster(dbs, options) : planOnEmptyCluster(dbs);
+  console.log(
+    plans.map((p) => [p.heading, ...p.lines.map((l) => `  - ${l}`)].join("\n")).join("\n\n"),
+  );
+  return 0;
+}
+
+/**
+ * Plans each PostgresDB as if the cluster were empty: on the virtual clock's epoch and a fixed
+ * seed, so that the plan of a file is always the same text.
+ */
 export function planOnEmptyCluster(dbs: readonly KubeObject[]): Plan[] {
   const random = new SeededRandom(1);
   return dbs.map((object) => {
@@ -71,9 +102,10 @@ export async function planAgainstCluster(
       for (const type of postgresReconciler.owns) {
         others.push(...(await client.list(type, { namespace })).items);
       }
+      // The real clock and random source: a password in a plan is never the one created later.
       const { actions } = reconcilePostgresDB(observe(db, others), {
-        nowMs: Date.now(),
-        random: new SeededRandom(1),
+        nowMs: systemClock.nowMs(),
+        random: cryptoRandom,
       });
       const where = stored ? "in the cluster now" : "not yet in the cluster";
       plans.push({

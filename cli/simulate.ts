@@ -24,6 +24,7 @@ export interface SimulateOptions {
   maxVirtualMs?: number;
   /** More options for the simulated cluster. */
   cluster?: Omit<SimClusterOptions, "seed">;
+  /** Where the operator logs. @default no logs */
   logger?: Logger;
 }
 
@@ -37,22 +38,28 @@ export interface SimulationReport {
   converged: boolean;
   /** Why the end state is not converged, when it came to rest: one line per PostgresDB. */
   problems?: string[];
+  /** Virtual time from the first apply to the end. */
   virtualSeconds: number;
+  /** Reconciles the operator ran. */
   reconciles: number;
   /**
    * The operator's write requests that reached the API server, as the server counts them:
    * committed or rejected (user applies and built-in controllers not counted).
    */
   apiWrites: number;
+  /** Every object in the simulated cluster at the end. */
   objects: KubeObject[];
+  /** The Events among them. */
   events: KubeObject[];
 }
 
 /** A simulated cluster with the operator running in it. */
 export interface OperatorWorld {
+  /** The simulated cluster. */
   cluster: SimCluster;
   /** The operator's client, at the server's side: its stats count what reached the server. */
   operatorClient: SimClient;
+  /** The operator's controller. */
   controller: Controller;
   /** Applies objects as `kubectl apply` would. Unknown kinds are an {@link InputError}. */
   apply(objects: readonly KubeObject[]): Promise<void>;

@@ -166,3 +166,33 @@ export function isControlledBy(child: KubeObject, owner: KubeObject): boolean {
 export function clone<T>(value: T): T {
   return structuredClone(value);
 }
+
+/**
+ * The namespace of a namespaced object or reference: its own, or `"default"` when the manifest
+ * names none (the rule kubectl and the API server apply). Do not use it for cluster-scoped kinds.
+ *
+ * @example
+ * ```ts
+ * import { namespaceOf } from "./object.ts";
+ * console.assert(namespaceOf({ metadata: { name: "a" } }) === "default");
+ * console.assert(namespaceOf({ metadata: { name: "a", namespace: "prod" } }) === "prod");
+ * ```
+ */
+export function namespaceOf(object: Pick<KubeObject, "metadata">): string {
+  return object.metadata.namespace || "default";
+}
+
+/**
+ * The API group of an `apiVersion`: `"apps"` for `apps/v1`, `""` for the core group's `v1`.
+ *
+ * @example
+ * ```ts
+ * import { groupOf } from "./object.ts";
+ * console.assert(groupOf("apps/v1") === "apps");
+ * console.assert(groupOf("v1") === "");
+ * ```
+ */
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}

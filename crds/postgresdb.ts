@@ -9,6 +9,7 @@
  * @module
  */
 
+import { buildCrd, conditionsSchema, type JsonSchema } from "../core/crd.ts";
 import type { KubeObject } from "../core/object.ts";
 import { DELETION_POLICIES, GROUP } from "../core/postgres/types.ts";
 import { MAX_REPLICAS, PG_IDENTIFIER } from "../core/postgres/validate.ts";
@@ -18,20 +19,7 @@ import { POSTGRES_VERSION } from "../core/postgres/version.ts";
 const QUANTITY_PATTERN =
   "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
 
-const conditionSchema = {
-  type: "object",
-  required: ["type", "status", "reason", "message", "lastTransitionTime"],
-  properties: {
-    type: { type: "string", maxLength: 316 },
-    status: { type: "string", enum: ["True", "False", "Unknown"] },
-    reason: { type: "string", maxLength: 1024 },
-    message: { type: "string", maxLength: 32768 },
-    lastTransitionTime: { type: "string", format: "date-time" },
-    observedGeneration: { type: "integer", format: "int64", minimum: 0 },
-  },
-};
-
-const specSchema = {
+const specSchema: JsonSchema = {
   type: "object",
   description: "What the user asks for.",
   required: ["version", "storage", "databaseName"],
@@ -81,7 +69,7 @@ const specSchema = {
   },
 };
 
-const statusSchema = {
+const statusSchema: JsonSchema = {
   type: "object",
   description: "What the operator observed.",
   properties: {
@@ -90,60 +78,33 @@ const statusSchema = {
     connectionString: { type: "string" },
     observedGeneration: { type: "integer", format: "int64" },
     readyReplicas: { type: "integer", format: "int32" },
-    conditions: {
-      type: "array",
-      items: conditionSchema,
-      "x-kubernetes-list-type": "map",
-      "x-kubernetes-list-map-keys": ["type"],
-    },
+    conditions: conditionsSchema(),
   },
 };
 
 /** The PostgresDB CRD object. */
-export const postgresDBCrd: KubeObject = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: `postgresdbs.${GROUP}` },
-  spec: {
-    group: GROUP,
-    names: {
-      kind: "PostgresDB",
-      listKind: "PostgresDBList",
-      plural: "postgresdbs",
-      singular: "postgresdb",
-      shortNames: ["pgdb"],
-      categories: ["all"],
-    },
-    scope: "Namespaced",
-    versions: [{
-      name: "v1alpha1",
-      served: true,
-      storage: true,
-      subresources: { status: {} },
-      additionalPrinterColumns: [
-        { name: "Version", type: "string", jsonPath: ".spec.version" },
-        { name: "Replicas", type: "integer", jsonPath: ".spec.replicas" },
-        { name: "Phase", type: "string", jsonPath: ".status.phase" },
-        { name: "Ready", type: "boolean", jsonPath: ".status.ready" },
-        { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
-      ],
-      schema: {
-        openAPIV3Schema: {
-          type: "object",
-          description: "A PostgreSQL database managed by the operator.",
-          properties: {
-            apiVersion: { type: "string" },
-            kind: { type: "string" },
-            metadata: { type: "object" },
-            spec: specSchema,
-            status: statusSchema,
-          },
-          required: ["spec"],
-        },
-      },
-    }],
+export const postgresDBCrd: KubeObject = buildCrd({
+  group: GROUP,
+  names: {
+    kind: "PostgresDB",
+    shortNames: ["pgdb"],
+    categories: ["all"],
   },
-};
+  scope: "Namespaced",
+  versions: [{
+    name: "v1alpha1",
+    description: "A PostgreSQL database managed by the operator.",
+    spec: specSchema,
+    status: statusSchema,
+    printerColumns: [
+      { name: "Version", type: "string", jsonPath: ".spec.version" },
+      { name: "Replicas", type: "integer", jsonPath: ".spec.replicas" },
+      { name: "Phase", type: "string", jsonPath: ".status.phase" },
+      { name: "Ready", type: "boolean", jsonPath: ".status.ready" },
+      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+    ],
+  }],
+});
 
 /** Every CRD the operator installs, with the file each is written to under `crds/`. */
 export const CRDS: readonly { file: string; crd: KubeObject }[] = [

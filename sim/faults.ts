@@ -46,26 +46,46 @@ export interface FaultOptions {
   watchLagMaxMs?: number;
 }
 
-/** Named fault levels for the command line. */
-export const FAULT_PRESETS: Record<"none" | "light" | "heavy", FaultOptions> = {
-  none: {},
+/** The names of the fault presets, mildest first. */
+export type FaultPresetName = "none" | "light" | "heavy";
+
+/**
+ * A named level of faults: what the client injects and how often the operator crashes. Everything
+ * `sim --faults NAME` injects is in its preset.
+ */
+export interface FaultPreset {
+  /** The API faults a {@link FaultyClient} injects. */
+  faults: FaultOptions;
+  /** How often the operator dies after a write (see `crashRate` in `harness.ts`). */
+  crashRate: number;
+}
+
+/** Named fault levels for the command line (`sim --faults none|light|heavy`). */
+export const FAULT_PRESETS: Readonly<Record<FaultPresetName, FaultPreset>> = {
+  none: { faults: {}, crashRate: 0 },
   light: {
-    writeErrorRate: 0.05,
-    ambiguousWriteRate: 0.02,
-    readErrorRate: 0.02,
-    watchDisconnectRate: 0.02,
-    watchExpireRate: 0.01,
-    staleListRate: 0.1,
-    watchLagMaxMs: 200,
+    faults: {
+      writeErrorRate: 0.05,
+      ambiguousWriteRate: 0.02,
+      readErrorRate: 0.02,
+      watchDisconnectRate: 0.02,
+      watchExpireRate: 0.01,
+      staleListRate: 0.1,
+      watchLagMaxMs: 200,
+    },
+    crashRate: 0.02,
   },
   heavy: {
-    writeErrorRate: 0.2,
-    ambiguousWriteRate: 0.1,
-    readErrorRate: 0.1,
-    watchDisconnectRate: 0.08,
-    watchExpireRate: 0.04,
-    staleListRate: 0.3,
-    watchLagMaxMs: 2000,
+    faults: {
+      writeErrorRate: 0.2,
+      ambiguousWriteRate: 0.1,
+      readErrorRate: 0.1,
+      watchDisconnectRate: 0.08,
+      watchExpireRate: 0.04,
+      staleListRate: 0.3,
+      watchLagMaxMs: 2000,
+    },
+    crashRate: 0.1,
   },
 };
 
@@ -91,6 +111,10 @@ export class FaultyClient implements ClusterClient {
   readonly #lastList: Map<string, ListResult>;
   #dead = false;
 
+  /**
+   * Wraps `inner`: faults are drawn from `random` and delays run on `clock`; `faults` is off when
+   * absent, and `counts` (shared across restarts) collects what was injected.
+   */
   constructor(
     inner: ClusterClient,
     options: {

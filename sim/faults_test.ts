@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { isApiError, type WatchEvent } from "../core/cluster.ts";
 import type { KubeObject } from "../core/object.ts";
 import { SimCluster } from "./cluster.ts";
-import { FaultyClient } from "./faults.ts";
+import { FAULT_PRESETS, FaultyClient } from "./faults.ts";
 
 const CONFIGMAP = { apiVersion: "v1", kind: "ConfigMap" };
 
@@ -90,4 +90,15 @@ Deno.test("FaultyClient: with no faults it injects nothing", async () => {
   for (let i = 0; i < 20; i++) void faulty.create(configMap(`c${i}`));
   await cluster.run({ maxVirtualMs: 1000 });
   assert.deepEqual(faulty.injected, {});
+});
+
+Deno.test("FAULT_PRESETS: each preset holds its API faults and its crash rate, none holds nothing", () => {
+  assert.deepEqual(FAULT_PRESETS.none, { faults: {}, crashRate: 0 });
+  for (const [name, preset] of Object.entries(FAULT_PRESETS)) {
+    assert.ok(preset.crashRate >= 0 && preset.crashRate <= 1, name);
+  }
+  assert.ok(FAULT_PRESETS.light.crashRate < FAULT_PRESETS.heavy.crashRate);
+  assert.ok(
+    FAULT_PRESETS.light.faults.writeErrorRate! < FAULT_PRESETS.heavy.faults.writeErrorRate!,
+  );
 });

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { KubeObject, TypeRef } from "../core/object.ts";
+import { groupOf, type KubeObject, type TypeRef } from "../core/object.ts";
 import { isRecord } from "./_json.ts";
 
 /** A kind served by the simulated API server. */
@@ -72,11 +72,8 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
   }),
 ];
 
-/** The API group of an apiVersion: `apps` for `apps/v1`, empty for the core `v1`. */
-export function groupOf(apiVersion: string): string {
-  const slash = apiVersion.indexOf("/");
-  return slash < 0 ? "" : apiVersion.slice(0, slash);
-}
+// One definition for the library and the simulation (two `export *` of one binding agree).
+export { groupOf };
 
 /** The resource as messages name it: `statefulsets.apps`, or `pods` in the core group. */
 export function resourceLabel(type: ResourceType): string {

@@ -11,6 +11,7 @@ import type { Reconciler } from "../core/reconciler.ts";
 import type { SimClusterOptions } from "./cluster.ts";
 import type { FaultOptions } from "./faults.ts";
 import { type Checker, Harness } from "./harness.ts";
+import type { WriteRecord } from "./recording_client.ts";
 
 /** One thing that happens at a virtual time (milliseconds from the start). */
 export type Step =
@@ -44,7 +45,9 @@ export const CHILD_TYPES: Record<ChildKind, { apiVersion: string; kind: ChildKin
 
 /** A replayable run: seed, steps, faults. */
 export interface Schedule {
+  /** The seed of the cluster, the faults and the operator's random source. */
   seed: number;
+  /** What the user and the world do, at their times. */
   steps: Step[];
   /** Faults at the operator's cluster port while faults are on. */
   faults?: FaultOptions;
@@ -60,6 +63,7 @@ export interface Schedule {
 
 /** What the controller under test is, for {@link runSchedule}. */
 export interface Subject {
+  /** The reconciler under test; its `for` kind is the one whose steady state is judged. */
   reconciler: Reconciler;
   /** Wraps the controller's client (client-side mutants). */
   wrapClient?: (client: ClusterClient) => ClusterClient;
@@ -81,6 +85,7 @@ export interface RunReport {
   virtualMs: number;
   /** Faults injected, by name. */
   injected: Record<string, number>;
+  /** Reconciles run, across restarts. */
   reconciles: number;
   /** The controller's writes that reached the API server (see {@link Harness.serverWrites}). */
   writes: number;
@@ -100,7 +105,17 @@ export interface RunScheduleOptions {
 
 /**
  * Runs a schedule: steps at their times with faults on, then faults off, then the liveness check
- * (rest within the bound, end state matches, a full resync writes nothing).
+ * (rest within the bound, end state matches, a full resync writes nothing), then the steady state
+ * of what the schedule deleted.
+ *
+ * The steady state ("a converged object reconciles to no write") is judged on every object of the
+ * reconciled kind that the schedule applied, not only on those that remain: a controller that
+ * writes on every reconcile would otherwise pass every schedule that ends by deleting its objects,
+ * since a resync of an empty world reconciles nothing. So, after the end state is judged, each
+ * object the schedule applied and that no longer exists is applied again (its last manifest),
+ * brought to rest without faults, and resynced; every write of that resync counts, whatever its
+ * target (an Event, a child created or deleted again). The objects are then deleted again, and the
+ * world must come to rest.
  */
 export async function runSchedule(
   schedule: Schedule,
@@ -145,12 +160,9 @@ export async function runSchedule(
     for (const problem of subject.converged?.(harness) ?? []) harness.violate("liveness", problem);
     const extra = await harness.resync(bound);
     if (extra.length > 0) {
-      harness.violate(
-        "steady state",
-        `${extra.length} writes after convergence: ${
-          extra.slice(0, 3).map((w) => `${w.verb} ${w.target}`).join(", ")
-        }`,
-      );
+      harness.violate("steady state", `${extra.length} writes after convergence: ${list(extra)}`);
+    } else {
+      await judgeDeleted(harness, deletedPrimaries(harness, steps, subject.reconciler), bound);
     }
   }
   return {
@@ -164,6 +176,72 @@ export async function runSchedule(
     traceHash: harness.traceHash,
     harness,
   };
+}
+
+/**
+ * The last manifest of each object of the reconciled kind that the schedule applied and that no
+ * longer exists, in the order they were first applied.
+ */
+function deletedPrimaries(harness: Harness, steps: Step[], reconciler: Reconciler): KubeObject[] {
+  const type = reconciler.for;
+  const last = new Map<string, KubeObject>();
+  for (const step of steps) {
+    if (step.do !== "apply") continue;
+    const o = step.object;
+    if (o.apiVersion !== type.apiVersion || o.kind !== type.kind) continue;
+    last.set(`${o.metadata.namespace ?? ""}/${o.metadata.name}`, o);
+  }
+  return [...last.values()].filter((o) =>
+    harness.cluster.server.peek(type, o.metadata.name, o.metadata.namespace ?? "default") ===
+      undefined
+  );
+}
+
+/**
+ * The steady state of objects the schedule deleted (see {@link runSchedule}): applied again,
+ * brought to rest, resynced (no write allowed), deleted again, brought to rest.
+ */
+async function judgeDeleted(harness: Harness, objects: KubeObject[], boundMs: number) {
+  if (objects.length === 0) return;
+  const names = objects.map((o) =>
+    `${o.kind} ${o.metadata.namespace ?? "default"}/${o.metadata.name}`
+  )
+    .join(", ");
+  try {
+    for (const object of objects) {
+      await harness.request(harness.user.apply(object, { fieldManager: "kubectl" }), boundMs);
+    }
+  } catch (error) {
+    harness.violate("liveness", `cannot re-create ${names}: ${String(error)}`);
+    return;
+  }
+  if (!await harness.settle(boundMs)) {
+    if (!harness.stopped) {
+      harness.violate("liveness", `re-created ${names} not at rest within ${boundMs / 1000} s`);
+    }
+    return;
+  }
+  const extra = await harness.resync(boundMs);
+  if (extra.length > 0) {
+    harness.violate(
+      "steady state",
+      `${extra.length} writes after convergence of the re-created ${names} (the schedule had ` +
+        `deleted them): ${list(extra)}`,
+    );
+    return;
+  }
+  for (const o of objects) {
+    const namespace = o.metadata.namespace ?? "default";
+    await harness.request(harness.user.delete(o, o.metadata.name, namespace), boundMs)
+      .catch(() => undefined);
+  }
+  if (!await harness.settle(boundMs) && !harness.stopped) {
+    harness.violate("liveness", `${names} deleted again: not at rest within ${boundMs / 1000} s`);
+  }
+}
+
+function list(writes: readonly WriteRecord[]): string {
+  return writes.slice(0, 3).map((w) => `${w.verb} ${w.target}`).join(", ");
 }
 
 /**

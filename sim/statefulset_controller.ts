@@ -11,6 +11,9 @@
  * policy (by owner references, as the real controller does); `minReadySeconds`; status through
  * the status subresource, only when it changes.
  *
+ * The objects it writes (pods, claims, status) are computed by the pure functions of
+ * `_statefulset_objects.ts`; this file holds the loop: which StatefulSet to look at, and when.
+ *
  * Not modelled: ControllerRevision objects (the revision is a hash of the template, and a
  * recreated pod always gets the current template), maxUnavailable, collision counts, events.
  *
@@ -18,7 +21,7 @@
  */
 
 import { isApiError } from "../core/cluster.ts";
-import { type Clock, fromTimestamp } from "../core/clock.ts";
+import type { Clock } from "../core/clock.ts";
 import {
   controllerOf,
   controllerReference,
@@ -29,56 +32,32 @@ import {
   parseObjectKey,
   type TypeRef,
 } from "../core/object.ts";
-import { canonicalJson, deepClone, deepEqual, fnv1a32 } from "./_json.ts";
 import { matchesLabels } from "./_store_helpers.ts";
 import type { SimApiServer, StoreChange } from "./api_server.ts";
-import { isPodReady, podReadySince } from "./pod_lifecycle.ts";
 import { DelayedBatch } from "./_batch.ts";
+import {
+  buildClaim,
+  buildPod,
+  claimName,
+  isRunningAndReady,
+  ordinalOf,
+  REVISION_LABEL,
+  statefulSetRevision,
+  type StatefulSetSpec,
+  statefulSetStatus,
+  statusPatch,
+} from "./_statefulset_objects.ts";
+
+export { statefulSetRevision } from "./_statefulset_objects.ts";
 
 const STS: TypeRef = { apiVersion: "apps/v1", kind: "StatefulSet" };
 const POD: TypeRef = { apiVersion: "v1", kind: "Pod" };
 const PVC: TypeRef = { apiVersion: "v1", kind: "PersistentVolumeClaim" };
-const REVISION_LABEL = "controller-revision-hash";
 
 /** Options of {@link StatefulSetController}. */
 export interface StatefulSetControllerOptions {
   /** Virtual delay that coalesces the changes of StatefulSets before they are reconciled. @default 10 */
   controllerDelayMs?: number;
-}
-
-interface ClaimTemplate {
-  metadata?: {
-    name?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec?: Record<string, unknown>;
-}
-
-interface StatefulSetSpec {
-  replicas?: number;
-  serviceName?: string;
-  selector?: { matchLabels?: Record<string, string> };
-  template?: {
-    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-    spec?: Record<string, unknown>;
-  };
-  volumeClaimTemplates?: ClaimTemplate[];
-  podManagementPolicy?: string;
-  updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } };
-  persistentVolumeClaimRetentionPolicy?: { whenDeleted?: string; whenScaled?: string };
-  minReadySeconds?: number;
-  ordinals?: { start?: number };
-}
-
-/**
- * The name of the revision a StatefulSet's template defines: `<name>-<hash of the template>`.
- * Pods carry it in their `controller-revision-hash` label.
- */
-export function statefulSetRevision(sts: KubeObject): string {
-  const spec = (sts.spec ?? {}) as StatefulSetSpec;
-  const hash = fnv1a32(canonicalJson(spec.template ?? {})).toString(16).padStart(8, "0");
-  return `${sts.metadata.name}-${hash}`;
 }
 
 /**
@@ -324,130 +303,16 @@ export class StatefulSetController {
   }
 
   #writeStatus(sts: KubeObject, revision: string): void {
-    const spec = sts.spec as StatefulSetSpec;
-    const old = (sts.status ?? {}) as Record<string, unknown>;
-    const currentRevision = typeof old.currentRevision === "string"
-      ? old.currentRevision
-      : revision;
-    const minReadyMs = (spec.minReadySeconds ?? 0) * 1000;
-    const now = this.#clock.nowMs();
-    let replicas = 0, ready = 0, available = 0, current = 0, updated = 0;
-    for (const pod of this.#pods(sts).values()) {
-      if (pod.metadata.deletionTimestamp) continue;
-      replicas++;
-      const hash = pod.metadata.labels?.[REVISION_LABEL];
-      if (hash === currentRevision) current++;
-      if (hash === revision) updated++;
-      if (!isPodReady(pod)) continue;
-      ready++;
-      const sinceMs = fromTimestamp(podReadySince(pod) ?? "");
-      const waitMs = Number.isNaN(sinceMs) ? 0 : sinceMs + minReadyMs - now;
-      if (minReadyMs === 0 || waitMs <= 0) available++;
-      else this.#clock.setTimer(waitMs, () => this.#mark(objectKey(sts.metadata)));
+    const pods = [...this.#pods(sts).values()];
+    const { status, availableInMs } = statefulSetStatus(sts, pods, revision, this.#clock.nowMs());
+    for (const waitMs of availableInMs) {
+      this.#clock.setTimer(waitMs, () => this.#mark(objectKey(sts.metadata)));
     }
-    const complete = updated === replicas && ready === replicas;
-    const status: Record<string, unknown> = {
-      observedGeneration: sts.metadata.generation ?? 1,
-      replicas,
-      readyReplicas: ready,
-      currentReplicas: complete ? updated : current,
-      updatedReplicas: updated,
-      availableReplicas: available,
-      currentRevision: complete ? revision : currentRevision,
-      updateRevision: revision,
-      collisionCount: 0,
-    };
-    // The real API omits these counters when they are zero.
-    for (const key of ["readyReplicas", "currentReplicas", "updatedReplicas"]) {
-      if (status[key] === 0) delete status[key];
-    }
-    if (deepEqual(status, old)) return;
-    const patch: Record<string, unknown> = { ...status };
-    for (const key of Object.keys(old)) if (!(key in status)) patch[key] = null;
+    const patch = statusPatch((sts.status ?? {}) as Record<string, unknown>, status);
+    if (patch === undefined) return;
     this.#server.patchStatus(
       { ...STS, name: sts.metadata.name, namespace: sts.metadata.namespace },
       patch,
     );
   }
-}
-
-function isRunningAndReady(pod: KubeObject): boolean {
-  return (pod.status as { phase?: string } | undefined)?.phase === "Running" && isPodReady(pod);
-}
-
-function ordinalOf(podName: string, stsName: string): number | undefined {
-  if (!podName.startsWith(`${stsName}-`)) return undefined;
-  const suffix = podName.slice(stsName.length + 1);
-  return /^(0|[1-9][0-9]*)$/.test(suffix) ? Number(suffix) : undefined;
-}
-
-function claimName(template: ClaimTemplate, sts: KubeObject, ordinal: number): string {
-  return `${template.metadata?.name ?? ""}-${sts.metadata.name}-${ordinal}`;
-}
-
-function buildClaim(
-  sts: KubeObject,
-  template: ClaimTemplate,
-  name: string,
-  owned: boolean,
-): KubeObject {
-  const spec = sts.spec as StatefulSetSpec;
-  const claim: KubeObject = {
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    metadata: {
-      name,
-      namespace: sts.metadata.namespace ?? "default",
-      labels: { ...template.metadata?.labels, ...spec.selector?.matchLabels },
-    },
-    spec: deepClone(template.spec ?? {}),
-  };
-  if (template.metadata?.annotations) {
-    claim.metadata.annotations = { ...template.metadata.annotations };
-  }
-  if (owned) claim.metadata.ownerReferences = [controllerReference(sts)];
-  return claim;
-}
-
-/** The pod of one ordinal, as the real controller builds it from the template. */
-function buildPod(sts: KubeObject, ordinal: number, revision: string): KubeObject {
-  const spec = sts.spec as StatefulSetSpec;
-  const template = spec.template ?? {};
-  const name = `${sts.metadata.name}-${ordinal}`;
-  const podSpec = deepClone(template.spec ?? {}) as Record<string, unknown> & {
-    volumes?: { name: string }[];
-  };
-  const claims = (spec.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? "");
-  const volumes: { name: string; [field: string]: unknown }[] = claims.map((claim) => ({
-    name: claim,
-    persistentVolumeClaim: { claimName: `${claim}-${sts.metadata.name}-${ordinal}` },
-  }));
-  for (const volume of podSpec.volumes ?? []) {
-    if (!claims.includes(volume.name)) volumes.push(volume);
-  }
-  if (volumes.length > 0) podSpec.volumes = volumes;
-  podSpec.hostname = name;
-  if (spec.serviceName) podSpec.subdomain = spec.serviceName;
-  const pod: KubeObject = {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: {
-      name,
-      // As the real controller sets it (the name is given, so it is not used to make one).
-      generateName: `${sts.metadata.name}-`,
-      namespace: sts.metadata.namespace ?? "default",
-      labels: {
-        ...template.metadata?.labels,
-        [REVISION_LABEL]: revision,
-        "statefulset.kubernetes.io/pod-name": name,
-        "apps.kubernetes.io/pod-index": String(ordinal),
-      },
-      ownerReferences: [controllerReference(sts)],
-    },
-    spec: podSpec,
-  };
-  if (template.metadata?.annotations) {
-    pod.metadata.annotations = { ...template.metadata.annotations };
-  }
-  return pod;
 }

@@ -9,12 +9,41 @@ import type { ValidSpec } from "./types.ts";
 /** The `app.kubernetes.io/managed-by` value, and the field manager of the operator's writes. */
 export const MANAGER = "postgres-operator";
 
+/** The label that names who manages an object; the operator's own carry {@link MANAGER}. */
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+
+/** The label that names the PostgresDB an object belongs to. */
+const INSTANCE_LABEL = "app.kubernetes.io/instance";
+
 /** The labels that select one PostgresDB's pods; they never change for the object's life. */
 export function selectorLabels(name: string): Record<string, string> {
   return {
     "app.kubernetes.io/name": "postgres",
-    "app.kubernetes.io/instance": name,
+    [INSTANCE_LABEL]: name,
   };
+}
+
+/**
+ * The name of the PostgresDB whose StatefulSet claimed a volume with these labels (a PVC carries
+ * the pods' {@link selectorLabels}), or undefined for a volume that is not a PostgresDB's.
+ *
+ * @example
+ * ```ts
+ * import { instanceOfVolume, selectorLabels } from "./labels.ts";
+ * console.assert(instanceOfVolume(selectorLabels("db")) === "db");
+ * console.assert(instanceOfVolume({ "app.kubernetes.io/instance": "db" }) === undefined);
+ * ```
+ */
+export function instanceOfVolume(labels: Record<string, string> | undefined): string | undefined {
+  const name = labels?.[INSTANCE_LABEL];
+  if (!name) return undefined;
+  const selects = Object.entries(selectorLabels(name)).every(([k, v]) => labels?.[k] === v);
+  return selects ? name : undefined;
+}
+
+/** The labels that bring an object into the operator's caches: {@link MANAGED_BY_LABEL}. */
+export function managedByLabels(): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: MANAGER };
 }
 
 /** The labels on every child: the selector labels plus component, manager and version. */
@@ -22,7 +51,7 @@ export function commonLabels(name: string, spec: ValidSpec): Record<string, stri
   return {
     ...selectorLabels(name),
     "app.kubernetes.io/component": "database",
-    "app.kubernetes.io/managed-by": MANAGER,
+    [MANAGED_BY_LABEL]: MANAGER,
     "app.kubernetes.io/version": spec.version,
   };
 }
@@ -40,7 +69,9 @@ export function childAnnotations(generation: number | undefined): Record<string,
 }
 
 /** The generation recorded on a child, or undefined. */
-export function sourceGeneration(child: { metadata: { annotations?: Record<string, string> } }) {
+export function sourceGeneration(
+  child: { metadata: { annotations?: Record<string, string> } },
+): number | undefined {
   const text = child.metadata.annotations?.[SOURCE_GENERATION];
   const n = text === undefined ? NaN : Number(text);
   return Number.isSafeInteger(n) ? n : undefined;

@@ -27,18 +27,25 @@ export type ReadyReason =
 
 /** Extra conditions to set, and condition types to remove. */
 export interface ExtraConditions {
+  /** Conditions to set (their transition time kept when the status does not change). */
   set: ConditionInput[];
+  /** Condition types to remove. */
   remove: string[];
 }
 
 /** What the status is built from. */
 export interface StatusInput {
+  /** The phase `kubectl get postgresdbs` shows. */
   phase: Phase;
+  /** The `ready` field, and the Ready condition's status. */
   ready: boolean;
+  /** The Ready condition's reason. */
   reason: ReadyReason;
+  /** The Ready condition's message. */
   message: string;
-  /** Absent to keep the stored one. */
+  /** The connection string. Absent to keep the stored one. */
   connectionString?: string;
+  /** The StatefulSet's ready instances. Absent to keep the stored count. */
   readyReplicas?: number;
   /** Extra conditions to set, and types to remove. */
   extra?: ExtraConditions;
@@ -75,6 +82,7 @@ export function buildStatus(db: PostgresDB, input: StatusInput, nowMs: number): 
 
 /** The readiness facts of an observed StatefulSet. */
 export interface StatefulSetReadiness {
+  /** Instances that pass their readiness probe. */
   readyReplicas: number;
   /**
    * Instances running the current pod template: during a rolling update (a version change) the

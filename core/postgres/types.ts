@@ -12,9 +12,11 @@ export const GROUP = "database.thegeekyway.com";
 /** The PostgresDB type. */
 export const POSTGRESDB: TypeRef = { apiVersion: `${GROUP}/v1alpha1`, kind: "PostgresDB" };
 
-/** The built-in kinds the operator creates. */
+/** The credentials Secret's type: one of the built-in kinds the operator creates. */
 export const SECRET: TypeRef = { apiVersion: "v1", kind: "Secret" };
+/** The headless Service's type. */
 export const SERVICE: TypeRef = { apiVersion: "v1", kind: "Service" };
+/** The StatefulSet's type. */
 export const STATEFULSET: TypeRef = { apiVersion: "apps/v1", kind: "StatefulSet" };
 /** The volumes the StatefulSet claims: read, never written, by the operator. */
 export const PVC: TypeRef = { apiVersion: "v1", kind: "PersistentVolumeClaim" };
@@ -51,25 +53,38 @@ export type Phase = "Pending" | "Creating" | "Running" | "Failed";
 
 /** What the operator reports. */
 export interface PostgresDBStatus {
+  /** The lifecycle phase. */
   phase?: Phase;
+  /** True when as many instances as asked for are ready on the current spec. */
   ready?: boolean;
+  /** `postgresql://<name>.<namespace>.svc.cluster.local:5432/<databaseName>`, no password. */
   connectionString?: string;
+  /** The generation this status was computed for. */
   observedGeneration?: number;
+  /** The StatefulSet's ready instances. */
   readyReplicas?: number;
+  /** `Ready`, and `VolumeResize` when a storage change is not applied. */
   conditions?: Condition[];
 }
 
 /** A PostgresDB object. */
 export interface PostgresDB extends KubeObject {
+  /** What the user asks for, as stored: not validated yet (see `validatePostgresDB`). */
   spec?: Partial<PostgresDBSpec> & Record<string, unknown>;
+  /** What the operator reports. */
   status?: PostgresDBStatus;
 }
 
 /** A spec that passed validation, with defaults filled in. */
 export interface ValidSpec {
+  /** PostgreSQL version: the tag of the `postgres` image, with a major from 10 up. */
   version: string;
+  /** Storage per instance, a Kubernetes quantity such as "1Gi". */
   storage: string;
+  /** Number of instances. */
   replicas: number;
+  /** The database created at initialisation. */
   databaseName: string;
+  /** What deleting the PostgresDB does to its volumes and credentials. */
   deletionPolicy: DeletionPolicy;
 }

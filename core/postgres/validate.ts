@@ -64,52 +64,15 @@ export type Validation = { ok: true; spec: ValidSpec } | { ok: false; problems: 
  * ```
  */
 export function validatePostgresDB(db: PostgresDB): Validation {
-  const problems: FieldProblem[] = [];
-  const name = db.metadata.name;
-  if (name.length > MAX_NAME_LENGTH || !DNS_1035.test(name)) {
-    problems.push({
-      field: "metadata.name",
-      message: `${quote(name)} must be a DNS-1035 label of at most ${MAX_NAME_LENGTH} characters ` +
-        "(lowercase letters, digits and '-', starting with a letter)",
-    });
-  }
+  const problems: FieldProblem[] = [...nameProblems(db.metadata.name)];
   const spec = db.spec;
   if (typeof spec !== "object" || spec === null) {
     return { ok: false, problems: [...problems, { field: "spec", message: "is required" }] };
   }
   const version = checkString(spec.version, "spec.version", problems);
-  if (version !== undefined && !IMAGE_TAG.test(version)) {
-    problems.push({
-      field: "spec.version",
-      message: `${quote(version)} is not a safe image tag (letters, digits, '_', '.', '-'; ` +
-        "at most 128 characters)",
-    });
-  } else if (version !== undefined && !POSTGRES_VERSION.test(version)) {
-    problems.push({
-      field: "spec.version",
-      message: `${quote(version)} is not a PostgreSQL version (a major from 10 up, an optional ` +
-        'minor and variant suffix, such as "16", "16.4" or "17-bookworm")',
-    });
-  }
+  if (version !== undefined) problems.push(...versionProblems(version));
   const storage = checkString(spec.storage, "spec.storage", problems);
-  if (storage !== undefined) {
-    const parsed = parseQuantity(storage);
-    if (!parsed.ok) {
-      problems.push({ field: "spec.storage", message: `${quote(storage)} is ${parsed.reason}` });
-    } else if (parsed.value <= 0) {
-      problems.push({ field: "spec.storage", message: `${quote(storage)} must be positive` });
-    } else if (!Number.isInteger(parsed.value)) {
-      problems.push({
-        field: "spec.storage",
-        message: `${quote(storage)} is not a whole number of bytes`,
-      });
-    } else if (parsed.value < MIN_STORAGE_BYTES || parsed.value > MAX_STORAGE_BYTES) {
-      problems.push({
-        field: "spec.storage",
-        message: `${quote(storage)} must be from 1Mi to 1Ei`,
-      });
-    }
-  }
+  if (storage !== undefined) problems.push(...storageProblems(storage));
   const replicas = spec.replicas ?? 1;
   if (
     typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 1 ||
@@ -121,21 +84,7 @@ export function validatePostgresDB(db: PostgresDB): Validation {
     });
   }
   const databaseName = checkString(spec.databaseName, "spec.databaseName", problems);
-  if (databaseName !== undefined) {
-    if (!PG_IDENTIFIER.test(databaseName)) {
-      problems.push({
-        field: "spec.databaseName",
-        message:
-          `${quote(databaseName)} is not a valid PostgreSQL identifier (lowercase letters, ` +
-          "digits and '_', starting with a letter or '_', at most 63 characters)",
-      });
-    } else if (RESERVED_DATABASES.has(databaseName)) {
-      problems.push({
-        field: "spec.databaseName",
-        message: `${quote(databaseName)} is reserved by PostgreSQL`,
-      });
-    }
-  }
+  if (databaseName !== undefined) problems.push(...databaseNameProblems(databaseName));
   const deletionPolicy = spec.deletionPolicy ?? DELETION_POLICIES[0]!;
   if (!DELETION_POLICIES.includes(deletionPolicy as DeletionPolicy)) {
     problems.push({
@@ -156,6 +105,64 @@ export function validatePostgresDB(db: PostgresDB): Validation {
       deletionPolicy: deletionPolicy as DeletionPolicy,
     },
   };
+}
+
+function nameProblems(name: string): FieldProblem[] {
+  if (name.length <= MAX_NAME_LENGTH && DNS_1035.test(name)) return [];
+  return [{
+    field: "metadata.name",
+    message: `${quote(name)} must be a DNS-1035 label of at most ${MAX_NAME_LENGTH} characters ` +
+      "(lowercase letters, digits and '-', starting with a letter)",
+  }];
+}
+
+function versionProblems(version: string): FieldProblem[] {
+  if (!IMAGE_TAG.test(version)) {
+    return [{
+      field: "spec.version",
+      message: `${quote(version)} is not a safe image tag (letters, digits, '_', '.', '-'; ` +
+        "at most 128 characters)",
+    }];
+  }
+  if (!POSTGRES_VERSION.test(version)) {
+    return [{
+      field: "spec.version",
+      message: `${quote(version)} is not a PostgreSQL version (a major from 10 up, an optional ` +
+        'minor and variant suffix, such as "16", "16.4" or "17-bookworm")',
+    }];
+  }
+  return [];
+}
+
+function storageProblems(storage: string): FieldProblem[] {
+  const parsed = parseQuantity(storage);
+  const problem = (message: string) => [{ field: "spec.storage", message }];
+  if (!parsed.ok) return problem(`${quote(storage)} is ${parsed.reason}`);
+  if (parsed.value <= 0) return problem(`${quote(storage)} must be positive`);
+  if (!Number.isInteger(parsed.value)) {
+    return problem(`${quote(storage)} is not a whole number of bytes`);
+  }
+  if (parsed.value < MIN_STORAGE_BYTES || parsed.value > MAX_STORAGE_BYTES) {
+    return problem(`${quote(storage)} must be from 1Mi to 1Ei`);
+  }
+  return [];
+}
+
+function databaseNameProblems(databaseName: string): FieldProblem[] {
+  if (!PG_IDENTIFIER.test(databaseName)) {
+    return [{
+      field: "spec.databaseName",
+      message: `${quote(databaseName)} is not a valid PostgreSQL identifier (lowercase letters, ` +
+        "digits and '_', starting with a letter or '_', at most 63 characters)",
+    }];
+  }
+  if (RESERVED_DATABASES.has(databaseName)) {
+    return [{
+      field: "spec.databaseName",
+      message: `${quote(databaseName)} is reserved by PostgreSQL`,
+    }];
+  }
+  return [];
 }
 
 /** Joins problems into one message: `spec.storage: "10 gigs" is not ...; spec.version: ...`. */

@@ -48,6 +48,7 @@ export function imageMajor(image: string): number | undefined {
 
 /** Where the data's major was read from, for messages. */
 export interface DataMajor {
+  /** The PostgreSQL major that initialised the data. */
   major: number;
   /** e.g. `PVC "data-db-0"`, `StatefulSet "db" image "postgres:16"`. */
   source: string;

@@ -182,6 +182,22 @@ export const MUTANTS: readonly Mutant[] = [
     },
   ),
   mutate(
+    "event-every-reconcile",
+    "records an Event on every reconcile, even when nothing changed: a hot loop that a schedule " +
+      "ending with a delete hid from the steady-state check",
+    (observed, context) => {
+      const actions = real(observed, context);
+      if (observed.object.metadata.deletionTimestamp) return actions;
+      return [...actions, {
+        kind: "emitEvent",
+        regarding: observed.object,
+        type: "Normal",
+        eventReason: "Reconciled",
+        message: "Reconciled",
+      }];
+    },
+  ),
+  mutate(
     "claim-template-rewritten",
     "rewrites the StatefulSet's volume claim template when storage changes (immutable)",
     (observed, context) => {

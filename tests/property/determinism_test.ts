@@ -19,7 +19,7 @@ function schedule(seed: number): Schedule {
       { atMs: 6000, do: "apply", object: postgresDB("alpha", { ...spec, replicas: 2 }) },
       { atMs: 7000, do: "loseNode", node: "node-2" },
     ],
-    faults: FAULT_PRESETS.heavy,
+    faults: FAULT_PRESETS.heavy.faults,
     crashRate: 0.1,
     faultsAfterLastStepMs: 20_000,
   };

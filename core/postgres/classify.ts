@@ -1,0 +1,193 @@
+/**
+ * The first phase of a PostgresDB reconcile: what was observed, classified into one state record
+ * before any action is decided, and the predicates the classification rests on. Pure.
+ *
+ * @module
+ */
+
+import { controllerOf, isControlledBy, type KubeObject, type TypeRef } from "../object.ts";
+import type { LiveRead, Observed } from "../reconciler.ts";
+import { secretName } from "./naming.ts";
+import { MANAGED_BY_LABEL, MANAGER, selectorLabels, sourceGeneration } from "./labels.ts";
+import { DATA_CLAIM } from "./statefulset.ts";
+import { type PostgresDB, PVC, SECRET, SERVICE, STATEFULSET, type ValidSpec } from "./types.ts";
+import { type FieldProblem, MAX_REPLICAS, validatePostgresDB } from "./validate.ts";
+import { type DataMajor, observedDataMajor, versionMajor } from "./version.ts";
+
+/** The children a PostgresDB has, as observed (controlled by its uid). */
+export interface Children {
+  /** The credentials Secret: controlled by the PostgresDB, or an ownerless one it may adopt. */
+  secret?: KubeObject | undefined;
+  /** The headless Service controlled by the PostgresDB. */
+  service?: KubeObject | undefined;
+  /** The StatefulSet controlled by the PostgresDB. */
+  statefulSet?: KubeObject | undefined;
+  /**
+   * The credentials Secret has no controller (a retained one, or the user's) and lacks the labels
+   * that bring it into the operator's cache: this reconcile labels it, and writes nothing else.
+   */
+  labelSecret?: boolean;
+}
+
+/** A same-named object the operator must not touch. */
+export interface Blocker {
+  /** The object in the way. */
+  object: KubeObject;
+  /** True when it belongs to an earlier PostgresDB of the same name (GC will remove it). */
+  previous: boolean;
+}
+
+/** A change of major the operator refuses: what the data holds and what the spec asks for. */
+export interface MajorChange {
+  /** The major the data was initialised by, and where that was read. */
+  data: DataMajor;
+  /** The major of `version`. */
+  major: number;
+  /** `spec.version` as written. */
+  version: string;
+}
+
+/** The state a PostgresDB is in, decided before any action. */
+export type PostgresState =
+  | { kind: "deleting" }
+  | { kind: "invalid"; problems: FieldProblem[] }
+  | { kind: "blocked"; blockers: Blocker[] }
+  | { kind: "credentialsMissing"; volumes: string[] }
+  | { kind: "staleView"; child: KubeObject; generation: number }
+  | ({ kind: "majorChange" } & MajorChange)
+  | { kind: "reconciling"; spec: ValidSpec; children: Children };
+
+/** Classifies an observed PostgresDB. Pure; the first matching state wins. */
+export function classify(observed: Observed<PostgresDB>): PostgresState {
+  const db = observed.object;
+  if (db.metadata.deletionTimestamp) return { kind: "deleting" };
+  const validation = validatePostgresDB(db);
+  if (!validation.ok) return { kind: "invalid", problems: validation.problems };
+  const spec = validation.spec;
+  const { children, blockers } = findChildren(observed);
+  if (blockers.length > 0) return { kind: "blocked", blockers };
+  const written = children.statefulSet ? sourceGeneration(children.statefulSet) : undefined;
+  if (written !== undefined && written > (db.metadata.generation ?? 0)) {
+    return { kind: "staleView", child: children.statefulSet!, generation: written };
+  }
+  if (!children.secret) {
+    // Volumes outlive their PostgresDB (Retain). A database on them was initialised with other
+    // credentials: new ones would never work, so the operator asks rather than invents. The
+    // runtime read the Secret and the volumes live (see `liveReads`), so this rests on the
+    // server's state, not on a cache that may not have seen a volume yet.
+    const volumes = existingVolumes(observed, db);
+    if (volumes.length > 0) return { kind: "credentialsMissing", volumes };
+  }
+  // PostgreSQL does not start on another major's data directory: a new image would crash-loop.
+  const data = observedDataMajor(children.statefulSet, dataVolumes(observed, db));
+  const major = versionMajor(spec.version);
+  if (data !== undefined && major !== undefined && data.major !== major) {
+    return { kind: "majorChange", data, major, version: spec.version };
+  }
+  const initialised = children.secret ? secretDatabase(children.secret) : undefined;
+  if (initialised !== undefined && initialised !== spec.databaseName) {
+    return {
+      kind: "invalid",
+      problems: [{
+        field: "spec.databaseName",
+        message: `${JSON.stringify(spec.databaseName)} cannot change after the database was ` +
+          `initialised as ${JSON.stringify(initialised)}`,
+      }],
+    };
+  }
+  return { kind: "reconciling", spec, children };
+}
+
+/**
+ * The reads a new password must rest on, when the cache holds no credentials Secret: the Secret
+ * itself, then the namespace's volumes, both live. In this order, no pod can have initialised a
+ * volume with a password the operator did not see: a pod needs its volume before it starts, and
+ * reads the Secret when it starts; a Secret created after the GET makes the operator's create fail
+ * with AlreadyExists. A converged PostgresDB (its Secret cached) costs no request.
+ */
+export function credentialsLiveReads(observed: Observed<PostgresDB>): LiveRead[] {
+  const db = observed.object;
+  const namespace = db.metadata.namespace ?? "default";
+  const name = secretName(db.metadata.name);
+  if (observed.lookup({ ...SECRET, namespace, name }) !== undefined) return [];
+  if (db.metadata.deletionTimestamp || !validatePostgresDB(db).ok) return [];
+  return [{ type: SECRET, namespace, name }, { type: PVC, namespace }];
+}
+
+/** The same-named children: the PostgresDB's own (by controller uid), and those in the way. */
+function findChildren(
+  observed: Observed<PostgresDB>,
+): { children: Children; blockers: Blocker[] } {
+  const db = observed.object;
+  const namespace = db.metadata.namespace ?? "default";
+  const children: Children = {};
+  const blockers: Blocker[] = [];
+  const wanted: ["secret" | "service" | "statefulSet", TypeRef, string][] = [
+    ["secret", SECRET, secretName(db.metadata.name)],
+    ["service", SERVICE, db.metadata.name],
+    ["statefulSet", STATEFULSET, db.metadata.name],
+  ];
+  for (const [slot, type, name] of wanted) {
+    const found = observed.lookup({ ...type, namespace, name });
+    if (found === undefined) continue;
+    if (isControlledBy(found, db)) children[slot] = found;
+    else if (slot === "secret" && isOwnerlessCredentials(found)) {
+      children.secret = found;
+      if (!hasCacheLabels(found, db)) children.labelSecret = true;
+    } else blockers.push({ object: found, previous: isPreviousIncarnation(found, db) });
+  }
+  return { children, blockers };
+}
+
+/** True when the Secret carries the labels that the operator's Secret cache selects. */
+function hasCacheLabels(secret: KubeObject, db: PostgresDB): boolean {
+  const labels = secret.metadata.labels ?? {};
+  return labels[MANAGED_BY_LABEL] === MANAGER &&
+    Object.entries(selectorLabels(db.metadata.name)).every(([k, v]) => labels[k] === v);
+}
+
+/** A Secret with no controller that holds the credential keys the StatefulSet reads. */
+function isOwnerlessCredentials(secret: KubeObject): boolean {
+  if (controllerOf(secret) !== undefined || secret.metadata.deletionTimestamp) return false;
+  const data = {
+    ...(secret.data as object | undefined),
+    ...(secret.stringData as object | undefined),
+  };
+  return ["username", "password", "database"].every((key) => key in data);
+}
+
+/** The names of data volumes the StatefulSet would mount, if any exist already. */
+function existingVolumes(observed: Observed<PostgresDB>, db: PostgresDB): string[] {
+  return dataVolumes(observed, db).map((pvc) => pvc.metadata.name);
+}
+
+/** The data volumes the StatefulSet would mount that exist already, by ordinal. */
+function dataVolumes(observed: Observed<PostgresDB>, db: PostgresDB): KubeObject[] {
+  const found: KubeObject[] = [];
+  for (let ordinal = 0; ordinal < MAX_REPLICAS; ordinal++) {
+    const name = `${DATA_CLAIM}-${db.metadata.name}-${ordinal}`;
+    const pvc = observed.lookup({ ...PVC, namespace: db.metadata.namespace, name });
+    if (pvc) found.push(pvc);
+  }
+  return found;
+}
+
+/** True when `child` is controlled by an earlier PostgresDB of the same name (another uid). */
+function isPreviousIncarnation(child: KubeObject, db: PostgresDB): boolean {
+  const owner = controllerOf(child);
+  return owner !== undefined && owner.kind === db.kind && owner.name === db.metadata.name &&
+    owner.uid !== db.metadata.uid;
+}
+
+/** The database name a credentials Secret records, if it records one. */
+function secretDatabase(secret: KubeObject): string | undefined {
+  const data = secret.data as Record<string, string> | undefined;
+  const stringData = secret.stringData as Record<string, string> | undefined;
+  if (stringData?.database !== undefined) return stringData.database;
+  if (data?.database === undefined) return undefined;
+  try {
+    return atob(data.database);
+  } catch {
+    return undefined;
+  }
+}

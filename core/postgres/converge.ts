@@ -1,0 +1,238 @@
+/**
+ * The converging phase of a PostgresDB reconcile: the writes that bring the credentials Secret,
+ * the headless Service and the StatefulSet to the spec, then the status and the events. Pure: each
+ * child's step returns its writes and events as values, and they are joined in a fixed order
+ * (writes, status, events) that crash-prefix tests rely on.
+ *
+ * @module
+ */
+
+import type { Action } from "../actions.ts";
+import { compareDesired, overlay } from "../compare.ts";
+import { findCondition } from "../conditions.ts";
+import { describeRef, type KubeObject, refOf } from "../object.ts";
+import type { ReconcileContext } from "../reconciler.ts";
+import type { Children } from "./classify.ts";
+import { managedByLabels, selectorLabels } from "./labels.ts";
+import { connectionString } from "./naming.ts";
+import { buildCredentialsSecret, credentialsLabels, generatePassword } from "./secret.ts";
+import { buildHeadlessService, compareService, repairedService } from "./service.ts";
+import { buildStatefulSet, observedStorage } from "./statefulset.ts";
+import { type ExtraConditions, READY, statefulSetReadiness, type StatusInput } from "./status.ts";
+import { statusActions } from "./status_actions.ts";
+import type { PostgresDB, ValidSpec } from "./types.ts";
+
+/** What one child's step decided: its writes, and the normal events that report them. */
+interface Step {
+  writes: Action[];
+  events: Action[];
+}
+
+/**
+ * The actions that bring a valid PostgresDB's children to its spec: writes in the order Secret,
+ * Service, StatefulSet, then the status, then the events.
+ */
+export function convergeActions(
+  db: PostgresDB,
+  spec: ValidSpec,
+  children: Children,
+  context: ReconcileContext,
+): Action[] {
+  const kept = keepClaimTemplates(children.statefulSet, spec);
+  const steps = [
+    credentialsStep(db, spec, children, context),
+    serviceStep(db, spec, children.service),
+    statefulSetStep(db, spec, children.statefulSet, kept.claimTemplates),
+  ];
+  const writes = steps.flatMap((step) => step.writes);
+  const events = steps.flatMap((step) => step.events);
+  const input: StatusInput = {
+    ...readiness(db, spec, children.statefulSet, writes.length > 0),
+    extra: kept.conditions,
+  };
+  const wasReady = findCondition(db.status?.conditions, READY)?.status === "True";
+  if (input.ready && !wasReady) {
+    events.push(normalEvent(db, "Ready", `${spec.replicas}/${spec.replicas} instances ready`));
+  }
+  return [...writes, ...statusActions(db, input, context), ...events];
+}
+
+/** A Normal event on the PostgresDB. */
+function normalEvent(db: PostgresDB, reason: string, message: string): Action {
+  return { kind: "emitEvent", regarding: db, type: "Normal", eventReason: reason, message };
+}
+
+/** A create of `object`, and the Created event that reports it. */
+function createStep(db: PostgresDB, object: KubeObject, reason: string): Step {
+  return {
+    writes: [{ kind: "create", object, reason }],
+    events: [normalEvent(db, "Created", `Created ${describeRef(refOf(object))}`)],
+  };
+}
+
+/** The credentials Secret: created once, adopted or relabelled by its labels only. */
+function credentialsStep(
+  db: PostgresDB,
+  spec: ValidSpec,
+  children: Children,
+  context: ReconcileContext,
+): Step {
+  if (!children.secret) {
+    const secret = buildCredentialsSecret(db, spec, generatePassword(context.random));
+    return createStep(db, secret, "credentials are missing");
+  }
+  if (children.labelSecret) {
+    // Adopting writes labels only (see credentialsLabels): the user's data stays as it is.
+    const adopted = credentialsLabels(children.secret, {
+      ...selectorLabels(db.metadata.name),
+      ...managedByLabels(),
+    });
+    return {
+      writes: [{ kind: "apply", object: adopted, reason: "adopting the user's credentials" }],
+      events: [normalEvent(db, "Adopted", `Adopted ${describeRef(refOf(adopted))}`)],
+    };
+  }
+  // Labels only, as in adoption (see credentialsLabels).
+  const labels = buildCredentialsSecret(db, spec, "").metadata.labels;
+  const drift = compareDesired({ metadata: { labels } }, children.secret);
+  if (drift.equal) return { writes: [], events: [] };
+  const relabelled = credentialsLabels(children.secret, labels);
+  return { writes: [{ kind: "apply", object: relabelled, reason: drift.reason }], events: [] };
+}
+
+/** The headless Service: created when missing, repaired when its ports or selector drifted. */
+function serviceStep(db: PostgresDB, spec: ValidSpec, observed: KubeObject | undefined): Step {
+  const service = buildHeadlessService(db, spec);
+  // Create, never apply, a Service the cache does not hold: a lagging cache may hide an earlier
+  // PostgresDB's Service, and applying over it would add a second controller reference.
+  if (!observed) return createStep(db, service, "missing");
+  const diff = compareService(service, observed);
+  if (diff.equal) return { writes: [], events: [] };
+  // An update of the version read, not an apply: server-side apply merges ports by port and
+  // protocol, so re-applying port 5432 beside a port someone changed to 5433 (both named
+  // "postgres") is rejected as invalid forever; and it keeps items other managers added.
+  // A stale cache gets a conflict and a quiet retry.
+  const object = repairedService(observed, service);
+  return { writes: [{ kind: "update", object, reason: diff.reason }], events: [] };
+}
+
+/** The StatefulSet: created when missing, updated (the version read) when it differs. */
+function statefulSetStep(
+  db: PostgresDB,
+  spec: ValidSpec,
+  observed: KubeObject | undefined,
+  claimTemplates: unknown,
+): Step {
+  const built = buildStatefulSet(db, spec);
+  // Create, never apply, a StatefulSet the cache does not hold: if the cache is only behind,
+  // the existing one may have other (immutable) claim templates, and creating it fails
+  // harmlessly with AlreadyExists where applying would be rejected as an invalid update.
+  if (!observed) return createStep(db, built, "missing");
+  const statefulSet = claimTemplates === undefined ? built : {
+    ...built,
+    spec: { ...built.spec as Record<string, unknown>, volumeClaimTemplates: claimTemplates },
+  };
+  // The spec first, so that the reason names what changes for the database, not the bookkeeping.
+  const specDiff = compareDesired({ spec: statefulSet.spec }, observed);
+  const diff = specDiff.equal ? compareDesired(statefulSet, observed) : specDiff;
+  if (diff.equal) return { writes: [], events: [] };
+  // An update of the version that was read: if the cache was behind (the StatefulSet was
+  // changed, or deleted and re-created, since), the server answers Conflict and the next
+  // reconcile sees the current one.
+  const object = overlay(withoutServerFields(observed), statefulSet);
+  const before = (observed.spec as { replicas?: number } | undefined)?.replicas;
+  return {
+    writes: [{ kind: "update", object, reason: diff.reason }],
+    events: before === spec.replicas
+      ? []
+      : [normalEvent(db, "Scaled", `Scaling from ${before ?? 0} to ${spec.replicas} instances`)],
+  };
+}
+
+/**
+ * Readiness from the StatefulSet. When this reconcile writes, the observed StatefulSet describes
+ * the old spec, so nothing is claimed ready until the next reconcile sees the result.
+ */
+function readiness(
+  db: PostgresDB,
+  spec: ValidSpec,
+  statefulSet: KubeObject | undefined,
+  writing: boolean,
+): StatusInput {
+  const namespace = db.metadata.namespace ?? "default";
+  const connection = connectionString(db.metadata.name, namespace, spec.databaseName);
+  if (!statefulSet || writing) {
+    return {
+      phase: statefulSet ? "Creating" : "Pending",
+      ready: false,
+      reason: "Provisioning",
+      message: "Creating or updating the database's objects",
+      connectionString: connection,
+    };
+  }
+  const facts = statefulSetReadiness(statefulSet);
+  const ready = facts.current && facts.readyReplicas >= spec.replicas &&
+    facts.updatedReplicas >= spec.replicas;
+  return {
+    phase: ready ? "Running" : "Creating",
+    ready,
+    reason: ready ? "InstancesReady" : "InstancesNotReady",
+    message: `${Math.min(facts.readyReplicas, spec.replicas)}/${spec.replicas} instances ready`,
+    connectionString: connection,
+    readyReplicas: facts.readyReplicas,
+  };
+}
+
+/** The claim templates a StatefulSet write must carry, and the conditions that report storage. */
+export interface KeptClaimTemplates {
+  /** The observed StatefulSet's claim templates, or undefined to keep the built ones. */
+  claimTemplates: unknown;
+  /** `VolumeResize` set when `spec.storage` differs from the volumes', removed otherwise. */
+  conditions: ExtraConditions;
+}
+
+/**
+ * Volume claim templates are immutable: keep the observed ones and report a storage change
+ * instead of failing every write of the StatefulSet. Returns values; changes nothing.
+ *
+ * @example
+ * ```ts
+ * import { keepClaimTemplates } from "./converge.ts";
+ * const kept = keepClaimTemplates(undefined, {
+ *   version: "16", storage: "1Gi", replicas: 1, databaseName: "app", deletionPolicy: "Retain",
+ * });
+ * console.assert(kept.claimTemplates === undefined);
+ * console.assert(kept.conditions.remove[0] === "VolumeResize");
+ * ```
+ */
+export function keepClaimTemplates(
+  observed: KubeObject | undefined,
+  spec: ValidSpec,
+): KeptClaimTemplates {
+  const have = observed ? observedStorage(observed) : undefined;
+  const noResize: ExtraConditions = { set: [], remove: ["VolumeResize"] };
+  if (!observed || have === undefined) return { claimTemplates: undefined, conditions: noResize };
+  const claimTemplates = (observed.spec as Record<string, unknown>).volumeClaimTemplates;
+  if (
+    compareDesired({ requests: { storage: spec.storage } }, { requests: { storage: have } }).equal
+  ) {
+    return { claimTemplates, conditions: noResize };
+  }
+  const message = `spec.storage ${JSON.stringify(spec.storage)} differs from the volumes' ` +
+    `${JSON.stringify(have)}: resizing existing volumes is not supported yet`;
+  return {
+    claimTemplates,
+    conditions: {
+      set: [{ type: "VolumeResize", status: "False", reason: "NotSupported", message }],
+      remove: [],
+    },
+  };
+}
+
+/** A copy of a stored object to write back: no status, no managed fields. */
+function withoutServerFields(object: KubeObject): KubeObject {
+  const copy = structuredClone(object);
+  delete copy.status;
+  delete copy.metadata.managedFields;
+  return copy;
+}

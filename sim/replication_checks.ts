@@ -1,0 +1,231 @@
+/**
+ * Checkers of the simulated data plane, run after every step of a replication run:
+ *
+ * - **single writer**: at most one instance accepts writes (a running primary) at any instant;
+ * - **standbys follow the target primary**: no standby streams from another instance than the
+ *   target primary for longer than a grace period after the target last changed (catching up
+ *   is bounded by the convergence check at the end);
+ * - **no clone from a standby**: every clone copies a running primary;
+ * - **no re-clone of intact data**: a data directory that could have streamed is never wiped;
+ * - **no streaming across a diverged timeline**: a streaming standby's WAL is a prefix of its
+ *   upstream's (compared on the ground truth, not on reported timelines);
+ * - **acknowledged commits kept**: a commit is acknowledged only once durable on the primary that
+ *   acknowledged it, and every commit acknowledged in the final term is on the final primary;
+ * - **replication converges** (at the end): after the faults stop, the target primary runs and
+ *   every other instance streams from it with zero lag.
+ *
+ * Not here: a scale-down never removing the primary belongs to the operator and comes with it.
+ *
+ * @module
+ */
+
+import type { CloneEvent, SimPostgresInstance } from "./postgres_instance.ts";
+import { isWalPrefix, originAt, truthEnd } from "./wal_truth.ts";
+
+/** A commit the writer saw acknowledged. */
+export interface AckedCommit {
+  /** When. */
+  atMs: number;
+  /** The instance that acknowledged it. */
+  instance: string;
+  /** The WAL origin it was written by. */
+  origin: number;
+  /** Where it ends. */
+  lsn: number;
+  /** The operator's term (failovers so far) when it was acknowledged. */
+  epoch: number;
+}
+
+/** What a checker sees of a replication run. */
+export interface ReplicationView {
+  /** Virtual time. */
+  readonly nowMs: number;
+  /** Every instance. */
+  readonly instances: readonly SimPostgresInstance[];
+  /** The operator's target primary; undefined while a failover is pending. */
+  readonly targetPrimary: string | undefined;
+  /** When the target primary last changed (to pending or to an instance). */
+  readonly targetChangedAtMs: number;
+  /** Failovers so far. */
+  readonly epoch: number;
+  /** Clones, in order. */
+  readonly clones: readonly CloneEvent[];
+  /** Acknowledged commits, in order. */
+  readonly acks: readonly AckedCommit[];
+}
+
+/** A replication checker: a message for a violation, undefined otherwise. */
+export interface ReplicationChecker {
+  /** The invariant's name, as reports and mutant tests cite it. */
+  readonly name: string;
+  /** Runs after every step. */
+  check?(view: ReplicationView): string | undefined;
+  /** Runs once when the run has settled. */
+  atEnd?(view: ReplicationView): string | undefined;
+}
+
+/** Options of {@link replicationCheckers}. */
+export interface ReplicationCheckOptions {
+  /** How long a standby may stream from another instance after the target changed. @default 2000 */
+  followGraceMs?: number;
+}
+
+/** At most one instance accepts writes at any instant. */
+export function singleWriterChecker(): ReplicationChecker {
+  return {
+    name: "single writer",
+    check(view) {
+      const writers = view.instances.filter((i) => i.acceptsWrites).map((i) => i.name);
+      return writers.length > 1
+        ? `${writers.length} instances accept writes: ${writers}`
+        : undefined;
+    },
+  };
+}
+
+/** Standbys stream only from the target primary, once the grace after a change has passed. */
+export function followTargetChecker(graceMs = 2000): ReplicationChecker {
+  return {
+    name: "standbys follow the target primary",
+    check(view) {
+      if (view.nowMs - view.targetChangedAtMs <= graceMs) return undefined;
+      for (const instance of view.instances) {
+        const receiver = instance.walReceiver;
+        if (receiver?.streaming !== true || receiver.upstream === view.targetPrimary) continue;
+        return `"${instance.name}" streams from "${receiver.upstream}", not from the target ` +
+          `primary "${view.targetPrimary ?? "(pending)"}"`;
+      }
+      return undefined;
+    },
+  };
+}
+
+/** Every clone copies a running primary. */
+export function cloneSourceChecker(): ReplicationChecker {
+  let seen = 0;
+  return {
+    name: "no clone from a standby",
+    check(view) {
+      for (; seen < view.clones.length; seen++) {
+        const clone = view.clones[seen]!;
+        if (clone.upstreamRole !== "primary") {
+          return `"${clone.instance}" was cloned from "${clone.upstream}", a ${clone.upstreamRole}`;
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/** A re-clone wipes only data that could not have streamed from the upstream. */
+export function intactDataChecker(): ReplicationChecker {
+  let seen = 0;
+  return {
+    name: "no re-clone of intact data",
+    check(view) {
+      for (; seen < view.clones.length; seen++) {
+        const clone = view.clones[seen]!;
+        if (clone.reclone && clone.intact) {
+          return `"${clone.instance}" was re-cloned from "${clone.upstream}" although its data ` +
+            `was a prefix of the upstream's`;
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/** A streaming standby's WAL is a prefix of its running upstream's. */
+export function timelineChecker(): ReplicationChecker {
+  return {
+    name: "no streaming across a diverged timeline",
+    check(view) {
+      for (const instance of view.instances) {
+        const receiver = instance.walReceiver;
+        if (receiver?.streaming !== true) continue;
+        const upstream = view.instances.find((i) => i.name === receiver.upstream);
+        // A receiver's flag is as of the last tick; an upstream that stopped since is skipped.
+        if (upstream === undefined || upstream.process !== "running") continue;
+        if (!isWalPrefix(instance.truth, upstream.truth)) {
+          return `"${instance.name}" streams from "${upstream.name}" but its WAL ` +
+            `${JSON.stringify(instance.truth)} is not a prefix of ${
+              JSON.stringify(upstream.truth)
+            }`;
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+function durableOn(ack: AckedCommit, instance: SimPostgresInstance): boolean {
+  return truthEnd(instance.truth) >= ack.lsn &&
+    originAt(instance.truth, ack.lsn - 1) === ack.origin;
+}
+
+/** Acknowledged means durable; the final term's acknowledged commits are on the final primary. */
+export function ackedCommitsChecker(): ReplicationChecker {
+  let seen = 0;
+  return {
+    name: "acknowledged commits kept",
+    check(view) {
+      for (; seen < view.acks.length; seen++) {
+        const ack = view.acks[seen]!;
+        const instance = view.instances.find((i) => i.name === ack.instance);
+        if (instance === undefined || !durableOn(ack, instance)) {
+          return `"${ack.instance}" acknowledged a commit at ${ack.lsn} that it has not flushed`;
+        }
+      }
+      return undefined;
+    },
+    atEnd(view) {
+      const primary = view.instances.find((i) => i.name === view.targetPrimary);
+      if (primary === undefined) return undefined;
+      const lost = view.acks.filter((a) => a.epoch === view.epoch && !durableOn(a, primary));
+      return lost.length > 0
+        ? `${lost.length} commits acknowledged in term ${view.epoch} are not on "${primary.name}" ` +
+          `(first at ${lost[0]!.lsn})`
+        : undefined;
+    },
+  };
+}
+
+/**
+ * Why the run has not converged, or undefined when it has: the target primary runs and every
+ * other instance streams from it with zero lag.
+ */
+export function notConverged(view: ReplicationView): string | undefined {
+  const primary = view.instances.find((i) => i.name === view.targetPrimary);
+  if (primary === undefined) return "no target primary";
+  if (!primary.acceptsWrites) return `the target primary "${primary.name}" does not accept writes`;
+  for (const instance of view.instances) {
+    if (instance === primary) continue;
+    const receiver = instance.walReceiver;
+    if (receiver?.streaming !== true || receiver.upstream !== primary.name) {
+      return `"${instance.name}" (${instance.process}, ${instance.role ?? "no role"}) does not ` +
+        `stream from "${primary.name}": ${receiver?.error ?? "no WAL receiver"}`;
+    }
+    if (instance.replayLsn !== primary.flushLsn) {
+      return `"${instance.name}" replayed ${instance.replayLsn} of ${primary.flushLsn}`;
+    }
+  }
+  return undefined;
+}
+
+/** After the faults stop, replication converges (checked once, at the end). */
+export function convergenceChecker(): ReplicationChecker {
+  return { name: "replication converges", atEnd: notConverged };
+}
+
+/** Every replication checker, fresh for one run. */
+export function replicationCheckers(options: ReplicationCheckOptions = {}): ReplicationChecker[] {
+  return [
+    singleWriterChecker(),
+    followTargetChecker(options.followGraceMs),
+    cloneSourceChecker(),
+    intactDataChecker(),
+    timelineChecker(),
+    ackedCommitsChecker(),
+    convergenceChecker(),
+  ];
+}
