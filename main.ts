@@ -1,6 +1,6 @@
 /**
- * The command line: `demo`, `sim`, `plan`, `crds`, `start`, `install-crds`, and the install
- * commands `bundle`, `manifests`, `image` and `deploy`. This file only dispatches: each command
+ * The command line: `demo`, `sim`, `plan`, `crds`, `start`, `install-crds`, the install
+ * commands `bundle`, `manifests`, `image` and `deploy`, and `agent` (the instance agent). This file only dispatches: each command
  * lives in `cli/` (or `crds/generate.ts`, `deploy/install.ts`).
  *
  * Exit codes: 0 success (and, for `sim`, converged); 1 not converged within the bound; 2 bad
@@ -49,6 +49,9 @@ export async function main(args: string[]): Promise<number> {
         return await image(rest, new URL("./", import.meta.url));
       case "deploy":
         return await deploy(rest);
+      case "agent":
+        // The instance agent (agent/main.ts); a pod runs that file directly, with --no-npm.
+        return await (await import("./agent/main.ts")).runAgent((name) => Deno.env.get(name));
       case undefined:
       case "help":
       case "--help":

@@ -165,4 +165,3 @@ export function majorChangeActions(
     { type: "Warning", reason },
   );
 }
-

@@ -72,7 +72,7 @@ pg_tar() { echo "${out}/postgres-$(lock_field postgres "$1" 3 | sed -E 's/\.0$//
 # The operator image also depends on the project's sources and lock file.
 operator_tar() {
   local src
-  src="$(cd "${repo}" && git ls-files -z -- main.ts mod.ts deno.json deno.lock adapters cli core crds deploy runtime sim examples |
+  src="$(cd "${repo}" && git ls-files -z -- main.ts mod.ts deno.json deno.lock adapters agent cli core crds deploy runtime sim examples |
     xargs -0 sha256sum | sha256sum | cut -c1-12)"
   echo "${out}/operator-${operator_tag//[\/:]/_}-${src}.tar"
 }
@@ -313,7 +313,7 @@ build_operator() {
   install -d -m 0755 "${d}/upper/usr" "${d}/upper/usr/local" "${d}/upper/usr/local/bin" "${d}/upper/app"
   install -m 0755 "${deno_bin}" "${d}/upper/usr/local/bin/deno"
   # The sources, filtered as deploy/Dockerfile.dockerignore does: what main.ts loads.
-  (cd "${repo}" && git ls-files -z -- main.ts mod.ts deno.json deno.lock adapters cli core crds deploy runtime sim examples |
+  (cd "${repo}" && git ls-files -z -- main.ts mod.ts deno.json deno.lock adapters agent cli core crds deploy runtime sim examples |
     grep -zv -e '_test\.ts$' -e '^deploy/Dockerfile' -e '^deploy/.*\.yaml$' |
     xargs -0 cp --parents -t "${d}/upper/app") || die "cannot copy the sources"
   chmod -R u+rwX,go+rX,go-w "${d}/upper"

@@ -1,0 +1,110 @@
+// Goal: the parsers read what PostgreSQL's tools print as the numbers core/agent expects (LSNs in
+// bytes, timelines, histories), and the configuration writers keep other lines.
+// Method: fixed samples of pg_controldata, .history and psql -At output.
+
+import assert from "node:assert/strict";
+import {
+  hbaConf,
+  historyFileName,
+  parseControlData,
+  parseHistory,
+  parseLsn,
+  parseObservationRow,
+  withPrimaryConninfo,
+} from "./pg_text.ts";
+import { agentConfig } from "./main.ts";
+
+Deno.test("parseLsn: X/Y is X * 2^32 + Y, bad text is a RangeError", () => {
+  assert.equal(parseLsn("0/0"), 0);
+  assert.equal(parseLsn("16/B374D848"), 0x16 * 2 ** 32 + 0xB374D848);
+  assert.throws(() => parseLsn("12345"), RangeError);
+});
+
+Deno.test("parseControlData: system, state, the later timeline and position", () => {
+  const text = [
+    "Database system identifier:           7351234567890123456",
+    "Database cluster state:               shut down in recovery",
+    "Latest checkpoint location:           0/3000060",
+    "Latest checkpoint's TimeLineID:       1",
+    "Minimum recovery ending location:     0/3000110",
+    "Min recovery ending loc's timeline:   2",
+  ].join("\n");
+  assert.deepEqual(parseControlData(text), {
+    systemId: "7351234567890123456",
+    state: "shut down in recovery",
+    timeline: 2,
+    flushLsn: 0x3000110,
+  });
+  assert.throws(() => parseControlData("nothing"), RangeError);
+});
+
+Deno.test("parseHistory: one entry per ancestor, oldest first", () => {
+  assert.deepEqual(
+    parseHistory("1\t0/3000148\tno recovery target specified\n\n2\t0/5000000\tx\n"),
+    [
+      { timeline: 1, endLsn: 0x3000148 },
+      { timeline: 2, endLsn: 0x5000000 },
+    ],
+  );
+  assert.equal(historyFileName(10), "0000000A.history");
+});
+
+Deno.test("parseObservationRow: a streaming standby and a primary", () => {
+  assert.deepEqual(parseObservationRow("t|735|0/5000000|0/4FFFFF0|streaming|127.0.0.1|2|1\n"), {
+    inRecovery: true,
+    systemId: "735",
+    receivedLsn: 0x5000000,
+    replayLsn: 0x4FFFFF0,
+    receiverStatus: "streaming",
+    senderHost: "127.0.0.1",
+    timeline: 2,
+  });
+  assert.deepEqual(parseObservationRow("f|735|0/6000000|0/6000000||||3"), {
+    inRecovery: false,
+    systemId: "735",
+    receivedLsn: 0x6000000,
+    replayLsn: 0x6000000,
+    timeline: 3,
+  });
+  assert.throws(() => parseObservationRow("f|1"), RangeError);
+});
+
+Deno.test("withPrimaryConninfo: replaces or removes the setting, keeps the rest", () => {
+  const auto = "# Do not edit\nwork_mem = '8MB'\nprimary_conninfo = 'host=a'\n";
+  assert.equal(
+    withPrimaryConninfo(auto, "host=b"),
+    "# Do not edit\nwork_mem = '8MB'\nprimary_conninfo = 'host=b'\n",
+  );
+  assert.equal(withPrimaryConninfo(auto, undefined), "# Do not edit\nwork_mem = '8MB'\n");
+});
+
+Deno.test("hbaConf: replication only for the replication user, SCRAM everywhere", () => {
+  const lines = hbaConf("replicator", ["10.0.0.0/8"]).split("\n");
+  assert.ok(lines.includes("host replication replicator 10.0.0.0/8 scram-sha-256"));
+  assert.ok(lines.every((l) => l.startsWith("#") || l === "" || l.endsWith("scram-sha-256")));
+});
+
+Deno.test("agentConfig: defaults, and one line naming a missing or bad variable", () => {
+  const base: Record<string, string> = {
+    POD_NAME: "db-1",
+    POD_NAMESPACE: "default",
+    PGOP_DATABASE: "db",
+    PGDATA: "/var/lib/postgresql/data/pgdata",
+    PGOP_MAJOR: "16",
+    POSTGRES_PASSWORD: "p",
+    PGOP_REPLICATION_PASSWORD: "r",
+  };
+  const config = agentConfig((name) => base[name]);
+  assert.equal(config.bin, "/usr/lib/postgresql/16/bin");
+  assert.equal(config.httpPort, 8008);
+  assert.equal(config.superuser, "postgres");
+  assert.equal(config.appDatabase, "postgres");
+  assert.throws(
+    () => agentConfig((name) => name === "POD_NAME" ? undefined : base[name]),
+    /^AgentConfigError: Missing environment variable POD_NAME$/,
+  );
+  assert.throws(
+    () => agentConfig((name) => name === "PGOP_AGENT_PORT" ? "http" : base[name]),
+    /Invalid PGOP_AGENT_PORT "http"/,
+  );
+});
