@@ -4,8 +4,8 @@
  * leader Lease; with `--metrics-bind-address` and `--health-probe-bind-address`, `/metrics`,
  * `/healthz` and `/readyz` as controller-runtime's manager serves them.
  *
- * The wiring ({@link OperatorRuntime}) takes a cluster port, a clock and a random source, so the
- * same operator, leader election and event rate limit run in the simulated cluster in tests.
+ * The wiring ({@link operatorManager}) is the library's {@link Manager} with the PostgresDB
+ * controller; this module adds the command line: flags, kubeconfig, signals and exit codes.
  *
  * Exit codes: 0 after a signal; 1 when the leader Lease was lost (Kubernetes restarts the pod,
  * as with controller-runtime); 2 for bad input.
@@ -16,17 +16,14 @@
 import { KubeClusterClient } from "../adapters/kube_client.ts";
 import { KubeConfigError } from "../adapters/kubeconfig.ts";
 import { cryptoRandom, systemClock } from "../adapters/system.ts";
-import type { Clock, Random } from "../core/clock.ts";
 import { type ClusterClient, isApiError } from "../core/cluster.ts";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
-import { POSTGRESDB } from "../core/postgres/types.ts";
+import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
 import { CRDS } from "../crds/postgresdb.ts";
-import { Controller } from "../runtime/controller.ts";
-import { EventRateLimiter, withEventRateLimit } from "../runtime/event_limiter.ts";
-import { type Readiness, serveEndpoints } from "../runtime/health_server.ts";
-import { LeaderElector, leaderFencedClient } from "../runtime/leader_election.ts";
-import { errorMessage, jsonLogger, type Logger, type LogLevel } from "../runtime/log.ts";
-import { OperatorMetrics } from "../runtime/metrics.ts";
+import type { Controller } from "../runtime/controller.ts";
+import type { Endpoints } from "../runtime/health_server.ts";
+import { errorMessage, jsonLogger, type LogLevel } from "../runtime/log.ts";
+import { Manager, type ManagerLeaderElection, type ManagerOptions } from "../runtime/manager.ts";
 import { InputError } from "./manifests.ts";
 
 /** The default name of the leader Lease. */
@@ -40,7 +37,7 @@ export interface StartOptions {
   context?: string;
   /** Watch only this namespace; all when absent. */
   namespace?: string;
-  /** @default "info" */
+  /** The lowest level logged. @default "info" */
   logLevel?: LogLevel;
   /** Reconciles at once. @default 4 */
   maxConcurrentReconciles?: number;
@@ -54,11 +51,11 @@ export interface StartOptions {
   leaderElectionNamespace?: string;
   /** The Lease's name. @default "postgres-operator-leader" */
   leaderElectionId?: string;
-  /** @default 15000 */
+  /** How long a standby waits after the last renewal it saw before taking over. @default 15000 */
   leaseDurationMs?: number;
-  /** @default 10000 */
+  /** How long the leader keeps trying to renew before it stops leading. @default 10000 */
   renewDeadlineMs?: number;
-  /** @default 2000 */
+  /** The interval between tries to acquire or renew the Lease. @default 2000 */
   retryPeriodMs?: number;
 }
 
@@ -75,153 +72,26 @@ export async function connect(options: StartOptions): Promise<KubeClusterClient>
   }
 }
 
-/** Leader election settings of {@link OperatorRuntime}. */
-export interface RuntimeLeaderElection {
-  namespace: string;
-  name: string;
-  identity: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
-}
-
-/** Options of {@link OperatorRuntime}. */
-export interface OperatorRuntimeOptions {
-  clock: Clock;
-  random: Random;
-  logger: Logger;
-  /** Watch only this namespace; all when absent. */
-  namespace?: string;
-  /** @default 4 */
-  maxConcurrentReconciles?: number;
-  /** The informers' watchdog; 0 is off (the simulation). @default 300000 */
-  watchInactivityMs?: number;
-  /** Reconcile only while leading; always when absent. */
-  leaderElection?: RuntimeLeaderElection;
-  /** Events one object may emit at once. @default 25 */
-  eventBurst?: number;
-  /** One more event per object every this long. @default 300000 */
-  eventRefillEveryMs?: number;
-  /** Told once when the leader Lease is lost; reconciling has stopped already. */
-  onLeadershipLost?: (reason: string) => void;
+/** The operator on a manager: the manager, and its PostgresDB controller. */
+export interface OperatorManager {
+  /** Leader election, the fence, Event rate limits, metrics and health. */
+  manager: Manager;
+  /** The PostgresDB controller, the manager's only one. */
+  controller: Controller<PostgresDB>;
 }
 
 /**
- * The operator wired together: the PostgresDB controller behind the event rate limit and the
- * leader fence, its metrics, and (optionally) leader election that starts it.
+ * The operator wired as `deno task start` runs it: the PostgresDB controller on a
+ * {@link Manager}. It takes a cluster port, a clock and a random source, so the same wiring runs
+ * in the simulated cluster in tests.
  */
-export class OperatorRuntime {
-  readonly controller: Controller;
-  readonly metrics: OperatorMetrics;
-  readonly elector: LeaderElector | undefined;
-  readonly events: EventRateLimiter;
-  readonly #options: OperatorRuntimeOptions;
-  #started = false;
-  #lost: string | undefined;
-
-  constructor(client: ClusterClient, options: OperatorRuntimeOptions) {
-    this.#options = options;
-    const logger = options.logger;
-    this.metrics = new OperatorMetrics();
-    this.events = new EventRateLimiter({
-      clock: options.clock,
-      ...(options.eventBurst !== undefined ? { burst: options.eventBurst } : {}),
-      ...(options.eventRefillEveryMs !== undefined
-        ? { refillEveryMs: options.eventRefillEveryMs }
-        : {}),
-      onDrop: (event) => {
-        const reason = String((event as { reason?: unknown }).reason ?? "");
-        this.metrics.eventsDropped.inc({ reason });
-        logger.log("debug", "Event dropped by the rate limit", { reason });
-      },
-    });
-    const election = options.leaderElection;
-    this.elector = election
-      ? new LeaderElector(client, {
-        ...election,
-        clock: options.clock,
-        // Jittered retries, so that replicas do not contend in lockstep.
-        random: options.random,
-        logger,
-      })
-      : undefined;
-    const elector = this.elector;
-    const fenced = elector ? leaderFencedClient(client, () => elector.isLeader) : client;
-    this.controller = new Controller(withEventRateLimit(fenced, this.events), postgresReconciler, {
-      clock: options.clock,
-      random: options.random,
-      logger,
-      metrics: this.metrics,
-      maxConcurrentReconciles: options.maxConcurrentReconciles ?? 4,
-      ...(options.watchInactivityMs !== undefined
-        ? { watchInactivityMs: options.watchInactivityMs }
-        : {}),
-      ...(options.namespace ? { namespace: options.namespace } : {}),
-    });
-    this.metrics.watchController(this.controller);
-    if (election) this.metrics.leaderStatus.set({ name: election.name }, 0);
-  }
-
-  /** Starts reconciling, or campaigning for the Lease first. */
-  start(): void {
-    const elector = this.elector;
-    if (!elector) return this.#startController();
-    const name = this.#options.leaderElection!.name;
-    this.#options.logger.log("info", "Waiting for the leader lease", {
-      lease: `${this.#options.leaderElection!.namespace}/${name}`,
-      identity: elector.identity,
-    });
-    elector.start({
-      onStartedLeading: () => {
-        this.metrics.leaderStatus.set({ name }, 1);
-        this.#startController();
-      },
-      onStoppedLeading: (reason) => {
-        this.metrics.leaderStatus.set({ name }, 0);
-        this.#lost = reason;
-        // Stop at once: no new reconcile starts, and the fence refuses the writes of those in
-        // flight; stop() only waits for them to notice.
-        void this.controller.stop();
-        this.#options.onLeadershipLost?.(reason);
-      },
-      onNewLeader: (identity) => {
-        this.#options.logger.log("info", "Observed the leader", { leader: identity });
-      },
-    });
-  }
-
-  /**
-   * Ready once the caches have synced; a standby replica (leader election on, not leading) is
-   * ready once it has read the Lease, since it has no cache to fill until it leads.
-   */
-  ready(): Readiness {
-    if (this.#lost !== undefined) return { ready: false, reason: `lost the lease: ${this.#lost}` };
-    const elector = this.elector;
-    if (elector && !elector.isLeader) {
-      return elector.leader !== undefined
-        ? { ready: true, reason: `standby, the leader is "${elector.leader}"` }
-        : { ready: false, reason: "the leader Lease has not been read yet" };
-    }
-    if (!this.#started || !this.controller.synced) {
-      return { ready: false, reason: "caches not synced" };
-    }
-    return { ready: true, reason: "caches synced" };
-  }
-
-  /** Stops reconciling (waiting for reconciles in flight), then releases the Lease. */
-  async stop(): Promise<void> {
-    await this.controller.stop();
-    await this.elector?.stop({ release: true });
-  }
-
-  #startController(): void {
-    this.#started = true;
-    void this.controller.start().catch((error) => {
-      this.#options.logger.log("error", "Controller failed to start", {
-        error: errorMessage(error),
-      });
-    });
-  }
+export function operatorManager(
+  client: ClusterClient,
+  options: ManagerOptions,
+): OperatorManager {
+  const manager = new Manager(client, options);
+  const controller = manager.add(postgresReconciler);
+  return { manager, controller };
 }
 
 /** Runs the operator until a signal, or until the leader Lease is lost; resolves with the exit code. */
@@ -238,9 +108,9 @@ export async function startOperator(options: StartOptions): Promise<number> {
   }
   let lost: (reason: string) => void = () => {};
   const leadershipLost = new Promise<string>((resolve) => lost = resolve);
-  let runtime: OperatorRuntime;
+  let operator: OperatorManager;
   try {
-    runtime = new OperatorRuntime(client, {
+    operator = operatorManager(client, {
       clock: systemClock,
       random: cryptoRandom,
       logger,
@@ -254,8 +124,9 @@ export async function startOperator(options: StartOptions): Promise<number> {
     if (error instanceof RangeError) throw new InputError(error.message);
     throw error;
   }
-  runtime.metrics.watchClient(client.stats);
-  const endpoints = serveOperatorEndpoints(options, runtime);
+  const { manager, controller } = operator;
+  manager.metrics.watchClient(client.stats);
+  const endpoints = serveOperatorEndpoints(options, manager);
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       Deno.addSignalListener(signal, () => resolve(signal));
@@ -268,7 +139,7 @@ export async function startOperator(options: StartOptions): Promise<number> {
     metrics: endpoints.metricsPort ?? "off",
     health: endpoints.healthPort ?? "off",
   });
-  runtime.start();
+  manager.start();
   const outcome = await Promise.race([
     stopped.then((signal) => ({ signal })),
     leadershipLost.then((reason) => ({ reason })),
@@ -280,18 +151,17 @@ export async function startOperator(options: StartOptions): Promise<number> {
     return 1;
   }
   logger.log("info", "Stopping", { signal: outcome.signal });
-  await runtime.stop();
-  await endpoints.shutdown();
+  await manager.stop();
   client.close();
   logger.log("info", "Stopped", {
-    reconciles: runtime.controller.stats.reconciles,
-    writes: runtime.controller.stats.writes,
+    reconciles: controller.stats.reconciles,
+    writes: controller.stats.writes,
   });
   return 0;
 }
 
-function leaderElection(options: StartOptions, client: KubeClusterClient): RuntimeLeaderElection {
-  const election: RuntimeLeaderElection = {
+function leaderElection(options: StartOptions, client: KubeClusterClient): ManagerLeaderElection {
+  const election: ManagerLeaderElection = {
     namespace: options.leaderElectionNamespace ?? Deno.env.get("POD_NAMESPACE") ??
       client.defaultNamespace,
     name: options.leaderElectionId ?? DEFAULT_LEADER_ELECTION_ID,
@@ -315,13 +185,11 @@ export function leaderIdentity(): string {
   }
 }
 
-function serveOperatorEndpoints(options: StartOptions, runtime: OperatorRuntime) {
+function serveOperatorEndpoints(options: StartOptions, manager: Manager): Endpoints {
   try {
-    return serveEndpoints({
+    return manager.serve({
       metricsAddress: options.metricsBindAddress ?? "0",
       healthAddress: options.healthProbeBindAddress ?? "0",
-      metrics: () => runtime.metrics.registry.render(),
-      ready: () => runtime.ready(),
     });
   } catch (error) {
     // A malformed address or a port in use: the command line is wrong, not the operator.

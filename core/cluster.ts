@@ -26,7 +26,9 @@ export interface ListOptions {
 
 /** The answer of {@link ClusterReader.list}: the items and the version to watch from. */
 export interface ListResult {
+  /** The objects, in the server's order. */
   items: KubeObject[];
+  /** The collection's version: a watch from it misses nothing after this list. */
   resourceVersion: string;
 }
 
@@ -113,7 +115,7 @@ export interface ClusterWriter {
    * is ignored. With `resourceVersion` given, fails with reason `Conflict` when it is stale.
    */
   patchStatus(
-    ref: TypeRef & { name: string; namespace?: string | undefined },
+    ref: StatusRef,
     status: Record<string, unknown>,
     options?: { resourceVersion?: string },
   ): Promise<KubeObject>;
@@ -164,6 +166,198 @@ export function withOverrides(
 /** The operations of the cluster port, by name: what request counters and RBAC tables key on. */
 export type PortOperation = keyof ClusterClient;
 
+/** What a {@link PortCall} is about: the object, or the kind (and namespace) of a list or watch. */
+export type PortCallTarget = TypeRef & {
+  name?: string | undefined;
+  namespace?: string | undefined;
+};
+
+/** The reference {@link ClusterWriter.patchStatus} takes. */
+export type StatusRef = TypeRef & { name: string; namespace?: string | undefined };
+
+/**
+ * One call of the cluster port with its arguments, as an {@link Interceptor} sees it. `write` is
+ * true for the {@link ClusterWriter} verbs; `target` says what the call is about.
+ */
+export type PortCall =
+  & { readonly write: boolean; readonly target: PortCallTarget }
+  & (
+    | { operation: "get"; type: TypeRef; name: string; namespace: string | undefined }
+    | { operation: "list"; type: TypeRef; options: ListOptions | undefined }
+    | { operation: "watch"; type: TypeRef; options: WatchOptions }
+    | { operation: "create" | "update" | "createEvent"; object: KubeObject }
+    | { operation: "apply"; object: KubeObject; options: ApplyOptions }
+    | {
+      operation: "patchStatus";
+      ref: StatusRef;
+      status: Record<string, unknown>;
+      options: { resourceVersion?: string } | undefined;
+    }
+    | {
+      operation: "delete";
+      type: TypeRef;
+      name: string;
+      namespace: string | undefined;
+      options: DeleteOptions | undefined;
+    }
+  );
+
+/**
+ * What an {@link InterceptedClient} does around the calls it forwards, in the style of
+ * controller-runtime's `pkg/client/interceptor`, but for every verb at once: a wrapper states
+ * what it does to a call, not how each of the port's verbs forwards.
+ */
+export interface Interceptor {
+  /** Runs before every call is sent; a throw refuses the call (nothing is sent). */
+  before?(call: PortCall): void;
+  /** Runs before every write is sent, after `before`; a throw refuses the write. */
+  beforeWrite?(call: PortCall): void;
+  /**
+   * Wraps every call that passed `before` and `beforeWrite`: `next()` sends it and answers what
+   * the inner client answered. Return that answer (or throw) to finish the call.
+   */
+  around?<T>(call: PortCall, next: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * A {@link ClusterClient} that forwards every call to `inner` through an {@link Interceptor}.
+ * Adding a verb to the port means adding it here (and to {@link PortCall}); every wrapper built on
+ * it (the leader fence, RBAC recording, the simulation's write recording) follows.
+ *
+ * @example
+ * ```ts
+ * import { InterceptedClient } from "./cluster.ts";
+ * import { SimCluster } from "../sim/cluster.ts";
+ * const cluster = new SimCluster();
+ * const seen: string[] = [];
+ * const client = new InterceptedClient(cluster.client(), {
+ *   before: (call) => void seen.push(`${call.operation} ${call.target.kind}`),
+ * });
+ * await cluster.request(client.list({ apiVersion: "v1", kind: "ConfigMap" }));
+ * console.assert(seen[0] === "list ConfigMap");
+ * ```
+ */
+export class InterceptedClient implements ClusterClient {
+  readonly #inner: ClusterClient;
+  readonly #interceptor: Interceptor;
+
+  /** Wraps `inner`; `interceptor` says what happens around each call. */
+  constructor(inner: ClusterClient, interceptor: Interceptor) {
+    this.#inner = inner;
+    this.#interceptor = interceptor;
+  }
+
+  /** Forwards {@link ClusterReader.get}. */
+  get(type: TypeRef, name: string, namespace?: string): Promise<KubeObject> {
+    const target = { ...type, name, namespace };
+    return this.#send(
+      { operation: "get", write: false, target, type, name, namespace },
+      () => this.#inner.get(type, name, namespace),
+    );
+  }
+
+  /** Forwards {@link ClusterReader.list}. */
+  list(type: TypeRef, options?: ListOptions): Promise<ListResult> {
+    const target = { ...type, namespace: options?.namespace };
+    return this.#send(
+      { operation: "list", write: false, target, type, options },
+      () => this.#inner.list(type, options),
+    );
+  }
+
+  /** Forwards {@link ClusterReader.watch}. */
+  watch(type: TypeRef, options: WatchOptions): Promise<WatchHandle> {
+    const target = { ...type, namespace: options.namespace };
+    return this.#send(
+      { operation: "watch", write: false, target, type, options },
+      () => this.#inner.watch(type, options),
+    );
+  }
+
+  /** Forwards {@link ClusterWriter.create}. */
+  create(object: KubeObject): Promise<KubeObject> {
+    return this.#send(
+      { operation: "create", write: true, target: targetOf(object), object },
+      () => this.#inner.create(object),
+    );
+  }
+
+  /** Forwards {@link ClusterWriter.update}. */
+  update(object: KubeObject): Promise<KubeObject> {
+    return this.#send(
+      { operation: "update", write: true, target: targetOf(object), object },
+      () => this.#inner.update(object),
+    );
+  }
+
+  /** Forwards {@link ClusterWriter.apply}. */
+  apply(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+    return this.#send(
+      { operation: "apply", write: true, target: targetOf(object), object, options },
+      () => this.#inner.apply(object, options),
+    );
+  }
+
+  /** Forwards {@link ClusterWriter.patchStatus}. */
+  patchStatus(
+    ref: StatusRef,
+    status: Record<string, unknown>,
+    options?: { resourceVersion?: string },
+  ): Promise<KubeObject> {
+    return this.#send(
+      { operation: "patchStatus", write: true, target: ref, ref, status, options },
+      () => this.#inner.patchStatus(ref, status, options),
+    );
+  }
+
+  /** Forwards {@link ClusterWriter.delete}. */
+  delete(
+    type: TypeRef,
+    name: string,
+    namespace: string | undefined,
+    options?: DeleteOptions,
+  ): Promise<void> {
+    const target = { ...type, name, namespace };
+    return this.#send(
+      { operation: "delete", write: true, target, type, name, namespace, options },
+      () => this.#inner.delete(type, name, namespace, options),
+    );
+  }
+
+  /** Forwards {@link ClusterWriter.createEvent}. */
+  createEvent(event: KubeObject): Promise<void> {
+    return this.#send(
+      { operation: "createEvent", write: true, target: targetOf(event), object: event },
+      () => this.#inner.createEvent(event),
+    );
+  }
+
+  #send<T>(call: PortCall, next: () => Promise<T>): Promise<T> {
+    const interceptor = this.#interceptor;
+    try {
+      interceptor.before?.(call);
+      if (call.write) interceptor.beforeWrite?.(call);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return interceptor.around ? interceptor.around(call, next) : next();
+  }
+}
+
+/** `inner` behind `interceptor`: shorthand for `new InterceptedClient(inner, interceptor)`. */
+export function interceptClient(inner: ClusterClient, interceptor: Interceptor): ClusterClient {
+  return new InterceptedClient(inner, interceptor);
+}
+
+function targetOf(object: KubeObject): PortCallTarget {
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    name: object.metadata?.name,
+    namespace: object.metadata?.namespace,
+  };
+}
+
 /** The Kubernetes `Status.reason` values the library branches on. */
 export type ApiErrorReason =
   | "NotFound"
@@ -202,6 +396,7 @@ export class ApiError extends Error {
   /** The Kubernetes `Status.reason`. */
   readonly reason: ApiErrorReason;
 
+  /** An error with `reason`, `message`, and the reason's usual HTTP code unless `code` is given. */
   constructor(reason: ApiErrorReason, message: string, code?: number) {
     super(message);
     this.name = "ApiError";

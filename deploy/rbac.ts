@@ -16,17 +16,8 @@
  * @module
  */
 
-import type {
-  ApplyOptions,
-  ClusterClient,
-  DeleteOptions,
-  ListOptions,
-  ListResult,
-  PortOperation,
-  WatchHandle,
-  WatchOptions,
-} from "../core/cluster.ts";
-import type { KubeObject, TypeRef } from "../core/object.ts";
+import { type ClusterClient, interceptClient, type PortOperation } from "../core/cluster.ts";
+import type { TypeRef } from "../core/object.ts";
 
 /** A Kubernetes RBAC verb. */
 export type RbacVerb =
@@ -158,8 +149,11 @@ export const LEADER_ELECTION_RULES: readonly PermissionRule[] = [
 
 /** One permission a call needs. */
 export interface Access {
+  /** The API group; empty for the core group. */
   apiGroup: string;
+  /** The resource, with `/subresource` when it is one. */
   resource: string;
+  /** The verb. */
   verb: RbacVerb;
 }
 
@@ -231,47 +225,11 @@ export function recordAccess(
   client: ClusterClient,
   onAccess: (access: Access) => void,
 ): ClusterClient {
-  const note = (operation: PortOperation, type: TypeRef) => {
-    for (const access of accessesFor(operation, type)) onAccess(access);
-  };
-  return {
-    get(type: TypeRef, name: string, namespace?: string): Promise<KubeObject> {
-      note("get", type);
-      return client.get(type, name, namespace);
+  return interceptClient(client, {
+    before(call) {
+      for (const access of accessesFor(call.operation, call.target)) onAccess(access);
     },
-    list(type: TypeRef, options?: ListOptions): Promise<ListResult> {
-      note("list", type);
-      return client.list(type, options);
-    },
-    watch(type: TypeRef, options: WatchOptions): Promise<WatchHandle> {
-      note("watch", type);
-      return client.watch(type, options);
-    },
-    create(object: KubeObject): Promise<KubeObject> {
-      note("create", object);
-      return client.create(object);
-    },
-    update(object: KubeObject): Promise<KubeObject> {
-      note("update", object);
-      return client.update(object);
-    },
-    apply(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
-      note("apply", object);
-      return client.apply(object, options);
-    },
-    patchStatus(ref, status, options): Promise<KubeObject> {
-      note("patchStatus", ref);
-      return client.patchStatus(ref, status, options);
-    },
-    delete(type: TypeRef, name: string, namespace: string | undefined, options?: DeleteOptions) {
-      note("delete", type);
-      return client.delete(type, name, namespace, options);
-    },
-    createEvent(event: KubeObject): Promise<void> {
-      note("createEvent", event);
-      return client.createEvent(event);
-    },
-  };
+  });
 }
 
 function groupOf(apiVersion: string): string {

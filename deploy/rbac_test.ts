@@ -1,19 +1,17 @@
 // Goal: the ClusterRole and Role in deploy/ grant exactly what the operator uses: every call the
 // operator makes is allowed, and every permission granted is used by some call.
-// Method: the operator as `deno task start` wires it (OperatorRuntime: controller, event rate
-// limit, leader election) runs in the simulated cluster through a client that records the RBAC
+// Method: the operator as `deno task start` wires it (the PostgresDB controller on a Manager:
+// event rate limit, leader election, fence) runs in the simulated cluster through a client that records the RBAC
 // permission of each call, over a story that exercises every action: create, scale (apply), an
 // invalid spec (Warning event), a child conflict, a user's Secret adopted, deletion, and a clean
 // stop (Lease release).
 import assert from "node:assert/strict";
-import { parseManifests } from "../cli/manifests.ts";
-import { runWhile } from "../cli/simulate.ts";
-import { OperatorRuntime } from "../cli/start.ts";
-import { postgresDBCrd } from "../crds/postgresdb.ts";
+import type { KubeObject } from "../core/object.ts";
+import { postgresReconciler } from "../core/postgres/reconcile.ts";
 import { POSTGRESDB, SERVICE } from "../core/postgres/types.ts";
-import { silentLogger } from "../runtime/log.ts";
+import { postgresDBCrd } from "../crds/postgresdb.ts";
+import { Manager } from "../runtime/manager.ts";
 import { SimCluster } from "../sim/cluster.ts";
-import { sampleYaml } from "../tests/support/world.ts";
 import {
   type Access,
   accessesFor,
@@ -26,96 +24,90 @@ import {
   recordAccess,
 } from "./rbac.ts";
 
+/** The tutorial's PostgresDB with overrides. */
+function postgresDB(
+  overrides: { name?: string; storage?: string; replicas?: number } = {},
+): KubeObject {
+  const { name = "my-postgres", ...spec } = overrides;
+  return {
+    ...POSTGRESDB,
+    metadata: { name, namespace: "default" },
+    spec: { version: "16", storage: "1Gi", replicas: 1, databaseName: "myapp", ...spec },
+  };
+}
+
 async function operatorAccesses(seed: number): Promise<Access[]> {
   const cluster = new SimCluster({ seed });
   const user = cluster.client({ name: "kubectl" });
-  const apply = async (yaml: string) => {
-    for (const object of parseManifests(yaml, "test")) {
-      await runWhile(cluster, user.apply(object, { fieldManager: "kubectl" }));
-    }
+  const apply = async (object: KubeObject) => {
+    await cluster.request(user.apply(object, { fieldManager: "kubectl" }));
   };
-  await runWhile(cluster, user.apply(postgresDBCrd, { fieldManager: "kubectl" }));
+  await apply(postgresDBCrd);
   const accesses: Access[] = [];
-  const runtime = new OperatorRuntime(
+  const manager = new Manager(
     recordAccess(cluster.client({ name: "postgres-operator" }), (a) => accesses.push(a)),
     {
       clock: cluster.clock,
       random: cluster.random.fork(),
-      logger: silentLogger,
       watchInactivityMs: 0,
       leaderElection: { namespace: "default", name: "pgop-leader", identity: "pod-a" },
     },
   );
-  runtime.start();
+  const controller = manager.add(postgresReconciler);
+  manager.start();
   const settle = () => cluster.run({ maxVirtualMs: 120_000 });
   await settle();
-  await apply(sampleYaml());
+  await apply(postgresDB());
   await settle();
-  await apply(sampleYaml({ replicas: 3 }));
+  await apply(postgresDB({ replicas: 3 }));
   await settle();
   // A hand edit of the Service's port: repaired by an update of the version read.
-  const service = await runWhile(cluster, user.get(SERVICE, "my-postgres", "default"));
+  const service = await cluster.request(user.get(SERVICE, "my-postgres", "default"));
   (service.spec as { ports: { port: number }[] }).ports[0]!.port = 5433;
-  await runWhile(cluster, user.update(service));
+  await cluster.request(user.update(service));
   await settle();
-  await apply(sampleYaml({ name: "broken", storage: "0" }));
+  await apply(postgresDB({ name: "broken", storage: "0" }));
   // A Service of someone else under the name a PostgresDB wants: ChildConflict.
-  await apply(`apiVersion: v1
-kind: Service
-metadata:
-  name: taken
-  namespace: default
-spec:
-  ports: [{ port: 5432 }]
-`);
-  await apply(sampleYaml({ name: "taken" }));
+  await apply({
+    ...SERVICE,
+    metadata: { name: "taken", namespace: "default" },
+    spec: { ports: [{ port: 5432 }] },
+  });
+  await apply(postgresDB({ name: "taken" }));
   // A user's credentials Secret without an owner: adopted by a server-side apply.
-  await apply(`apiVersion: v1
-kind: Secret
-metadata:
-  name: adopted-credentials
-  namespace: default
-data:
-  username: cG9zdGdyZXM=
-  password: c2VjcmV0
-  database: bXlhcHA=
-`);
-  await apply(sampleYaml({ name: "adopted" }));
+  await apply({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "adopted-credentials", namespace: "default" },
+    data: { username: "cG9zdGdyZXM=", password: "c2VjcmV0", database: "bXlhcHA=" },
+  });
+  await apply(postgresDB({ name: "adopted" }));
   await settle();
   // A hand edit of a label the operator sets on its Service (as `kubectl label --overwrite`).
-  const labelled = await runWhile(cluster, user.get(SERVICE, "my-postgres", "default"));
+  const labelled = await cluster.request(user.get(SERVICE, "my-postgres", "default"));
   labelled.metadata.labels = {
     ...labelled.metadata.labels,
     "app.kubernetes.io/component": "edited-by-hand",
   };
-  await runWhile(cluster, user.update(labelled));
+  await cluster.request(user.update(labelled));
   await settle();
   // Hand edits of the agents' Role and RoleBinding: repaired by updates of the version read.
   const rbac = "rbac.authorization.k8s.io/v1";
-  const role = await runWhile(
-    cluster,
+  const role = await cluster.request(
     user.get({ apiVersion: rbac, kind: "Role" }, "my-postgres-instance", "default"),
   );
   role.rules = [];
-  await runWhile(cluster, user.update(role));
-  const binding = await runWhile(
-    cluster,
+  await cluster.request(user.update(role));
+  const binding = await cluster.request(
     user.get({ apiVersion: rbac, kind: "RoleBinding" }, "my-postgres-instance", "default"),
   );
   binding.subjects = [];
-  await runWhile(cluster, user.update(binding));
+  await cluster.request(user.update(binding));
   await settle();
-  await runWhile(
-    cluster,
-    user.delete(
-      POSTGRESDB,
-      "my-postgres",
-      "default",
-    ),
-  );
+  await cluster.request(user.delete(POSTGRESDB, "my-postgres", "default"));
   await settle();
-  await runWhile(cluster, runtime.stop());
-  assert.ok(runtime.controller.stats.reconciles > 0, `the operator reconciled (seed ${seed})`);
+  await cluster.request(manager.stop());
+  assert.ok(controller.stats.reconciles > 0, `the operator reconciled (seed ${seed})`);
   return accesses;
 }
 

@@ -53,6 +53,11 @@ export class EventRateLimiter {
   readonly #onDrop: ((event: KubeObject) => void) | undefined;
   readonly #buckets = new Map<string, Bucket>();
 
+  /**
+   * Empty buckets: every object starts with a full burst.
+   *
+   * @throws {RangeError} for a burst below 1 or a refill period that is not positive
+   */
   constructor(options: EventRateLimiterOptions) {
     this.#clock = options.clock;
     this.#burst = options.burst ?? 25;

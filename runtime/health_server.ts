@@ -1,8 +1,9 @@
 /**
  * The operator's HTTP endpoints, as controller-runtime's manager serves them: `/metrics` in the
  * Prometheus text format on the metrics address, `/healthz` (liveness: 200 while the process
- * serves) and `/readyz` (readiness: 200 once the caller says it is ready, 503 before) on the
- * health probe address. When both addresses are the same, one server answers all three.
+ * serves and the caller says it is healthy, 500 otherwise) and `/readyz` (readiness: 200 once
+ * the caller says it is ready, 503 before) on the health probe address. When both addresses are
+ * the same, one server answers all three.
  *
  * Addresses are `host:port`; an empty host (`:8080`) means every interface, port 0 a free port,
  * and the address `0` turns the endpoint off, as controller-runtime's flags do.
@@ -25,10 +26,11 @@
  * @module
  */
 
-import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 
-/** A readiness answer. */
+/** A readiness (or liveness) answer. */
 export interface Readiness {
+  /** True when ready (or healthy). */
   ready: boolean;
   /** Said in the body of the answer: what is ready, or what is awaited. */
   reason: string;
@@ -44,6 +46,8 @@ export interface EndpointsOptions {
   metrics: () => string;
   /** Says whether the operator is ready. */
   ready: () => Readiness;
+  /** Says whether the operator is alive. @default always healthy */
+  healthy?: () => Readiness;
 }
 
 /** The running servers. */
@@ -58,7 +62,9 @@ export interface Endpoints {
 
 /** A parsed bind address. */
 export interface BindAddress {
+  /** The interface; `0.0.0.0` for every one. */
   hostname: string;
+  /** The port; 0 for a free one. */
   port: number;
 }
 
@@ -130,8 +136,10 @@ function handle(request: Request, routes: Set<string>, options: EndpointsOptions
       return new Response(options.metrics(), {
         headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
       });
-    case "/healthz":
-      return text(200, "ok\n");
+    case "/healthz": {
+      const { ready: healthy, reason } = options.healthy?.() ?? { ready: true, reason: "" };
+      return text(healthy ? 200 : 500, healthy ? "ok\n" : `unhealthy: ${reason}\n`);
+    }
     default: {
       const { ready, reason } = options.ready();
       return text(ready ? 200 : 503, ready ? "ok\n" : `not ready: ${reason}\n`);

@@ -44,6 +44,9 @@ import { type ClusterClient, isApiError } from "../core/cluster.ts";
 import type { KubeObject, TypeRef } from "../core/object.ts";
 import { errorMessage, type Logger, silentLogger } from "./log.ts";
 
+// The fence lived here; re-exported so that imports of this module keep working.
+export { leaderFencedClient, NotLeaderError } from "./leader_fence.ts";
+
 /** The Lease type. */
 export const LEASE: TypeRef = { apiVersion: "coordination.k8s.io/v1", kind: "Lease" };
 
@@ -65,6 +68,7 @@ export interface LeaderElectionOptions {
   retryPeriodMs?: number;
   /** Jitter of the acquire retries (up to 1.2 retry periods, as client-go); none when absent. */
   random?: Random;
+  /** Where acquisitions, renewal failures and losses are logged. @default silentLogger */
   logger?: Logger;
 }
 
@@ -118,6 +122,11 @@ export class LeaderElector {
   /** When the leader sent its last successful renewal. */
   #renewedMs = 0;
 
+  /**
+   * A candidate that reads and writes the Lease through `client`; it campaigns once started.
+   *
+   * @throws {RangeError} for timings that cannot work (a renew deadline not shorter than the lease)
+   */
   constructor(client: ClusterClient, options: LeaderElectionOptions) {
     this.#client = client;
     this.#clock = options.clock;
@@ -367,52 +376,5 @@ function checkTimings(leaseMs: number, renewMs: number, retryMs: number): void {
     throw new RangeError(
       `Cannot use lease duration ${leaseMs}ms: must be longer than the renew deadline ${renewMs}ms`,
     );
-  }
-}
-
-/**
- * Wraps `client` so that every write fails while `isLeader()` is false: a reconcile that was
- * running when leadership was lost cannot write after it.
- */
-export function leaderFencedClient(client: ClusterClient, isLeader: () => boolean): ClusterClient {
-  function fence(what: string): void {
-    if (!isLeader()) throw new NotLeaderError(`Cannot ${what}: this replica is not the leader`);
-  }
-  return {
-    get: (type, name, namespace) => client.get(type, name, namespace),
-    list: (type, options) => client.list(type, options),
-    watch: (type, options) => client.watch(type, options),
-    async create(object) {
-      fence("create");
-      return await client.create(object);
-    },
-    async update(object) {
-      fence("update");
-      return await client.update(object);
-    },
-    async apply(object, options) {
-      fence("apply");
-      return await client.apply(object, options);
-    },
-    async patchStatus(ref, status, options) {
-      fence("patch status");
-      return await client.patchStatus(ref, status, options);
-    },
-    async delete(type, name, namespace, options) {
-      fence("delete");
-      return await client.delete(type, name, namespace, options);
-    },
-    async createEvent(event) {
-      fence("create an event");
-      return await client.createEvent(event);
-    },
-  };
-}
-
-/** A write refused because this replica is not (or no longer) the leader. */
-export class NotLeaderError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "NotLeaderError";
   }
 }

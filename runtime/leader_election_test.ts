@@ -8,13 +8,7 @@ import { ApiError } from "../core/cluster.ts";
 import type { KubeObject } from "../core/object.ts";
 import { SimCluster } from "../sim/cluster.ts";
 import type { SimClient } from "../sim/client.ts";
-import {
-  LeaderElector,
-  leaderFencedClient,
-  LEASE,
-  microTime,
-  NotLeaderError,
-} from "./leader_election.ts";
+import { LeaderElector, LEASE, microTime } from "./leader_election.ts";
 
 const LEASE_MS = 15_000;
 const RENEW_MS = 10_000;
@@ -223,25 +217,4 @@ Deno.test("LeaderElector: timings that cannot work are refused", () => {
       new LeaderElector(cluster.client(), { ...base, renewDeadlineMs: 2000, retryPeriodMs: 2000 }),
     RangeError,
   );
-});
-
-Deno.test("leaderFencedClient() refuses writes when not leading, and passes reads", async () => {
-  const cluster = new SimCluster();
-  let leading = false;
-  const client = leaderFencedClient(cluster.client(), () => leading);
-  const configMap = {
-    apiVersion: "v1",
-    kind: "ConfigMap",
-    metadata: { name: "c", namespace: "default" },
-  };
-  await assert.rejects(() => client.create(configMap), NotLeaderError);
-  await assert.rejects(() => client.createEvent(configMap), NotLeaderError);
-  leading = true;
-  const created = client.create(configMap);
-  await cluster.run({ maxVirtualMs: 1000 });
-  assert.equal((await created).metadata.name, "c");
-  leading = false;
-  const listed = client.list({ apiVersion: "v1", kind: "ConfigMap" });
-  await cluster.run({ maxVirtualMs: 1000 });
-  assert.equal((await listed).items.length, 1);
 });

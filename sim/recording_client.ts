@@ -7,28 +7,20 @@
 
 import {
   type ApiError,
-  type ApplyOptions,
   type ClusterClient,
-  type DeleteOptions,
+  InterceptedClient,
   isApiError,
-  type ListOptions,
-  type ListResult,
-  type WatchHandle,
-  type WatchOptions,
+  type PortCall,
 } from "../core/cluster.ts";
-import {
-  describeRef,
-  type KubeObject,
-  type ObjectRef,
-  refOf,
-  type TypeRef,
-} from "../core/object.ts";
+import { describeRef, type KubeObject, type ObjectRef, refOf } from "../core/object.ts";
 
 /** One write of the controller under test. */
 export interface WriteRecord {
+  /** The port operation. */
   verb: "create" | "update" | "apply" | "patchStatus" | "delete" | "createEvent";
   /** `Kind namespace/name`. */
   target: string;
+  /** The object written. */
   ref: ObjectRef;
   /** The object written (create, update, apply, createEvent). */
   object?: KubeObject;
@@ -40,90 +32,52 @@ export interface WriteRecord {
   error?: ApiError["reason"] | "other";
 }
 
-/** Reports each write to `onWrite` after it settles. */
-export class RecordingClient implements ClusterClient {
-  readonly #inner: ClusterClient;
-  readonly #onWrite: (write: WriteRecord) => void;
-
+/** Reports each write to `onWrite` after it settles; reads pass unrecorded. */
+export class RecordingClient extends InterceptedClient {
+  /** Wraps `inner`; `onWrite` hears of each write once it has an answer (or an error). */
   constructor(inner: ClusterClient, onWrite: (write: WriteRecord) => void) {
-    this.#inner = inner;
-    this.#onWrite = onWrite;
+    super(inner, {
+      around(call, next) {
+        const base = writeOf(call);
+        return base ? record(base, next, onWrite) : next();
+      },
+    });
   }
+}
 
-  async #record<T>(base: Omit<WriteRecord, "target">, run: () => Promise<T>): Promise<T> {
-    const write: WriteRecord = { ...base, target: describeRef(base.ref) };
-    try {
-      const result = await run();
-      if (result && typeof result === "object") write.result = result as unknown as KubeObject;
-      return result;
-    } catch (error) {
-      write.error = isApiError(error) ? error.reason : "other";
-      throw error;
-    } finally {
-      this.#onWrite(write);
-    }
+async function record<T>(
+  base: Omit<WriteRecord, "target">,
+  run: () => Promise<T>,
+  onWrite: (write: WriteRecord) => void,
+): Promise<T> {
+  const write: WriteRecord = { ...base, target: describeRef(base.ref) };
+  try {
+    const result = await run();
+    if (result && typeof result === "object") write.result = result as unknown as KubeObject;
+    return result;
+  } catch (error) {
+    write.error = isApiError(error) ? error.reason : "other";
+    throw error;
+  } finally {
+    onWrite(write);
   }
+}
 
-  get(type: TypeRef, name: string, namespace?: string): Promise<KubeObject> {
-    return this.#inner.get(type, name, namespace);
-  }
-
-  list(type: TypeRef, options?: ListOptions): Promise<ListResult> {
-    return this.#inner.list(type, options);
-  }
-
-  watch(type: TypeRef, options: WatchOptions): Promise<WatchHandle> {
-    return this.#inner.watch(type, options);
-  }
-
-  create(object: KubeObject): Promise<KubeObject> {
-    return this.#record(
-      { verb: "create", ref: refOf(object), object },
-      () => this.#inner.create(object),
-    );
-  }
-
-  update(object: KubeObject): Promise<KubeObject> {
-    return this.#record(
-      { verb: "update", ref: refOf(object), object },
-      () => this.#inner.update(object),
-    );
-  }
-
-  apply(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
-    return this.#record(
-      { verb: "apply", ref: refOf(object), object },
-      () => this.#inner.apply(object, options),
-    );
-  }
-
-  patchStatus(
-    ref: TypeRef & { name: string; namespace?: string | undefined },
-    status: Record<string, unknown>,
-    options?: { resourceVersion?: string },
-  ): Promise<KubeObject> {
-    return this.#record(
-      { verb: "patchStatus", ref, status },
-      () => this.#inner.patchStatus(ref, status, options),
-    );
-  }
-
-  delete(
-    type: TypeRef,
-    name: string,
-    namespace: string | undefined,
-    options?: DeleteOptions,
-  ): Promise<void> {
-    return this.#record(
-      { verb: "delete", ref: { ...type, name, namespace } },
-      () => this.#inner.delete(type, name, namespace, options),
-    );
-  }
-
-  createEvent(event: KubeObject): Promise<void> {
-    return this.#record(
-      { verb: "createEvent", ref: refOf(event), object: event },
-      () => this.#inner.createEvent(event),
-    );
+/** The record of a write call before it is sent; undefined for a read. */
+function writeOf(call: PortCall): Omit<WriteRecord, "target"> | undefined {
+  switch (call.operation) {
+    case "get":
+    case "list":
+    case "watch":
+      return undefined;
+    case "create":
+    case "update":
+    case "apply":
+    case "createEvent":
+      return { verb: call.operation, ref: refOf(call.object), object: call.object };
+    case "patchStatus":
+      return { verb: "patchStatus", ref: call.ref, status: call.status };
+    case "delete":
+      return { verb: "delete", ref: { ...call.type, name: call.name, namespace: call.namespace } };
   }
 }

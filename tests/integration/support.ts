@@ -162,42 +162,8 @@ export class OperatorProcess {
   }
 }
 
-/** Parses text format 0.0.4 strictly: every sample line is `name{labels} value`. */
-export function parsePrometheus(text: string): {
-  types: Map<string, string>;
-  samples: { name: string; labels: Record<string, string>; value: number }[];
-} {
-  const types = new Map<string, string>();
-  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/
-      .exec(line);
-    if (type) {
-      types.set(type[1]!, type[2]!);
-      continue;
-    }
-    if (/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) continue;
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line);
-    if (!sample) throw new SyntaxError(`Not a sample line: ${JSON.stringify(line)}`);
-    const labels: Record<string, string> = {};
-    const body = sample[3] ?? "";
-    const pair = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/y;
-    let at = 0;
-    while (at < body.length) {
-      pair.lastIndex = at;
-      const m = pair.exec(body);
-      if (!m) throw new SyntaxError(`Bad labels: ${JSON.stringify(body)}`);
-      labels[m[1]!] = m[2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
-      at = pair.lastIndex;
-    }
-    const raw = sample[4]!;
-    const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw);
-    if (Number.isNaN(value) && raw !== "NaN") throw new SyntaxError(`Bad value: ${raw}`);
-    samples.push({ name: sample[1]!, labels, value });
-  }
-  return { types, samples };
-}
+// The parser moved to the library; the suites keep importing it from here.
+export { parsePrometheus } from "../../runtime/prometheus.ts";
 
 /** Options of {@link OperatorSubprocess}. */
 export interface OperatorSubprocessOptions {
