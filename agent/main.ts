@@ -102,6 +102,23 @@ export function agentConfig(env: (name: string) => string | undefined): AgentCon
   };
 }
 
+/**
+ * Where the server's Unix socket goes: `/var/run/postgresql` (where `psql` in the image looks by
+ * default, so `kubectl exec ... psql` works) when it is writable, else `/tmp`.
+ */
+export function socketDirectory(candidates: readonly string[] = ["/var/run/postgresql"]): string {
+  for (const dir of candidates) {
+    try {
+      const probe = Deno.makeTempFileSync({ dir, prefix: ".pgop-" });
+      Deno.removeSync(probe);
+      return dir;
+    } catch {
+      // Not there, or not ours: the next one.
+    }
+  }
+  return "/tmp";
+}
+
 /** Runs the agent until SIGTERM; returns the exit code. */
 export async function runAgent(env: (name: string) => string | undefined): Promise<number> {
   let config: AgentConfig;
@@ -126,6 +143,7 @@ export async function runAgent(env: (name: string) => string | undefined): Promi
     database: config.appDatabase,
     replicationPassword: config.replicationPassword,
     replicationPasswordSecret: replicationSecret(config.database),
+    socketDirectory: socketDirectory(),
     log,
   });
   await port.refresh();

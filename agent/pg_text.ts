@@ -204,13 +204,14 @@ export function replicationSettings(): string {
 }
 
 /**
- * The `pg_hba.conf` the agent writes: local and network logins with SCRAM only, replication
- * connections only for `replicationUser` from `networks`.
+ * The `pg_hba.conf` the agent writes: network logins with SCRAM only, replication connections only
+ * for `replicationUser` from `networks`; the Unix socket trusted, as in the official image (it is
+ * reachable only from inside the container, which is how `kubectl exec ... psql` gets in).
  */
 export function hbaConf(replicationUser: string, networks: readonly string[]): string {
   const lines = [
     "# Written by the pgop instance agent. TYPE DATABASE USER ADDRESS METHOD",
-    "local all all scram-sha-256",
+    "local all all trust",
   ];
   for (const network of networks) {
     lines.push(`host replication ${replicationUser} ${network} scram-sha-256`);

@@ -78,10 +78,15 @@ Deno.test("withPrimaryConninfo: replaces or removes the setting, keeps the rest"
   assert.equal(withPrimaryConninfo(auto, undefined), "# Do not edit\nwork_mem = '8MB'\n");
 });
 
-Deno.test("hbaConf: replication only for the replication user, SCRAM everywhere", () => {
+Deno.test("hbaConf: replication only for the replication user, SCRAM on every network", () => {
   const lines = hbaConf("replicator", ["10.0.0.0/8"]).split("\n");
   assert.ok(lines.includes("host replication replicator 10.0.0.0/8 scram-sha-256"));
-  assert.ok(lines.every((l) => l.startsWith("#") || l === "" || l.endsWith("scram-sha-256")));
+  assert.ok(
+    lines.every((l) =>
+      l.startsWith("#") || l === "" || l.startsWith("local ") || l.endsWith("scram-sha-256")
+    ),
+  );
+  assert.ok(lines.includes("local all all trust"), "the socket, inside the container only");
 });
 
 Deno.test("agentConfig: defaults, and one line naming a missing or bad variable", () => {
@@ -107,4 +112,15 @@ Deno.test("agentConfig: defaults, and one line naming a missing or bad variable"
     () => agentConfig((name) => name === "PGOP_AGENT_PORT" ? "http" : base[name]),
     /Invalid PGOP_AGENT_PORT "http"/,
   );
+});
+
+Deno.test("socketDirectory: the first writable candidate, else /tmp", async () => {
+  const { socketDirectory } = await import("./main.ts");
+  const dir = Deno.makeTempDirSync();
+  try {
+    assert.equal(socketDirectory(["/nonexistent-pgop", dir]), dir);
+    assert.equal(socketDirectory(["/nonexistent-pgop"]), "/tmp");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -527,6 +527,20 @@ export class PostgresPort implements InstancePort {
 
   #start(): PerformResult {
     const o = this.#o;
+    // A volume mounted with an fsGroup comes back group-writable (and setgid) after every pod
+    // start; PostgreSQL refuses such a directory. As the image's entrypoint does, put it back.
+    try {
+      Deno.chmodSync(o.pgdata, 0o700);
+      // libpq ignores a password file others can read: the standby would not authenticate.
+      const passfile = `${o.pgdata}/${PASSFILE}`;
+      try {
+        Deno.chmodSync(passfile, 0o600);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    } catch (error) {
+      return { ok: false, error: `cannot set the data directory's mode: ${String(error)}` };
+    }
     const args = [
       "-D",
       o.pgdata,
@@ -535,7 +549,11 @@ export class PostgresPort implements InstancePort {
       "-c",
       `listen_addresses=${o.listenAddresses}`,
       "-c",
-      `unix_socket_directories=${o.socketDirectory}`,
+      // The clients of the project's images look in /tmp, the official image's in
+      // /var/run/postgresql: a socket in both lets `kubectl exec ... psql` work in either.
+      `unix_socket_directories=${
+        o.socketDirectory === "/tmp" ? "/tmp" : `${o.socketDirectory},/tmp`
+      }`,
     ];
     const [command, ...rest] = toolCommand(this.#runner, "postgres", args);
     let child: Deno.ChildProcess;

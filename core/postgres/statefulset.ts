@@ -39,13 +39,15 @@ export const OPERATOR_IMAGE = "postgres-operator:0.1.0";
 export const AGENT_MOUNT = "/pgop";
 
 /**
- * The init container's command: copy the Deno binary and the sources (`/app` in the operator's
- * image: core/, runtime/, adapters/, agent/ and the filled DENO_DIR) into {@link AGENT_MOUNT}.
+ * The init container's command: copy the Deno binary and the agent's sources (core/, runtime/,
+ * adapters/ and agent/ of `/app` in the operator's image: no npm package, so no node_modules or
+ * DENO_DIR is needed) into {@link AGENT_MOUNT}.
  */
 export const AGENT_INSTALL_COMMAND: readonly string[] = [
   "sh",
   "-c",
-  `cp /usr/local/bin/deno ${AGENT_MOUNT}/deno && cp -R /app ${AGENT_MOUNT}/app`,
+  `mkdir -p ${AGENT_MOUNT}/app && cp /usr/local/bin/deno ${AGENT_MOUNT}/deno && ` +
+  `cp -R /app/core /app/runtime /app/adapters /app/agent ${AGENT_MOUNT}/app/`,
 ];
 
 /**
@@ -57,6 +59,7 @@ export const AGENT_COMMAND: readonly string[] = [
   `${AGENT_MOUNT}/deno`,
   "run",
   "--no-config",
+  "--no-npm",
   "--cached-only",
   "--allow-all",
   `${AGENT_MOUNT}/app/agent/main.ts`,

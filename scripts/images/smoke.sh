@@ -18,6 +18,13 @@ for tool in psql pg_dump pg_restore pg_basebackup pg_rewind pg_isready pg_contro
   echo "${v}"
 done
 [[ "$(id -u):$(id -g)" == "999:999" ]] || fail "not running as 999:999"
+# A standby's WAL receiver is a module the server loads: its libpq must resolve in the image.
+lib="/usr/lib/postgresql/${major}/lib"
+[[ -f "${lib}/libpqwalreceiver.so" ]] || fail "no libpqwalreceiver.so in ${lib}"
+if ldd "${lib}/libpqwalreceiver.so" | grep -q "not found"; then
+  ldd "${lib}/libpqwalreceiver.so" >&2
+  fail "libpqwalreceiver.so has unresolved libraries (a standby could not stream)"
+fi
 
 export PGDATA=/tmp/pgdata POSTGRES_PASSWORD=smoke-secret POSTGRES_USER=postgres POSTGRES_DB=app
 docker-entrypoint.sh postgres -c port="${port}" -c listen_addresses=127.0.0.1 &

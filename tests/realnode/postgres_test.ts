@@ -1,6 +1,6 @@
 // Goal: the tutorial's story on real PostgreSQL. On the real node (a real kubelet, containerd and
 // runc, images built here), the operator's StatefulSet runs a real server: Ready comes from the real
-// pg_isready probes, the Secret's uri logs in, rows survive a deleted pod and two operator restarts,
+// probes of the instance agent, the Secret's uri logs in, rows survive a deleted pod and two operator restarts,
 // scaling keeps every volume, deleting the PostgresDB keeps them too, the operator runs in-cluster
 // from its own image, and every PostgreSQL major that was built starts, becomes Ready and answers.
 // Method: `main.ts start` on the host (then the Deployment from deploy/), kubectl for everything a
@@ -74,7 +74,7 @@ Deno.test({
         await operator.start();
       });
 
-      await t.step("the sample becomes Ready through the real pg_isready probes", async () => {
+      await t.step("the sample becomes Ready through the agent's real probes", async () => {
         const started = Date.now();
         await kube.apply(SAMPLE);
         await readyWith(kube, NAME, 1);
@@ -95,7 +95,7 @@ Deno.test({
         uri = await kube.secretValue(`${NAME}-credentials`, "uri");
         assert.match(
           uri,
-          /^postgresql:\/\/postgres:[^@]+@my-postgres\.default\.svc\.cluster\.local:5432\/myapp$/,
+          /^postgresql:\/\/postgres:[^@]+@my-postgres-rw\.default\.svc\.cluster\.local:5432\/myapp$/,
         );
         await sqlVia(
           kube,

@@ -126,7 +126,10 @@ export class PortForward {
     this.localPort = localPort;
   }
 
-  /** Opens a forward to `pod`'s `remotePort`; resolves once kubectl says it is forwarding. */
+  /**
+   * Opens a forward to `pod`'s `remotePort` (or to `svc/<name>`: kubectl picks one of its ready
+   * pods); resolves once kubectl says it is forwarding.
+   */
   static async open(
     kube: Kube,
     pod: string,
@@ -139,7 +142,7 @@ export class PortForward {
         options.namespace ?? "default",
         "--address",
         "127.0.0.1",
-        `pod/${pod}`,
+        pod.includes("/") ? pod : `pod/${pod}`,
         `:${options.remotePort ?? 5432}`,
       ],
       env: { KUBECONFIG: kube.kubeconfig },
