@@ -51,7 +51,7 @@ export function applyDefaults(
     case "apps/v1/StatefulSet":
       return defaultStatefulSet(object);
     case "v1/Pod":
-      return defaultPod(object, old === undefined);
+      return defaultPod(object, old);
     case "v1/PersistentVolumeClaim": {
       const spec = record(object, "spec");
       spec.volumeMode ??= "Filesystem";

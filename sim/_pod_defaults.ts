@@ -20,6 +20,8 @@ export function defaultPodSpec(spec: JsonRecord): void {
   spec.schedulerName ??= "default-scheduler";
   spec.terminationGracePeriodSeconds ??= 30;
   spec.securityContext ??= {};
+  // The deprecated alias, kept in step by the API server's conversion of every PodSpec.
+  if (spec.serviceAccountName !== undefined) spec.serviceAccount ??= spec.serviceAccountName;
   for (const key of ["initContainers", "containers"]) {
     const containers = spec[key];
     if (!Array.isArray(containers)) continue;
@@ -45,6 +47,15 @@ function defaultContainer(container: JsonRecord): void {
     probe.periodSeconds ??= 10;
     probe.successThreshold ??= 1;
     probe.failureThreshold ??= 3;
+    if (isRecord(probe.httpGet)) probe.httpGet.scheme ??= "HTTP";
+  }
+  if (Array.isArray(container.env)) {
+    for (const variable of container.env) {
+      const fieldRef = isRecord(variable) && isRecord(variable.valueFrom)
+        ? variable.valueFrom.fieldRef
+        : undefined;
+      if (isRecord(fieldRef)) fieldRef.apiVersion ??= "v1";
+    }
   }
   if (Array.isArray(container.ports)) {
     for (const port of container.ports) if (isRecord(port)) port.protocol ??= "TCP";
@@ -53,12 +64,17 @@ function defaultContainer(container: JsonRecord): void {
 
 /**
  * A new Pod as admission leaves it: the `default` ServiceAccount and its token volume, the two
- * default tolerations of five minutes, priority 0; `metadata.generation` starts at 1.
+ * default tolerations of five minutes, priority 0; `metadata.generation` starts at 1 and an update
+ * keeps it.
  */
-export function defaultPod(pod: KubeObject, isCreate: boolean): void {
+export function defaultPod(pod: KubeObject, old: KubeObject | undefined): void {
   const spec = isRecord(pod.spec) ? pod.spec : (pod.spec = {});
   defaultPodSpec(spec);
-  if (!isCreate) return;
+  if (old !== undefined) {
+    // Server-managed: an update that leaves it out keeps it (a Pod's spec barely changes).
+    pod.metadata.generation = old.metadata.generation ?? 1;
+    return;
+  }
   pod.metadata.generation ??= 1;
   spec.serviceAccountName ??= "default";
   spec.serviceAccount ??= spec.serviceAccountName;

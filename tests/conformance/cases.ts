@@ -873,6 +873,25 @@ export const CASES: readonly ConformanceCase[] = [
     },
   },
   {
+    name:
+      "StatefulSet: a pod template's fieldRef apiVersion, httpGet scheme and serviceAccount alias are defaulted",
+    async run(env) {
+      const sts = statefulSet(env, "agent");
+      const template = (sts.spec as Any).template;
+      template.spec.serviceAccountName = "agent";
+      template.spec.containers[0].env = [
+        { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      ];
+      template.spec.containers[0].readinessProbe = { httpGet: { path: "/readyz", port: 8008 } };
+      const created = await env.client.create(sts);
+      const spec = (created.spec as Any).template.spec;
+      assert.equal(spec.serviceAccount, "agent");
+      assert.equal(spec.containers[0].env[0].valueFrom.fieldRef.apiVersion, "v1");
+      assert.equal(spec.containers[0].readinessProbe.httpGet.scheme, "HTTP");
+      assert.equal(spec.containers[0].readinessProbe.periodSeconds, 10);
+    },
+  },
+  {
     name: "StatefulSet: an update of an immutable spec field answers Invalid (422)",
     async run(env) {
       const created = await env.client.create(statefulSet(env, "web"));
