@@ -99,7 +99,16 @@ export async function planAgainstCluster(
         db.metadata.generation = generation + 1;
       }
       const others: KubeObject[] = [];
-      for (const type of postgresReconciler.owns) {
+      // What the operator's caches hold: the kinds it owns and the ones it watches (its pods).
+      const kinds = [
+        ...postgresReconciler.owns,
+        ...(postgresReconciler.watches ?? []).map((w) => w.type),
+      ];
+      const seen = new Set<string>();
+      for (const type of kinds) {
+        const key = `${type.apiVersion}/${type.kind}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
         others.push(...(await client.list(type, { namespace })).items);
       }
       // The real clock and random source: a password in a plan is never the one created later.

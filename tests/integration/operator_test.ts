@@ -112,7 +112,7 @@ Deno.test({
           const db = await getJson("postgresdb", "my-postgres");
           assert.equal(
             db.status.connectionString,
-            "postgresql://my-postgres.default.svc.cluster.local:5432/myapp",
+            "postgresql://my-postgres-rw.default.svc.cluster.local:5432/myapp",
           );
         },
       );
