@@ -71,13 +71,13 @@ export function roleLabelWrites(
     const want = wantedRole(instance, targetPrimary, primaryTerm);
     const have = instance.pod.metadata.labels?.[ROLE_LABEL];
     if (have === want) continue;
-    const pod = structuredClone(instance.pod);
-    delete pod.status;
-    delete pod.metadata.managedFields;
-    const labels = { ...pod.metadata.labels };
+    // A shallow copy without status and managed fields: the write sends it, nothing changes it.
+    const { status: _status, ...body } = instance.pod;
+    const { managedFields: _fields, ...metadata } = instance.pod.metadata;
+    const labels = { ...metadata.labels };
     if (want === undefined) delete labels[ROLE_LABEL];
     else labels[ROLE_LABEL] = want;
-    pod.metadata.labels = labels;
+    const pod: KubeObject = { ...body, metadata: { ...metadata, labels } };
     const reason = `role label: want ${JSON.stringify(want ?? null)}, have ${
       JSON.stringify(have ?? null)
     }`;

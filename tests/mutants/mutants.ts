@@ -17,8 +17,13 @@ import { SOURCE_GENERATION } from "../../core/postgres/labels.ts";
 import type { PostgresDB } from "../../core/postgres/types.ts";
 import { SECRET } from "../../core/postgres/types.ts";
 import { validatePostgresDB } from "../../core/postgres/validate.ts";
+import { ROLE_LABEL } from "../../core/postgres/labels.ts";
+import { podName, podOrdinal, readWriteServiceName } from "../../core/postgres/naming.ts";
+import { decide } from "../../core/agent/decide.ts";
+import type { AgentAction, AgentIntent, Conninfo } from "../../core/agent/types.ts";
+import type { DataPlaneOptions } from "../../sim/data_plane.ts";
 
-/** A mutant: a reconciler with one bug, or the real one behind a buggy client. */
+/** A mutant: a reconciler with one bug, the real one behind a buggy client, or a buggy agent. */
 export interface Mutant {
   name: string;
   /** The bug, in a sentence. */
@@ -26,6 +31,8 @@ export interface Mutant {
   reconciler: Reconciler<PostgresDB>;
   /** Wraps the controller's cluster client, for bugs of the runtime rather than the decisions. */
   wrapClient?: (client: ClusterClient) => ClusterClient;
+  /** The simulated data plane's options: a mutant agent's decision, for bugs of the agent. */
+  dataPlane?: DataPlaneOptions;
   /** Hunted with the user actor (hand deletes and edits of children). @default false */
   userActor?: boolean;
 }
@@ -279,5 +286,119 @@ export const credentialsFromCache: Mutant = {
   userActor: true,
 };
 
+/** The writes of a StatefulSet or Service in `actions`, changed by `change` (a copy). */
+function rewriteWrites(
+  actions: Action[],
+  matches: (object: KubeObject) => boolean,
+  change: (object: KubeObject) => void,
+): Action[] {
+  return actions.map((action) => {
+    if (action.kind !== "create" && action.kind !== "apply" && action.kind !== "update") {
+      return action;
+    }
+    if (!matches(action.object)) return action;
+    const object = structuredClone(action.object);
+    change(object);
+    return { ...action, object };
+  });
+}
+
+/** Mutants of the replication topology: the reconciler's role labels, Services and scaling. */
+export const TOPOLOGY_MUTANTS: readonly Mutant[] = [
+  mutate(
+    "primary-label-in-template",
+    "puts the primary role label in the pod template, so every new pod starts labelled primary",
+    (observed, context) =>
+      rewriteWrites(
+        real(observed, context),
+        (o) => o.kind === "StatefulSet",
+        (o) => {
+          const template = (o.spec as { template: { metadata: { labels: object } } }).template;
+          template.metadata.labels = { ...template.metadata.labels, [ROLE_LABEL]: "primary" };
+        },
+      ),
+  ),
+  mutate(
+    "rw-selects-every-instance",
+    "selects the -rw Service's pods by the instance labels alone, without the role label",
+    (observed, context) =>
+      rewriteWrites(
+        real(observed, context),
+        (o) =>
+          o.kind === "Service" && o.metadata.name === readWriteServiceName(
+              observed.object.metadata
+                .name,
+            ),
+        (o) => {
+          const spec = o.spec as { selector: Record<string, string> };
+          const { [ROLE_LABEL]: _role, ...rest } = spec.selector;
+          spec.selector = rest;
+        },
+      ),
+  ),
+  mutate(
+    "scale-down-removes-primary",
+    "scales the StatefulSet to spec.replicas wherever the primary is, so a scale-down may " +
+      "remove it",
+    (observed, context) => {
+      const validation = validatePostgresDB(observed.object);
+      const actions = real(observed, context);
+      if (!validation.ok) return actions;
+      return rewriteWrites(actions, (o) => o.kind === "StatefulSet", (o) => {
+        (o.spec as { replicas: number }).replicas = validation.spec.replicas;
+      });
+    },
+  ),
+  agentMutant(
+    "standby-follows-a-standby",
+    "an agent configures primary_conninfo for the previous instance (a cascade), not the target",
+    (action, redirect) =>
+      action.kind === "writeConfig" && action.config.role === "standby"
+        ? {
+          ...action,
+          config: { ...action.config, primaryConninfo: redirect(action.config.primaryConninfo) },
+        }
+        : action,
+  ),
+  agentMutant(
+    "clone-from-a-standby",
+    "an agent clones from the previous instance (perhaps a standby), not the target primary",
+    (action, redirect) => {
+      if (action.kind !== "cloneFrom" && action.kind !== "reclone") return action;
+      const conninfo = redirect(action.conninfo);
+      return { ...action, conninfo, upstream: conninfo.host.split(".")[0]! };
+    },
+  ),
+];
+
+/**
+ * A mutant agent: the real operator, and agents whose actions `change` rewrites; `redirect` turns
+ * a conninfo for the target into one for the instance before this one (for ordinals 2 and up).
+ */
+function agentMutant(
+  name: string,
+  bug: string,
+  change: (action: AgentAction, redirect: (c: Conninfo) => Conninfo) => AgentAction,
+): Mutant {
+  const mutantDecide = (obs: Parameters<typeof decide>[0], intent: AgentIntent) => {
+    const actions = decide(obs, intent);
+    const db = intent.headlessService;
+    const ordinal = podOrdinal(db, intent.self);
+    if (ordinal === undefined || ordinal < 2) return actions;
+    const previous = podName(db, ordinal - 1);
+    const redirect = (c: Conninfo): Conninfo => ({
+      ...c,
+      host: `${previous}.${c.host.split(".").slice(1).join(".")}`,
+    });
+    return actions.map((action) => change(action, redirect));
+  };
+  return { name, bug, reconciler: postgresReconciler, dataPlane: { decide: mutantDecide } };
+}
+
 /** Every mutant, the client-side ones last. */
-export const ALL_MUTANTS: readonly Mutant[] = [...MUTANTS, noRetryOnConflict, credentialsFromCache];
+export const ALL_MUTANTS: readonly Mutant[] = [
+  ...MUTANTS,
+  ...TOPOLOGY_MUTANTS,
+  noRetryOnConflict,
+  credentialsFromCache,
+];
