@@ -20,7 +20,12 @@ import { validatePostgresDB } from "../../core/postgres/validate.ts";
 import { ROLE_LABEL } from "../../core/postgres/labels.ts";
 import { podName, podOrdinal, readWriteServiceName } from "../../core/postgres/naming.ts";
 import { decide } from "../../core/agent/decide.ts";
-import type { AgentAction, AgentIntent, Conninfo } from "../../core/agent/types.ts";
+import type {
+  AgentAction,
+  AgentIntent,
+  Conninfo,
+  InstanceObservation,
+} from "../../core/agent/types.ts";
 import type { DataPlaneOptions } from "../../sim/data_plane.ts";
 
 /** A mutant: a reconciler with one bug, the real one behind a buggy client, or a buggy agent. */
@@ -320,67 +325,94 @@ export const TOPOLOGY_MUTANTS: readonly Mutant[] = [
   ),
   mutate(
     "rw-selects-every-instance",
-    "selects the -rw Service's pods by the instance labels alone, without the role label",
-    (observed, context) =>
-      rewriteWrites(
-        real(observed, context),
-        (o) =>
-          o.kind === "Service" && o.metadata.name === readWriteServiceName(
-              observed.object.metadata
-                .name,
-            ),
-        (o) => {
-          const spec = o.spec as { selector: Record<string, string> };
-          const { [ROLE_LABEL]: _role, ...rest } = spec.selector;
-          spec.selector = rest;
-        },
-      ),
-  ),
-  mutate(
-    "scale-down-removes-primary",
-    "scales the StatefulSet to spec.replicas wherever the primary is, so a scale-down may " +
-      "remove it",
+    "builds the -rw Service's selector from the instance labels alone, without the role label",
     (observed, context) => {
-      const validation = validatePostgresDB(observed.object);
-      const actions = real(observed, context);
-      if (!validation.ok) return actions;
-      return rewriteWrites(actions, (o) => o.kind === "StatefulSet", (o) => {
-        (o.spec as { replicas: number }).replicas = validation.spec.replicas;
+      const rw = readWriteServiceName(observed.object.metadata.name);
+      const isRw = (o: KubeObject) => o.kind === "Service" && o.metadata.name === rw;
+      // Its own desired -rw Service lacks the role: the stored one looks right to it as it is.
+      const asDesired = (o: KubeObject | undefined) => {
+        if (!o || !isRw(o)) return o;
+        const copy = structuredClone(o);
+        const spec = copy.spec as { selector?: Record<string, string> };
+        spec.selector = { ...spec.selector, [ROLE_LABEL]: "primary" };
+        return copy;
+      };
+      const view: Observed<PostgresDB> = {
+        ...observed,
+        owned: observed.owned.map((o) => asDesired(o)!),
+        lookup: (ref) => asDesired(observed.lookup(ref)),
+      };
+      return rewriteWrites(real(view, context), isRw, (o) => {
+        const spec = o.spec as { selector: Record<string, string> };
+        const { [ROLE_LABEL]: _role, ...rest } = spec.selector;
+        spec.selector = rest;
       });
     },
   ),
+  {
+    // The primary sits above ordinal 0 only after a lost primary volume: hunted with the user.
+    ...mutate(
+      "scale-down-removes-primary",
+      "scales the StatefulSet to spec.replicas wherever the primary is, so a scale-down may " +
+        "remove it (hunted with the user actor)",
+      (observed, context) => {
+        const validation = validatePostgresDB(observed.object);
+        const actions = real(observed, context);
+        if (!validation.ok) return actions;
+        return rewriteWrites(actions, (o) => o.kind === "StatefulSet", (o) => {
+          (o.spec as { replicas: number }).replicas = validation.spec.replicas;
+        });
+      },
+    ),
+    userActor: true,
+  },
   agentMutant(
     "standby-follows-a-standby",
-    "an agent configures primary_conninfo for the previous instance (a cascade), not the target",
-    (action, redirect) =>
-      action.kind === "writeConfig" && action.config.role === "standby"
-        ? {
-          ...action,
-          config: { ...action.config, primaryConninfo: redirect(action.config.primaryConninfo) },
-        }
-        : action,
+    "an agent points a standby's primary_conninfo at the previous instance (a cascade), not the " +
+      "target primary",
+    (actions, obs, redirect) => {
+      // Once its standby data follows the target, it rewrites the configuration to cascade.
+      const data = obs.data;
+      if (data.kind !== "initialized" || data.config.role !== "standby") return actions;
+      const conninfo = data.config.primaryConninfo;
+      const cascade = redirect(conninfo);
+      // Already cascading: it keeps that configuration, and starts on it.
+      if (conninfo.host === cascade.host) {
+        const stopped = obs.process === "stopped" || obs.process === "crashed";
+        const start: AgentAction = { kind: "start", reason: "cascade" };
+        return stopped ? [start, ...actions.slice(-1)] : actions.slice(-1);
+      }
+      const config = { role: "standby" as const, primaryConninfo: cascade };
+      return [{ kind: "writeConfig", config, reason: "cascade" }, ...actions.slice(-1)];
+    },
   ),
   agentMutant(
     "clone-from-a-standby",
     "an agent clones from the previous instance (perhaps a standby), not the target primary",
-    (action, redirect) => {
-      if (action.kind !== "cloneFrom" && action.kind !== "reclone") return action;
-      const conninfo = redirect(action.conninfo);
-      return { ...action, conninfo, upstream: conninfo.host.split(".")[0]! };
-    },
+    (actions, _obs, redirect) =>
+      actions.map((action) => {
+        if (action.kind !== "cloneFrom" && action.kind !== "reclone") return action;
+        const conninfo = redirect(action.conninfo);
+        return { ...action, conninfo, upstream: conninfo.host.split(".")[0]! };
+      }),
   ),
 ];
 
 /**
- * A mutant agent: the real operator, and agents whose actions `change` rewrites; `redirect` turns
- * a conninfo for the target into one for the instance before this one (for ordinals 2 and up).
+ * A mutant agent: the real operator, and agents whose decisions `change` rewrites; `redirect`
+ * turns a conninfo into one for the instance before this one. Only instances of ordinal 2 and up
+ * are mutated (the instance before them is not the first primary).
  */
 function agentMutant(
   name: string,
   bug: string,
-  change: (action: AgentAction, redirect: (c: Conninfo) => Conninfo) => AgentAction,
+  change: (
+    actions: AgentAction[],
+    obs: InstanceObservation,
+    redirect: (c: Conninfo) => Conninfo,
+  ) => AgentAction[],
 ): Mutant {
-  const mutantDecide = (obs: Parameters<typeof decide>[0], intent: AgentIntent) => {
+  const mutantDecide = (obs: InstanceObservation, intent: AgentIntent) => {
     const actions = decide(obs, intent);
     const db = intent.headlessService;
     const ordinal = podOrdinal(db, intent.self);
@@ -390,7 +422,7 @@ function agentMutant(
       ...c,
       host: `${previous}.${c.host.split(".").slice(1).join(".")}`,
     });
-    return actions.map((action) => change(action, redirect));
+    return change(actions, obs, redirect);
   };
   return { name, bug, reconciler: postgresReconciler, dataPlane: { decide: mutantDecide } };
 }
