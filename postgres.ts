@@ -44,3 +44,7 @@ export { buildStatefulSet } from "./core/postgres/statefulset.ts";
 export { POSTGRES_VERSION, versionMajor } from "./core/postgres/version.ts";
 export { CRDS, postgresDBCrd } from "./crds/postgresdb.ts";
 export * from "./sim/postgres_checks.ts";
+export type { Instance } from "./core/postgres/instances.ts";
+export type { PodReport } from "./core/postgres/replication.ts";
+export type * from "./core/agent/types.ts";
+export type { TimelineHistory, TimelineHistoryEntry } from "./core/agent/timeline.ts";

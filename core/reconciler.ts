@@ -50,8 +50,12 @@ export interface ReconcileResult {
 export interface WatchedKind {
   /** The watched kind. */
   type: TypeRef;
-  /** The key (`namespace/name`) of the object to reconcile when one of these changes. */
-  keyOf?: (object: KubeObject) => string | undefined;
+  /**
+   * The key (`namespace/name`) of the object to reconcile when one of these changes, or undefined
+   * for none. `old` is the previous state of a modified object (absent when it was added or
+   * deleted), so a change that matters to no decision can be ignored.
+   */
+  keyOf?: (object: KubeObject, old?: KubeObject) => string | undefined;
 }
 
 /**

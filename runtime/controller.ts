@@ -148,12 +148,16 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.#byType.set(typeKey(reconciler.for), this.#primary);
     // A watched kind that is also owned shares the owned kind's informer: its `keyOf` maps the
     // objects without an owner (a user's Secret waiting to be adopted, say).
-    const keyOfByType = new Map<string, (object: KubeObject) => string | undefined>();
+    const keyOfByType = new Map<
+      string,
+      (object: KubeObject, old?: KubeObject) => string | undefined
+    >();
     for (const { type, keyOf } of reconciler.watches ?? []) {
       if (keyOf) keyOfByType.set(typeKey(type), keyOf);
     }
     const mapWatched = (type: TypeRef, change: CacheChange) => {
-      const key = keyOfByType.get(typeKey(type))?.(change.object);
+      const old = change.type === "MODIFIED" ? change.old : undefined;
+      const key = keyOfByType.get(typeKey(type))?.(change.object, old);
       if (key !== undefined) this.queue.add(key);
     };
     this.#owned = reconciler.owns.map((type) => {

@@ -77,16 +77,29 @@ function storedLeaves(object: JsonRecord, withStatus: boolean): Map<string, stri
   return leaves;
 }
 
+/**
+ * The `fieldsV1` tree of each entry, encoded once: a write keeps the entries it does not change
+ * (the same objects), and stored objects are never changed in place, so the trees can be shared.
+ */
+const encodedFields = new WeakMap<ManagerEntry, JsonRecord>();
+
 /** `metadata.managedFields` for `entries`, in the real server's shape. */
 export function encodeManagers(entries: ManagerEntry[]): JsonRecord[] {
-  const encoded = entries.map((entry) => ({
-    manager: entry.manager,
-    operation: entry.operation,
-    apiVersion: entry.apiVersion,
-    time: entry.time,
-    fieldsType: "FieldsV1",
-    fieldsV1: toFieldsV1(entry.fields),
-  }));
+  const encoded = entries.map((entry) => {
+    let fieldsV1 = encodedFields.get(entry);
+    if (fieldsV1 === undefined) {
+      fieldsV1 = toFieldsV1(entry.fields);
+      encodedFields.set(entry, fieldsV1);
+    }
+    return {
+      manager: entry.manager,
+      operation: entry.operation,
+      apiVersion: entry.apiVersion,
+      time: entry.time,
+      fieldsType: "FieldsV1",
+      fieldsV1,
+    };
+  });
   decoded.set(encoded, entries);
   return encoded;
 }

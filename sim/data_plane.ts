@@ -188,13 +188,17 @@ export class SimDataPlane implements SimNetwork {
 
   #onChange(change: StoreChange): void {
     const object = change.object;
+    const old = change.type === "MODIFIED" ? change.oldObject : undefined;
     if (change.resource.kind === "Pod" && change.resource.apiVersion === "v1") {
-      if (runsAgent(object)) this.#onPod(object, change.type === "DELETED");
-      else return;
+      if (!runsAgent(object)) return;
+      this.#onPod(object, change.type === "DELETED");
+      // The operator's role labels and the kubelet's conditions change no agent's decision.
+      if (old !== undefined && !agentPodChanged(object, old)) return;
     } else if (change.resource.kind === "PersistentVolumeClaim" && change.type === "DELETED") {
       // The data goes with its claim.
       this.#instances.delete(object.metadata.uid ?? "");
     } else if (change.resource.kind !== POSTGRESDB.kind) return;
+    else if (old !== undefined && !intentChanged(object as PostgresDB, old as PostgresDB)) return;
     this.#wake();
   }
 
@@ -264,7 +268,9 @@ export class SimDataPlane implements SimNetwork {
       `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`)
     );
     for (const agent of agents) moving = this.#runAgent(agent) || moving;
-    const observations = JSON.stringify([...this.#instances.values()].map((i) => i.observe()));
+    // What the agents decide on, in a few fields (not the whole observation: this runs often).
+    let observations = "";
+    for (const instance of this.#instances.values()) observations += signature(instance);
     moving = moving || observations !== this.#lastObservations;
     this.#lastObservations = observations;
     this.#quietRounds = moving ? 0 : this.#quietRounds + 1;
@@ -301,10 +307,9 @@ export class SimDataPlane implements SimNetwork {
   /** Every pod report of the agent's PostgresDB, by pod name (from the pods' annotations). */
   #reportsOf(agent: AgentPod): Map<string, PodReport> {
     const reports = new Map<string, PodReport>();
-    for (const pod of this.#server.peekList(POD)) {
-      if ((pod.metadata.namespace ?? "default") !== agent.namespace) continue;
+    for (const pod of this.#server.peekList(POD, agent.namespace)) {
       if (instanceOfVolume(pod.metadata.labels) !== agent.db) continue;
-      const report = readReport(pod);
+      const { report } = storedReport(pod);
       if (report) reports.set(pod.metadata.name, report);
     }
     return reports;
@@ -314,12 +319,13 @@ export class SimDataPlane implements SimNetwork {
   #maybeWrite(agent: AgentPod, pod: KubeObject): boolean {
     if (agent.writing) return true;
     const report = agent.report!;
-    const stored = readReport(pod);
+    const stored = storedReport(pod);
     const text = reportText(report);
-    if (stored !== undefined && reportText(stored) === text) return false;
+    if (stored.text === text) return false;
     const now = this.#clock.nowMs();
     if (
-      stored !== undefined && reportText(withoutLag(stored)) === reportText(withoutLag(report)) &&
+      stored.report !== undefined &&
+      reportText(withoutLag(stored.report)) === reportText(withoutLag(report)) &&
       now - agent.lastWriteMs < LAG_REPORT_MS
     ) {
       return false;
@@ -327,12 +333,15 @@ export class SimDataPlane implements SimNetwork {
     agent.writing = true;
     agent.lastWriteMs = now;
     this.reportWrites++;
-    const next = structuredClone(pod);
-    delete next.status;
-    delete next.metadata.managedFields;
-    next.metadata.annotations = {
-      ...next.metadata.annotations,
-      [REPORT_ANNOTATION]: JSON.stringify(report),
+    // A shallow copy: the server copies what it stores, and the stored pod is never changed.
+    const { status: _status, ...body } = pod;
+    const { managedFields: _fields, ...metadata } = pod.metadata;
+    const next: KubeObject = {
+      ...body,
+      metadata: {
+        ...metadata,
+        annotations: { ...metadata.annotations, [REPORT_ANNOTATION]: JSON.stringify(report) },
+      },
     };
     this.#client.update(next).catch(() => {}).finally(() => {
       agent.writing = false;
@@ -342,9 +351,57 @@ export class SimDataPlane implements SimNetwork {
   }
 }
 
+/** A stored pod's report and its text, parsed once per stored version (never changed in place). */
+const parsedReports = new WeakMap<
+  KubeObject,
+  { report: PodReport | undefined; text: string | undefined }
+>();
+
+function storedReport(
+  pod: KubeObject,
+): { report: PodReport | undefined; text: string | undefined } {
+  let parsed = parsedReports.get(pod);
+  if (parsed === undefined) {
+    const report = readReport(pod);
+    parsed = { report, text: report === undefined ? undefined : reportText(report) };
+    parsedReports.set(pod, parsed);
+  }
+  return parsed;
+}
+
+/**
+ * True when a pod's change may change an agent's decision: its phase, restarts or deletion (the
+ * agent starts, crashes or stops), or its report (another agent's intent reads the target's).
+ */
+function agentPodChanged(pod: KubeObject, old: KubeObject): boolean {
+  const phase = (o: KubeObject) => (o.status as { phase?: string } | undefined)?.phase;
+  return phase(pod) !== phase(old) || restartsOf(pod) !== restartsOf(old) ||
+    pod.metadata.deletionTimestamp !== old.metadata.deletionTimestamp ||
+    pod.metadata.annotations?.[REPORT_ANNOTATION] !== old.metadata.annotations?.[REPORT_ANNOTATION];
+}
+
+/** True when a PostgresDB's change may change its agents' intent (see `agentIntent`). */
+function intentChanged(db: PostgresDB, old: PostgresDB): boolean {
+  return db.status?.targetPrimary !== old.status?.targetPrimary ||
+    db.status?.primaryTerm !== old.status?.primaryTerm || db.spec?.version !== old.spec?.version ||
+    db.metadata.uid !== old.metadata.uid || db.metadata.deletionTimestamp !== undefined;
+}
+
 /** The report without what changes with every byte of WAL. */
 function withoutLag(report: PodReport): PodReport {
   return { ...report, receivedLsn: 0, replayLsn: 0, lagBytes: 0 };
+}
+
+/** The parts of an instance's observation that change its agent's decision or report. */
+function signature(instance: SimPostgresInstance): string {
+  const obs = instance.observe();
+  const data = obs.data;
+  const receiver = obs.walReceiver;
+  return `${obs.process}:${obs.reportedRole}:${obs.promoting}:${data.kind}:` +
+    `${
+      data.kind === "initialized" ? `${data.systemId}/${data.timeline}/${data.config.role}` : ""
+    }:` +
+    `${obs.receivedLsn}:${obs.replayLsn}:${receiver?.upstream}:${receiver?.streaming};`;
 }
 
 /** True while the instance works on something that ends by itself (the loop must go on). */

@@ -34,3 +34,7 @@ export * from "./recording_client.ts";
 export * from "./harness.ts";
 export * from "./checkers.ts";
 export * from "./schedule.ts";
+export * from "./data_plane.ts";
+export * from "./postgres_instance.ts";
+export * from "./agent_loop.ts";
+export type { WalSegment, WalTruth } from "./wal_truth.ts";

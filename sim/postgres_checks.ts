@@ -10,7 +10,7 @@
 import { controllerOf, type KubeObject } from "../core/object.ts";
 import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
 import { validatePostgresDB } from "../core/postgres/validate.ts";
-import { secretName } from "../core/postgres/naming.ts";
+import { podOrdinal, secretName } from "../core/postgres/naming.ts";
 import { sourceGeneration } from "../core/postgres/labels.ts";
 import { versionMajor } from "../core/postgres/version.ts";
 import {
@@ -278,10 +278,20 @@ export function checkPostgresConverged(harness: Pick<Harness, "cluster">): strin
       );
     }
     const [sts] = controlled(uid, "StatefulSet") as Any[];
+    // A scale-down below the target primary's ordinal is held (and reported) until switchover.
+    const targetOrdinal = podOrdinal(db.metadata.name, status.targetPrimary ?? "") ?? 0;
+    const wantReplicas = Math.max(validation.spec.replicas, targetOrdinal + 1);
+    const scaleDown = status.conditions?.find((c) => c.type === "ScaleDown");
+    if (wantReplicas > validation.spec.replicas && scaleDown?.status !== "False") {
+      problems.push(`${name}: the scale-down held for the primary is not reported`);
+    } else if (wantReplicas === validation.spec.replicas && scaleDown !== undefined) {
+      problems.push(`${name}: ScaleDown reported with nothing held`);
+    }
     if (!sts) problems.push(`${name}: no StatefulSet`);
-    else if (sts.spec.replicas !== validation.spec.replicas) {
+    else if (sts.spec.replicas !== wantReplicas) {
       problems.push(
-        `${name}: StatefulSet has ${sts.spec.replicas} replicas, spec ${validation.spec.replicas}`,
+        `${name}: StatefulSet has ${sts.spec.replicas} replicas, spec ${validation.spec.replicas}` +
+          (wantReplicas === validation.spec.replicas ? "" : ` (held at ${wantReplicas})`),
       );
     } else if (
       !sts.spec.template.spec.containers[0].image.endsWith(`:${validation.spec.version}`)

@@ -73,6 +73,11 @@ export interface Subject {
   checkers(): Checker[];
   /** End-state checks after convergence: problems found. */
   converged?(harness: Harness): string[];
+  /**
+   * Options of the simulated cluster (a mutant data plane, say); a schedule's own `cluster`
+   * options take precedence.
+   */
+  cluster?: Omit<SimClusterOptions, "seed">;
 }
 
 /** The outcome of a run. */
@@ -132,9 +137,10 @@ export async function runSchedule(
     ...(schedule.crashAfterWrites ? { crashAfterWrites: schedule.crashAfterWrites } : {}),
     ...(subject.wrapClient ? { wrapClient: subject.wrapClient } : {}),
   };
-  const harness = new Harness(
-    schedule.cluster ? { ...harnessOptions, cluster: schedule.cluster } : harnessOptions,
-  );
+  const cluster = subject.cluster || schedule.cluster
+    ? { ...subject.cluster, ...schedule.cluster }
+    : undefined;
+  const harness = new Harness(cluster ? { ...harnessOptions, cluster } : harnessOptions);
   await harness.start();
   const steps = [...schedule.steps].sort((a, b) => a.atMs - b.atMs);
   const deletedSecrets = new Map<string, KubeObject>();

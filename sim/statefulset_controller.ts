@@ -123,6 +123,9 @@ export class StatefulSetController {
     }
   }
 
+  /** The revision of each stored StatefulSet version. */
+  readonly #revisions = new WeakMap<KubeObject, string>();
+
   #mark(key: string): void {
     this.#batch.mark(key);
   }
@@ -144,7 +147,12 @@ export class StatefulSetController {
     const { namespace, name } = parseObjectKey(key);
     const sts = this.#server.peek(STS, name, namespace);
     if (!sts || sts.metadata.deletionTimestamp) return;
-    const revision = statefulSetRevision(sts);
+    // Stored objects are replaced, never changed: the template's hash is computed once per version.
+    let revision = this.#revisions.get(sts);
+    if (revision === undefined) {
+      revision = statefulSetRevision(sts);
+      this.#revisions.set(sts, revision);
+    }
     this.#sync(sts, this.#pods(sts), revision);
     this.#writeStatus(sts, revision);
   }

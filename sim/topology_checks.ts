@@ -81,8 +81,14 @@ export function readWriteChecker(): Checker {
   };
 }
 
-/** Every running standby's WAL receiver points at the target primary, never elsewhere. */
+/**
+ * Every running standby's WAL receiver points at the target primary: it never streams from
+ * another instance, and it retries only the target or a former target (after a retarget, a
+ * standby still configured for the old target retries it until its agent follows the new one).
+ */
 export function streamsFromPrimaryChecker(): Checker {
+  /** The targets each PostgresDB has had, by `namespace/name/uid`. */
+  const targets = new Map<string, Set<string>>();
   return {
     name: "standbys follow the target primary",
     onCommit(change, { harness }) {
@@ -97,11 +103,18 @@ export function streamsFromPrimaryChecker(): Checker {
       const db = harness.cluster.server.peek(POSTGRESDB, owner[1], owner[0]) as PostgresDB;
       const target = db?.status?.targetPrimary;
       if (target === undefined) return undefined;
+      const key = `${owner.join("/")}/${db.metadata.uid}`;
+      const former = targets.get(key) ?? new Set<string>();
+      former.add(target);
+      targets.set(key, former);
       for (const pod of podsOf(harness, ...owner)) {
         const instance = harness.cluster.dataPlane?.instanceOfPod(owner[0], pod.metadata.name);
-        const upstream = instance?.walReceiver?.upstream;
-        if (upstream !== undefined && upstream !== target) {
-          return `${pod.metadata.name} streams from ${upstream}, not the target primary ${target}`;
+        const receiver = instance?.walReceiver;
+        if (receiver === undefined || receiver.upstream === target) continue;
+        if (receiver.streaming || !former.has(receiver.upstream)) {
+          return `${pod.metadata.name} ${
+            receiver.streaming ? "streams" : "retries"
+          } from ${receiver.upstream}, not the target primary ${target}`;
         }
       }
       return undefined;

@@ -275,7 +275,7 @@ export function buildReport(
     report.systemId = obs.data.systemId;
     report.timeline = obs.data.timeline;
     report.history = obs.data.history;
-  }
+  } else if (obs.data.kind === "initializing") report.initializing = obs.data.by;
   if (role === "primary") report.lagBytes = 0;
   else if (intent.primary) {
     report.lagBytes = Math.max(0, intent.primary.flushLsn - obs.replayLsn);

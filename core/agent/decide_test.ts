@@ -231,3 +231,15 @@ Deno.test("canFollow() accepts the primary's timeline and its ancestors up to th
   assert.ok(!canFollow({ timeline: 2, history: [], lsn: 201 }, primary).ok);
   assert.ok(!canFollow({ timeline: 4, history: [], lsn: 1 }, primary).ok);
 });
+
+Deno.test("decide() reports what initialises the data directory, and nothing once empty or usable", () => {
+  const reportOf = (o: InstanceObservation) => {
+    const last = decide(o, intent({ self: "db-1" })).at(-1);
+    return last?.kind === "report" ? last.status : undefined;
+  };
+  const cloning = obs({ data: { kind: "initializing", by: "clone", upstream: "db-0" } });
+  assert.equal(reportOf(cloning)?.initializing, "clone");
+  assert.equal(reportOf(cloning)?.systemId, undefined);
+  assert.equal(reportOf(obs({ data: { kind: "empty" } }))?.initializing, undefined);
+  assert.equal(reportOf(obs())?.initializing, undefined);
+});

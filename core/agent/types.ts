@@ -163,6 +163,12 @@ export interface InstanceReport {
   ready: boolean;
   /** The data's system identifier, once there is data. */
   systemId?: string;
+  /**
+   * Present while `initdb` or a clone writes the data directory (which of the two); absent once
+   * the data is usable and while the directory is empty. The operator tells an empty target
+   * primary (its volume was lost) from one being initialised by it.
+   */
+  initializing?: "initdb" | "clone";
   /** The timeline, once there is data. */
   timeline?: number;
   /** The timeline history, once there is data. */

@@ -34,6 +34,7 @@ import { createStep, NO_STEP, normalEvent, type Step, withoutServerFields } from
 import { buildStatefulSet, observedStorage } from "./statefulset.ts";
 import { type ExtraConditions, READY, statefulSetReadiness, type StatusInput } from "./status.ts";
 import { statusActions } from "./status_actions.ts";
+import { chooseTarget, heldReplicas, PRIMARY_DATA_LOST, SCALE_DOWN } from "./target.ts";
 import type { PostgresDB, ValidSpec } from "./types.ts";
 
 /**
@@ -47,23 +48,39 @@ export function convergeActions(
   context: ReconcileContext,
 ): Action[] {
   const kept = keepClaimTemplates(children.statefulSet, spec);
+  const choice = chooseTarget(db, children.instances ?? []);
+  const held = heldReplicas(db.metadata.name, spec.replicas, choice.targetPrimary);
   const steps = [
     credentialsStep(db, spec, children, context),
     serviceStep(db, buildHeadlessService(db, spec), children.service),
     serviceStep(db, buildRoleService(db, spec, "primary"), children.readWrite),
     serviceStep(db, buildRoleService(db, spec, "standby"), children.readOnly),
     ...agentIdentitySteps(db, spec, children),
-    statefulSetStep(db, spec, children.statefulSet, kept.claimTemplates),
+    statefulSetStep(db, spec, children.statefulSet, kept.claimTemplates, held.replicas),
   ];
   const childWrites = steps.flatMap((step) => step.writes);
   // Role labels follow the reports; they change nothing the StatefulSet's readiness describes.
-  const writes = [...childWrites, ...roleLabelStep(db, children).writes];
+  const writes = [...childWrites, ...roleLabelStep(children, choice).writes];
   const events = steps.flatMap((step) => step.events);
-  const replication = replicationStatus(db, children.instances ?? [], spec.replicas);
+  if (choice.retarget !== undefined) {
+    events.push({
+      kind: "emitEvent",
+      regarding: db,
+      type: "Warning",
+      eventReason: PRIMARY_DATA_LOST,
+      message: choice.retarget.message,
+    });
+  }
+  const replication = replicationStatus(db, children.instances ?? [], spec.replicas, choice);
+  const set = [...kept.conditions.set, replication.condition];
+  if (held.condition !== undefined) set.push(held.condition);
+  const remove = held.condition === undefined
+    ? [...kept.conditions.remove, SCALE_DOWN]
+    : kept.conditions.remove;
   const input: StatusInput = {
     ...readiness(db, spec, children.statefulSet, childWrites.length > 0),
     replication,
-    extra: { ...kept.conditions, set: [...kept.conditions.set, replication.condition] },
+    extra: { set, remove },
   };
   const wasReady = findCondition(db.status?.conditions, READY)?.status === "True";
   if (input.ready && !wasReady) {
@@ -160,8 +177,10 @@ function statefulSetStep(
   spec: ValidSpec,
   observed: KubeObject | undefined,
   claimTemplates: unknown,
+  replicas: number,
 ): Step {
-  const built = buildStatefulSet(db, spec);
+  // The spec's replicas, or more while the target primary's ordinal is not below them.
+  const built = buildStatefulSet(db, { ...spec, replicas });
   // Create, never apply, a StatefulSet the cache does not hold: if the cache is only behind,
   // the existing one may have other (immutable) claim templates, and creating it fails
   // harmlessly with AlreadyExists where applying would be rejected as an invalid update.
@@ -181,9 +200,9 @@ function statefulSetStep(
   const before = (observed.spec as { replicas?: number } | undefined)?.replicas;
   return {
     writes: [{ kind: "update", object, reason: diff.reason }],
-    events: before === spec.replicas
+    events: before === replicas
       ? []
-      : [normalEvent(db, "Scaled", `Scaling from ${before ?? 0} to ${spec.replicas} instances`)],
+      : [normalEvent(db, "Scaled", `Scaling from ${before ?? 0} to ${replicas} instances`)],
   };
 }
 

@@ -14,8 +14,9 @@ import {
   buildInstanceRoleBinding,
   buildInstanceServiceAccount,
 } from "./instance_rbac.ts";
-import { roleLabelWrites, targetOf } from "./instances.ts";
+import { roleLabelWrites } from "./instances.ts";
 import { createStep, NO_STEP, type Step, withoutServerFields } from "./step.ts";
+import type { TargetChoice } from "./target.ts";
 import type { PostgresDB, ValidSpec } from "./types.ts";
 
 /** The agents' ServiceAccount, Role and RoleBinding. */
@@ -44,9 +45,9 @@ function repairStep(
   return { writes: [{ kind: "update", object, reason }], events: [] };
 }
 
-/** The role labels of the StatefulSet's pods, from their agents' reports. */
-export function roleLabelStep(db: PostgresDB, children: Children): Step {
-  const { targetPrimary, primaryTerm } = targetOf(db);
+/** The role labels of the StatefulSet's pods, from their agents' reports and the target. */
+export function roleLabelStep(children: Children, choice: TargetChoice): Step {
+  const { targetPrimary, primaryTerm } = choice;
   return {
     writes: roleLabelWrites(children.instances ?? [], targetPrimary, primaryTerm),
     events: [],

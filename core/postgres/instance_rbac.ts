@@ -37,7 +37,8 @@ export function buildInstanceRole(db: PostgresDB, spec: ValidSpec): KubeObject {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "Role",
     metadata: metadata(db, spec),
-    rules: structuredClone(INSTANCE_RULES) as unknown as Record<string, unknown>[],
+    // A copy of the constant (JSON is much faster than structuredClone on every reconcile).
+    rules: JSON.parse(JSON.stringify(INSTANCE_RULES)),
   };
 }
 

@@ -7,12 +7,13 @@
  */
 
 import type { Action } from "../actions.ts";
-import type { ConditionInput } from "../conditions.ts";
+import { type ConditionInput, findCondition } from "../conditions.ts";
 import { controllerOf, type KubeObject } from "../object.ts";
 import type { Observed } from "../reconciler.ts";
 import { ROLE_LABEL, type RoleLabel } from "./labels.ts";
 import { podName } from "./naming.ts";
-import { FIRST_TERM, isFresh, type PodReport, readReport } from "./replication.ts";
+import { isFresh, type PodReport, readReport } from "./replication.ts";
+import { PRIMARY_DATA_LOST, type TargetChoice } from "./target.ts";
 import { type InstanceStatus, POD, type PostgresDB } from "./types.ts";
 import { MAX_REPLICAS } from "./validate.ts";
 
@@ -43,14 +44,6 @@ export function findInstances(
   return found;
 }
 
-/** The target primary and its term: kept from the status, or `<name>-0` in term 1 at bootstrap. */
-export function targetOf(db: PostgresDB): { targetPrimary: string; primaryTerm: number } {
-  return {
-    targetPrimary: db.status?.targetPrimary ?? podName(db.metadata.name, 0),
-    primaryTerm: db.status?.primaryTerm ?? FIRST_TERM,
-  };
-}
-
 /**
  * The role label a pod must carry: `primary` on the target primary once its report of the current
  * term says primary; `standby` on a pod whose report says standby; none otherwise.
@@ -78,13 +71,13 @@ export function roleLabelWrites(
     const want = wantedRole(instance, targetPrimary, primaryTerm);
     const have = instance.pod.metadata.labels?.[ROLE_LABEL];
     if (have === want) continue;
-    const pod = structuredClone(instance.pod);
-    delete pod.status;
-    delete pod.metadata.managedFields;
-    const labels = { ...pod.metadata.labels };
+    // A shallow copy without status and managed fields: the write sends it, nothing changes it.
+    const { status: _status, ...body } = instance.pod;
+    const { managedFields: _fields, ...metadata } = instance.pod.metadata;
+    const labels = { ...metadata.labels };
     if (want === undefined) delete labels[ROLE_LABEL];
     else labels[ROLE_LABEL] = want;
-    pod.metadata.labels = labels;
+    const pod: KubeObject = { ...body, metadata: { ...metadata, labels } };
     const reason = `role label: want ${JSON.stringify(want ?? null)}, have ${
       JSON.stringify(have ?? null)
     }`;
@@ -111,13 +104,17 @@ export interface ReplicationStatus {
   condition: ConditionInput;
 }
 
-/** The replication facts of the status, from the reports, for `replicas` instances asked for. */
+/**
+ * The replication facts of the status, from the reports, for `replicas` instances asked for, with
+ * the target `choice` made for this reconcile.
+ */
 export function replicationStatus(
   db: PostgresDB,
   instances: readonly Instance[],
   replicas: number,
+  choice: TargetChoice,
 ): ReplicationStatus {
-  const { targetPrimary, primaryTerm } = targetOf(db);
+  const { targetPrimary, primaryTerm } = choice;
   const target = instances.find((i) => i.pod.metadata.name === targetPrimary);
   const primary = target && wantedRole(target, targetPrimary, primaryTerm) === "primary"
     ? targetPrimary
@@ -134,6 +131,23 @@ export function replicationStatus(
     streamingStandbys: streaming,
     condition: replicatingCondition(targetPrimary, primary, streaming, replicas - 1),
   };
+  const previous = findCondition(db.status?.conditions, "Replicating");
+  if (choice.retarget !== undefined) {
+    status.condition = {
+      type: "Replicating",
+      status: "False",
+      reason: PRIMARY_DATA_LOST,
+      message: choice.retarget.message,
+    };
+  } else if (primary === undefined && previous?.reason === PRIMARY_DATA_LOST) {
+    // Until the new primary runs, the condition keeps saying why it was chosen.
+    status.condition = {
+      type: "Replicating",
+      status: "False",
+      reason: PRIMARY_DATA_LOST,
+      message: previous.message ?? "",
+    };
+  }
   if (primary !== undefined) status.currentPrimary = primary;
   return status;
 }

@@ -27,7 +27,8 @@ import { controllerOf, objectKey } from "../object.ts";
 import type { Observed, ReconcileContext, Reconciler, ReconcileResult } from "../reconciler.ts";
 import { classify, credentialsLiveReads } from "./classify.ts";
 import { convergeActions } from "./converge.ts";
-import { instanceOfVolume, managedByLabels, MANAGER } from "./labels.ts";
+import { instanceOfVolume, managedByLabels, MANAGER, ROLE_LABEL } from "./labels.ts";
+import { REPORT_ANNOTATION } from "./replication.ts";
 import { ownerOfCredentialsSecret } from "./naming.ts";
 import {
   blockedActions,
@@ -102,6 +103,25 @@ export function reconcilePostgresDB(
   }
 }
 
+/**
+ * The PostgresDB to wake for a change of one of its instances' pods: on a pod added or deleted, and
+ * on a modified pod only when something the reconcile reads changed (its report, its role label,
+ * its deletion or its owner), not on the kubelet's status updates.
+ */
+function instanceChangeKey(pod: KubeObject, old?: KubeObject): string | undefined {
+  if (old !== undefined && !instanceFactsChanged(pod, old)) return undefined;
+  return instanceKey(pod);
+}
+
+function instanceFactsChanged(pod: KubeObject, old: KubeObject): boolean {
+  const a = pod.metadata;
+  const b = old.metadata;
+  return a.annotations?.[REPORT_ANNOTATION] !== b.annotations?.[REPORT_ANNOTATION] ||
+    a.labels?.[ROLE_LABEL] !== b.labels?.[ROLE_LABEL] ||
+    a.deletionTimestamp !== b.deletionTimestamp || a.uid !== b.uid ||
+    controllerOf(pod)?.uid !== controllerOf(old)?.uid;
+}
+
 /** The PostgresDB whose instance a pod (or a volume) is, by its selector labels. */
 function instanceKey(object: KubeObject): string | undefined {
   const name = instanceOfVolume(object.metadata.labels);
@@ -134,7 +154,7 @@ export const postgresReconciler: Reconciler<PostgresDB> = {
       },
     },
     // An instance's pod (the StatefulSet's, not the PostgresDB's): a report wakes its PostgresDB.
-    { type: POD, keyOf: instanceKey },
+    { type: POD, keyOf: instanceChangeKey },
     // PVCs carry the StatefulSet's selector labels: a volume coming or going wakes its PostgresDB.
     {
       type: PVC,

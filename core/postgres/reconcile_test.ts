@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import type { Action } from "../actions.ts";
 import type { KubeObject } from "../object.ts";
 import { observe } from "../reconciler.ts";
-import { classify, credentialsLiveReads, reconcilePostgresDB } from "./reconcile.ts";
+import {
+  classify,
+  credentialsLiveReads,
+  postgresReconciler,
+  reconcilePostgresDB,
+} from "./reconcile.ts";
+import { ROLE_LABEL } from "./labels.ts";
+import { REPORT_ANNOTATION } from "./replication.ts";
 import type { PostgresDB } from "./types.ts";
 import { random, sample, stored } from "../../tests/support/fixtures.ts";
 
@@ -326,4 +333,32 @@ Deno.test("reconcile() is not Ready while a rollout has not updated every instan
   const status = run(db, children).find((a) => a.kind === "patchStatus");
   assert.ok(status?.kind === "patchStatus");
   assert.equal(status.status.ready, false, "old pods ready is not ready");
+});
+
+Deno.test("postgresReconciler wakes a PostgresDB on its pods' reports and role labels, not on kubelet status", () => {
+  const watch = postgresReconciler.watches!.find((w) => w.type.kind === "Pod")!;
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: "db-0",
+      namespace: "default",
+      uid: "p1",
+      labels: { "app.kubernetes.io/instance": "db", "app.kubernetes.io/name": "postgres" },
+    },
+    status: { phase: "Pending" },
+  };
+  const key = watch.keyOf!(pod);
+  assert.equal(key, "default/db", "an added pod wakes it");
+  assert.equal(watch.keyOf!({ ...pod, status: { phase: "Running" } }, pod), undefined);
+  const reported = {
+    ...pod,
+    metadata: { ...pod.metadata, annotations: { [REPORT_ANNOTATION]: "{}" } },
+  };
+  assert.equal(watch.keyOf!(reported, pod), key);
+  const labelled = {
+    ...pod,
+    metadata: { ...pod.metadata, labels: { ...pod.metadata.labels, [ROLE_LABEL]: "primary" } },
+  };
+  assert.equal(watch.keyOf!(labelled, pod), key);
 });

@@ -35,8 +35,8 @@ export function createStep(db: PostgresDB, object: KubeObject, reason: string): 
 
 /** A copy of a stored object to write back: no status, no managed fields. */
 export function withoutServerFields(object: KubeObject): KubeObject {
-  const copy = structuredClone(object);
-  delete copy.status;
-  delete copy.metadata.managedFields;
-  return copy;
+  // Leave the status and the managed fields out before copying: they are most of the object.
+  const { status: _status, ...body } = object;
+  const { managedFields: _fields, ...metadata } = object.metadata;
+  return structuredClone({ ...body, metadata });
 }

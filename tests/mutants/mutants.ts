@@ -17,8 +17,18 @@ import { SOURCE_GENERATION } from "../../core/postgres/labels.ts";
 import type { PostgresDB } from "../../core/postgres/types.ts";
 import { SECRET } from "../../core/postgres/types.ts";
 import { validatePostgresDB } from "../../core/postgres/validate.ts";
+import { ROLE_LABEL } from "../../core/postgres/labels.ts";
+import { podName, podOrdinal, readWriteServiceName } from "../../core/postgres/naming.ts";
+import { decide } from "../../core/agent/decide.ts";
+import type {
+  AgentAction,
+  AgentIntent,
+  Conninfo,
+  InstanceObservation,
+} from "../../core/agent/types.ts";
+import type { DataPlaneOptions } from "../../sim/data_plane.ts";
 
-/** A mutant: a reconciler with one bug, or the real one behind a buggy client. */
+/** A mutant: a reconciler with one bug, the real one behind a buggy client, or a buggy agent. */
 export interface Mutant {
   name: string;
   /** The bug, in a sentence. */
@@ -26,6 +36,8 @@ export interface Mutant {
   reconciler: Reconciler<PostgresDB>;
   /** Wraps the controller's cluster client, for bugs of the runtime rather than the decisions. */
   wrapClient?: (client: ClusterClient) => ClusterClient;
+  /** The simulated data plane's options: a mutant agent's decision, for bugs of the agent. */
+  dataPlane?: DataPlaneOptions;
   /** Hunted with the user actor (hand deletes and edits of children). @default false */
   userActor?: boolean;
 }
@@ -279,5 +291,146 @@ export const credentialsFromCache: Mutant = {
   userActor: true,
 };
 
+/** The writes of a StatefulSet or Service in `actions`, changed by `change` (a copy). */
+function rewriteWrites(
+  actions: Action[],
+  matches: (object: KubeObject) => boolean,
+  change: (object: KubeObject) => void,
+): Action[] {
+  return actions.map((action) => {
+    if (action.kind !== "create" && action.kind !== "apply" && action.kind !== "update") {
+      return action;
+    }
+    if (!matches(action.object)) return action;
+    const object = structuredClone(action.object);
+    change(object);
+    return { ...action, object };
+  });
+}
+
+/** Mutants of the replication topology: the reconciler's role labels, Services and scaling. */
+export const TOPOLOGY_MUTANTS: readonly Mutant[] = [
+  mutate(
+    "primary-label-in-template",
+    "puts the primary role label in the pod template, so every new pod starts labelled primary",
+    (observed, context) =>
+      rewriteWrites(
+        real(observed, context),
+        (o) => o.kind === "StatefulSet",
+        (o) => {
+          const template = (o.spec as { template: { metadata: { labels: object } } }).template;
+          template.metadata.labels = { ...template.metadata.labels, [ROLE_LABEL]: "primary" };
+        },
+      ),
+  ),
+  mutate(
+    "rw-selects-every-instance",
+    "builds the -rw Service's selector from the instance labels alone, without the role label",
+    (observed, context) => {
+      const rw = readWriteServiceName(observed.object.metadata.name);
+      const isRw = (o: KubeObject) => o.kind === "Service" && o.metadata.name === rw;
+      // Its own desired -rw Service lacks the role: the stored one looks right to it as it is.
+      const asDesired = (o: KubeObject | undefined) => {
+        if (!o || !isRw(o)) return o;
+        const copy = structuredClone(o);
+        const spec = copy.spec as { selector?: Record<string, string> };
+        spec.selector = { ...spec.selector, [ROLE_LABEL]: "primary" };
+        return copy;
+      };
+      const view: Observed<PostgresDB> = {
+        ...observed,
+        owned: observed.owned.map((o) => asDesired(o)!),
+        lookup: (ref) => asDesired(observed.lookup(ref)),
+      };
+      return rewriteWrites(real(view, context), isRw, (o) => {
+        const spec = o.spec as { selector: Record<string, string> };
+        const { [ROLE_LABEL]: _role, ...rest } = spec.selector;
+        spec.selector = rest;
+      });
+    },
+  ),
+  {
+    // The primary sits above ordinal 0 only after a lost primary volume: hunted with the user.
+    ...mutate(
+      "scale-down-removes-primary",
+      "scales the StatefulSet to spec.replicas wherever the primary is, so a scale-down may " +
+        "remove it (hunted with the user actor)",
+      (observed, context) => {
+        const validation = validatePostgresDB(observed.object);
+        const actions = real(observed, context);
+        if (!validation.ok) return actions;
+        return rewriteWrites(actions, (o) => o.kind === "StatefulSet", (o) => {
+          (o.spec as { replicas: number }).replicas = validation.spec.replicas;
+        });
+      },
+    ),
+    userActor: true,
+  },
+  agentMutant(
+    "standby-follows-a-standby",
+    "an agent points a standby's primary_conninfo at the previous instance (a cascade), not the " +
+      "target primary",
+    (actions, obs, redirect) => {
+      // Once its standby data follows the target, it rewrites the configuration to cascade.
+      const data = obs.data;
+      if (data.kind !== "initialized" || data.config.role !== "standby") return actions;
+      const conninfo = data.config.primaryConninfo;
+      const cascade = redirect(conninfo);
+      // Already cascading: it keeps that configuration, and starts on it.
+      if (conninfo.host === cascade.host) {
+        const stopped = obs.process === "stopped" || obs.process === "crashed";
+        const start: AgentAction = { kind: "start", reason: "cascade" };
+        return stopped ? [start, ...actions.slice(-1)] : actions.slice(-1);
+      }
+      const config = { role: "standby" as const, primaryConninfo: cascade };
+      return [{ kind: "writeConfig", config, reason: "cascade" }, ...actions.slice(-1)];
+    },
+  ),
+  agentMutant(
+    "clone-from-a-standby",
+    "an agent clones from the previous instance (perhaps a standby), not the target primary",
+    (actions, _obs, redirect) =>
+      actions.map((action) => {
+        if (action.kind !== "cloneFrom" && action.kind !== "reclone") return action;
+        const conninfo = redirect(action.conninfo);
+        return { ...action, conninfo, upstream: conninfo.host.split(".")[0]! };
+      }),
+  ),
+];
+
+/**
+ * A mutant agent: the real operator, and agents whose decisions `change` rewrites; `redirect`
+ * turns a conninfo into one for the instance before this one. Only instances of ordinal 2 and up
+ * are mutated (the instance before them is not the first primary).
+ */
+function agentMutant(
+  name: string,
+  bug: string,
+  change: (
+    actions: AgentAction[],
+    obs: InstanceObservation,
+    redirect: (c: Conninfo) => Conninfo,
+  ) => AgentAction[],
+): Mutant {
+  const mutantDecide = (obs: InstanceObservation, intent: AgentIntent) => {
+    const actions = decide(obs, intent);
+    const db = intent.headlessService;
+    const ordinal = podOrdinal(db, intent.self);
+    if (ordinal === undefined || ordinal < 2) return actions;
+    const previous = podName(db, ordinal - 1);
+    const redirect = (c: Conninfo): Conninfo => ({
+      ...c,
+      host: `${previous}.${c.host.split(".").slice(1).join(".")}`,
+    });
+    return change(actions, obs, redirect);
+  };
+  return { name, bug, reconciler: postgresReconciler, dataPlane: { decide: mutantDecide } };
+}
+
 /** Every mutant, the client-side ones last. */
-export const ALL_MUTANTS: readonly Mutant[] = [...MUTANTS, noRetryOnConflict, credentialsFromCache];
+export const ALL_MUTANTS: readonly Mutant[] = [
+  ...MUTANTS,
+  ...TOPOLOGY_MUTANTS,
+  noRetryOnConflict,
+  credentialsFromCache,
+];

@@ -1,4 +1,5 @@
 // Goal: the checkers catch real bug patterns. Each test-only mutant of the PostgresDB reconciler
+// (or of the simulated instance agent)
 // must be caught by the checker that guards its rule, within a bounded campaign on a fixed seed.
 // Method: the same fast-check campaign as the property suite, against each mutant.
 import assert from "node:assert/strict";
@@ -17,6 +18,11 @@ const EXPECTED: Record<string, string> = {
   "claim-template-rewritten": "no writes to immutable fields",
   "no-retry-on-conflict": "liveness",
   "credentials-from-cache": "credentials never regenerated or overwritten",
+  "primary-label-in-template": "at most one primary label",
+  "rw-selects-every-instance": "-rw never selects a standby",
+  "scale-down-removes-primary": "scale-down keeps the primary",
+  "standby-follows-a-standby": "standbys follow the target primary",
+  "clone-from-a-standby": "no clone from a standby",
 };
 
 for (const mutant of ALL_MUTANTS) {

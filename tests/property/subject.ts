@@ -19,5 +19,6 @@ export function postgresSubject(mutant?: Mutant): Subject {
     converged: checkPostgresConverged,
   };
   if (mutant?.wrapClient) subject.wrapClient = mutant.wrapClient;
+  if (mutant?.dataPlane) subject.cluster = { dataPlane: mutant.dataPlane };
   return subject;
 }

@@ -97,3 +97,78 @@ Deno.test("replication: scale 3 -> 1 -> 3 keeps the primary; standbys come back 
   assert.deepEqual(checkReplicationConverged(w), []);
   await w.controller.stop();
 });
+
+/** Deletes the primary's claim and pod: the StatefulSet brings the pod back on an empty volume. */
+async function losePrimaryVolume(w: TestWorld): Promise<void> {
+  await w.remove("PersistentVolumeClaim", "v1", "data-my-postgres-0");
+  await w.remove("Pod", "v1", "my-postgres-0");
+  await w.converge();
+}
+
+function systemIds(w: TestWorld): (string | undefined)[] {
+  return ["my-postgres-0", "my-postgres-1", "my-postgres-2"].map((pod) => {
+    const data = w.cluster.dataPlane!.instanceOfPod("default", pod)?.observe().data;
+    return data?.kind === "initialized" ? data.systemId : undefined;
+  });
+}
+
+Deno.test("replication: a primary whose volume was lost is replaced by the most advanced standby and clones from it", async () => {
+  const w = await world(15);
+  await w.applyYaml(sampleYaml({ replicas: 3 }));
+  await w.converge();
+  const [system] = systemIds(w);
+  const clones = w.cluster.dataPlane!.clones.length;
+  await losePrimaryVolume(w);
+  const db = w.db("my-postgres");
+  assert.equal(db.status?.targetPrimary, "my-postgres-1", "equal WAL: the lowest ordinal");
+  assert.equal(db.status?.primaryTerm, 2);
+  assert.equal(db.status?.currentPrimary, "my-postgres-1");
+  assert.equal(db.status?.streamingStandbys, 2);
+  assert.equal(db.status?.ready, true);
+  assert.deepEqual(roles(w), {
+    "my-postgres-0": "standby",
+    "my-postgres-1": "primary",
+    "my-postgres-2": "standby",
+  });
+  // No initdb: every instance holds the cluster's first system; the lost one was cloned again.
+  assert.deepEqual(systemIds(w), [system, system, system]);
+  assert.deepEqual(
+    w.cluster.dataPlane!.clones.slice(clones).map((c) => [c.instance, c.upstream, c.upstreamRole]),
+    [["my-postgres-0", "my-postgres-1", "primary"]],
+  );
+  const events = w.cluster.objects().filter((o) =>
+    o.kind === "Event" && (o as Any).reason === "PrimaryDataLost"
+  ) as Any[];
+  assert.equal(events.length, 1);
+  assert.equal(events[0].type, "Warning");
+  assert.match(events[0].note ?? events[0].message, /"my-postgres-0" has an empty data directory/);
+  assert.deepEqual(checkReplicationConverged(w), []);
+  await w.controller.stop();
+});
+
+Deno.test("replication: a scale-down that would remove the primary is held at its ordinal and reported", async () => {
+  const w = await world(16);
+  await w.applyYaml(sampleYaml({ replicas: 3 }));
+  await w.converge();
+  await losePrimaryVolume(w);
+  assert.equal(w.db("my-postgres").status?.targetPrimary, "my-postgres-1");
+  await w.applyYaml(sampleYaml({ replicas: 1 }));
+  await w.converge();
+  const sts = w.find("StatefulSet", "my-postgres") as Any;
+  assert.equal(sts.spec.replicas, 2, "held at the primary's ordinal + 1");
+  const db = w.db("my-postgres");
+  const held = db.status?.conditions?.find((c) => c.type === "ScaleDown");
+  assert.equal(held?.status, "False");
+  assert.equal(held?.reason, "PrimaryAboveReplicas");
+  assert.match(held?.message ?? "", /would remove the primary "my-postgres-1": keeping 2/);
+  assert.equal(db.status?.ready, true);
+  assert.deepEqual(roles(w), { "my-postgres-0": "standby", "my-postgres-1": "primary" });
+  await w.applyYaml(sampleYaml({ replicas: 3 }));
+  await w.converge();
+  assert.equal((w.find("StatefulSet", "my-postgres") as Any).spec.replicas, 3);
+  const after = w.db("my-postgres");
+  assert.equal(after.status?.conditions?.find((c) => c.type === "ScaleDown"), undefined);
+  assert.equal(after.status?.streamingStandbys, 2);
+  assert.deepEqual(checkReplicationConverged(w), []);
+  await w.controller.stop();
+});
