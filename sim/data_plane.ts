@@ -91,6 +91,8 @@ export class SimDataPlane implements SimNetwork {
   readonly #instances = new Map<string, SimPostgresInstance>();
   /** Running agent pods by pod uid. */
   readonly #agents = new Map<string, AgentPod>();
+  /** The pods' reports by namespace and PostgresDB, gathered once per round. */
+  readonly #roundReports = new Map<string, Map<string, Map<string, PodReport>>>();
   #timer: Timer | undefined;
   #quietRounds = 0;
   #lastAdvanceMs: number;
@@ -259,6 +261,7 @@ export class SimDataPlane implements SimNetwork {
   /** One round: advance every instance, run every agent, write changed reports. */
   #round(): void {
     this.#timer = undefined;
+    this.#roundReports.clear();
     const now = this.#clock.nowMs();
     const dt = Math.max(0, now - this.#lastAdvanceMs);
     this.#lastAdvanceMs = now;
@@ -304,15 +307,27 @@ export class SimDataPlane implements SimNetwork {
     return busy || writing;
   }
 
-  /** Every pod report of the agent's PostgresDB, by pod name (from the pods' annotations). */
+  /**
+   * Every pod report of the agent's PostgresDB, by pod name (from the pods' annotations). The
+   * pods of a namespace are grouped once per round, not once per agent: with many PostgresDBs
+   * in one namespace, a scan per agent made each round quadratic.
+   */
   #reportsOf(agent: AgentPod): Map<string, PodReport> {
-    const reports = new Map<string, PodReport>();
-    for (const pod of this.#server.peekList(POD, agent.namespace)) {
-      if (instanceOfVolume(pod.metadata.labels) !== agent.db) continue;
-      const { report } = storedReport(pod);
-      if (report) reports.set(pod.metadata.name, report);
+    let byDb = this.#roundReports.get(agent.namespace);
+    if (byDb === undefined) {
+      byDb = new Map();
+      for (const pod of this.#server.peekList(POD, agent.namespace)) {
+        const db = instanceOfVolume(pod.metadata.labels);
+        if (db === undefined) continue;
+        const { report } = storedReport(pod);
+        if (!report) continue;
+        let reports = byDb.get(db);
+        if (reports === undefined) byDb.set(db, reports = new Map());
+        reports.set(pod.metadata.name, report);
+      }
+      this.#roundReports.set(agent.namespace, byDb);
     }
-    return reports;
+    return byDb.get(agent.db) ?? new Map();
   }
 
   /** Sends the report when it differs from the pod's; true while a write is due or in flight. */
