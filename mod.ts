@@ -81,6 +81,7 @@ export * from "./runtime/executor.ts";
 export * from "./runtime/log.ts";
 export * from "./runtime/leader_election.ts";
 export * from "./runtime/manager.ts";
+export * from "./runtime/agent_round.ts";
 export * from "./runtime/metrics.ts";
 export * from "./runtime/health_server.ts";
 export * from "./runtime/event_limiter.ts";

@@ -1,20 +1,14 @@
 /**
  * The instance agent's process loop on the system clock: every `intervalMs` it reads the intent,
- * runs one round (observe, decide, perform, report: `sim/agent_loop.ts`'s `agentRound`, which this
- * repeats because the pod receives core/, runtime/, adapters/ and agent/ but not sim/), and writes
- * the report when it changed. A round whose intent cannot be read is skipped (PostgreSQL keeps
+ * runs one round (observe, decide, perform, report: `agentRound` of `runtime/agent_round.ts`, the
+ * same round the simulation runs), and writes the report when it changed. A round whose intent cannot be read is skipped (PostgreSQL keeps
  * running as it is); a failed report write is retried at the next round.
  *
  * @module
  */
 
-import { decide } from "../core/agent/decide.ts";
-import type {
-  AgentAction,
-  AgentIntent,
-  InstancePort,
-  InstanceReport,
-} from "../core/agent/types.ts";
+import { agentRound } from "../runtime/agent_round.ts";
+import type { InstancePort, InstanceReport } from "../core/agent/types.ts";
 import { describeAgentAction } from "../core/agent/types.ts";
 import type { IntentSource } from "./intent_source.ts";
 export type * from "../core/agent/types.ts";
@@ -109,7 +103,7 @@ export class InstanceAgent {
     try {
       const { intent, term } = await this.#o.intents.current();
       let report: InstanceReport | undefined;
-      const round = runRound(this.#o.port, intent, (status) => report = status);
+      const round = agentRound(this.#o.port, intent, (status) => report = status);
       for (const action of round.actions) {
         if (action.kind !== "report") this.#o.log(`agent will ${describeAgentAction(action)}`);
       }
@@ -140,22 +134,4 @@ export class InstanceAgent {
       });
     }
   }
-}
-
-/** One round: observe, decide, perform in order until the first refusal, hand over the report. */
-export function runRound(
-  port: InstancePort,
-  intent: AgentIntent,
-  report: (status: InstanceReport) => void,
-): { actions: AgentAction[]; error?: string } {
-  const actions = decide(port.observe(), intent);
-  for (const action of actions) {
-    if (action.kind === "report") {
-      report(action.status);
-      continue;
-    }
-    const result = port.perform(action);
-    if (!result.ok) return { actions, error: result.error };
-  }
-  return { actions };
 }

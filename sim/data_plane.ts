@@ -34,7 +34,7 @@ import {
 } from "../core/postgres/replication.ts";
 import { AGENT_COMMAND } from "../core/postgres/statefulset.ts";
 import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
-import { agentRound, type DecideFn } from "./agent_loop.ts";
+import { agentRound, type DecideFn } from "../runtime/agent_round.ts";
 import type { SimApiServer, StoreChange } from "./api_server.ts";
 import type { SimClient } from "./client.ts";
 import type { VirtualClock } from "./clock.ts";

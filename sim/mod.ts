@@ -36,5 +36,4 @@ export * from "./checkers.ts";
 export * from "./schedule.ts";
 export * from "./data_plane.ts";
 export * from "./postgres_instance.ts";
-export * from "./agent_loop.ts";
 export type { WalSegment, WalTruth } from "./wal_truth.ts";

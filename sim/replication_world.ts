@@ -14,7 +14,7 @@
  */
 
 import type { AgentIntent, InstanceReport } from "../core/agent/types.ts";
-import { agentRound, type DecideFn } from "./agent_loop.ts";
+import { agentRound, type DecideFn } from "../runtime/agent_round.ts";
 import { VirtualClock } from "./clock.ts";
 import {
   type CloneEvent,

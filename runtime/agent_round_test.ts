@@ -3,7 +3,7 @@
 // Method: a recording port that refuses a chosen action kind, and a fixed decision.
 import assert from "node:assert/strict";
 import type { AgentAction, InstanceAction, InstanceReport } from "../core/agent/types.ts";
-import { agentRound } from "./agent_loop.ts";
+import { agentRound } from "./agent_round.ts";
 
 const REPORT: InstanceReport = {
   name: "db-1",

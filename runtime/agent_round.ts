@@ -1,9 +1,9 @@
 /**
  * One round of an instance agent: observe the instance through its port, decide, perform the
  * actions in order (stopping at the first the instance refuses), and hand the report to the
- * operator's side. The same round runs against a simulated instance here and a real PostgreSQL
- * later; the world around it decides when rounds run (every `intervalMs` of virtual time, not
- * while the pod is down).
+ * operator's side. The runtime of the agent, as the executor is the operator's: the same round
+ * runs against a simulated instance (`sim/data_plane.ts`, `sim/replication_world.ts`) and a real
+ * PostgreSQL (`agent/agent_loop.ts`); the world around it decides when rounds run.
  *
  * @module
  */
@@ -33,7 +33,7 @@ export interface AgentRound {
  *
  * @example
  * ```ts
- * import { agentRound } from "./agent_loop.ts";
+ * import { agentRound } from "./agent_round.ts";
  * const port = {
  *   observe: () => ({ data: { kind: "empty" as const }, process: "stopped" as const, receivedLsn: 0, replayLsn: 0 }),
  *   perform: () => ({ ok: true as const }),
