@@ -119,6 +119,10 @@ export function socketDirectory(candidates: readonly string[] = ["/var/run/postg
   return "/tmp";
 }
 
+function socketDirectories(first: string) {
+  return { socketDirectory: first, moreSocketDirectories: first === "/tmp" ? [] : ["/tmp"] };
+}
+
 /** Runs the agent until SIGTERM; returns the exit code. */
 export async function runAgent(env: (name: string) => string | undefined): Promise<number> {
   let config: AgentConfig;
@@ -143,7 +147,9 @@ export async function runAgent(env: (name: string) => string | undefined): Promi
     database: config.appDatabase,
     replicationPassword: config.replicationPassword,
     replicationPasswordSecret: replicationSecret(config.database),
-    socketDirectory: socketDirectory(),
+    // The clients of the project's images look in /tmp, the official image's in
+    // /var/run/postgresql: a socket in both lets `kubectl exec ... psql` work in either.
+    ...socketDirectories(socketDirectory()),
     log,
   });
   await port.refresh();

@@ -83,8 +83,10 @@ export interface PostgresPortOptions {
   port?: number;
   /** `listen_addresses`. @default "*" */
   listenAddresses?: string;
-  /** `unix_socket_directories`: where the agent's own `psql` connects. @default "/tmp" */
+  /** The first of `unix_socket_directories`: where the agent's own `psql` connects. @default "/tmp" */
   socketDirectory?: string;
+  /** More socket directories, for other clients (`kubectl exec ... psql`). @default [] */
+  moreSocketDirectories?: readonly string[];
   /** The networks `pg_hba.conf` admits (SCRAM only). @default ["0.0.0.0/0", "::/0"] */
   networks?: readonly string[];
   /** A command that runs the tools as PostgreSQL's user (it must exec). @default [] */
@@ -141,6 +143,7 @@ export class PostgresPort implements InstancePort {
       port: 5432,
       listenAddresses: "*",
       socketDirectory: "/tmp",
+      moreSocketDirectories: [],
       networks: ["0.0.0.0/0", "::/0"],
       commandPrefix: [],
       resolve: (host, port) => ({ host, port }),
@@ -549,11 +552,7 @@ export class PostgresPort implements InstancePort {
       "-c",
       `listen_addresses=${o.listenAddresses}`,
       "-c",
-      // The clients of the project's images look in /tmp, the official image's in
-      // /var/run/postgresql: a socket in both lets `kubectl exec ... psql` work in either.
-      `unix_socket_directories=${
-        o.socketDirectory === "/tmp" ? "/tmp" : `${o.socketDirectory},/tmp`
-      }`,
+      `unix_socket_directories=${[o.socketDirectory, ...o.moreSocketDirectories].join(",")}`,
     ];
     const [command, ...rest] = toolCommand(this.#runner, "postgres", args);
     let child: Deno.ChildProcess;

@@ -7,14 +7,16 @@
 // Method: `main.ts start` on the host; kubectl for what a user does; psql through
 // `kubectl port-forward` to the Services on 127.0.0.1; SQL inside the pods through `kubectl exec`.
 import assert from "node:assert/strict";
-import { OperatorProcess, runMainWith, waitFor } from "../integration/support.ts";
+import { OperatorProcess, waitFor } from "../integration/support.ts";
 import {
+  installCrds,
   Kube,
   localUri,
   PortForward,
   psql,
   REALNODE_KUBECONFIG,
   REALNODE_SKIP_REASON,
+  sqlVia,
 } from "./support.ts";
 
 if (!REALNODE_KUBECONFIG) console.log(REALNODE_SKIP_REASON);
@@ -75,20 +77,6 @@ async function endpointPods(kube: Kube, service: string): Promise<string[]> {
     .map((e) => e.targetRef?.name ?? "?").sort();
 }
 
-/** psql through a port-forward to a Service (kubectl picks one of its ready pods). */
-async function sqlViaService(kube: Kube, service: string, uri: string, sql: string) {
-  return await waitFor(`psql through svc/${service}: ${sql}`, async () => {
-    const forward = await PortForward.open(kube, `svc/${service}`);
-    try {
-      const out = await psql(localUri(uri, forward.localPort), sql);
-      if (out.code !== 0) throw new Error(out.stderr.trim());
-      return out.stdout.trim();
-    } finally {
-      await forward.close();
-    }
-  }, 60_000);
-}
-
 async function streamingOnPrimary(kube: Kube): Promise<string[]> {
   const out = await kube.psqlInPod(
     `${NAME}-0`,
@@ -110,14 +98,7 @@ Deno.test({
     let roUri = "";
     try {
       await t.step("replicas: 3 gives a primary and two streaming standbys", async () => {
-        const install = await runMainWith(kube.kubeconfig, "install-crds");
-        assert.equal(install.code, 0, install.stderr);
-        await kube.ok(
-          "wait",
-          "--for=condition=Established",
-          "crd/postgresdbs.database.thegeekyway.com",
-          "--timeout=60s",
-        );
+        await installCrds(kube);
         await operator.start();
         const started = Date.now();
         await kube.apply(postgresDB(3));
@@ -147,28 +128,28 @@ Deno.test({
         assert.match(uri, new RegExp(`@${NAME}-rw\\.default\\.svc`));
         assert.match(roUri, new RegExp(`@${NAME}-ro\\.default\\.svc`));
         assert.equal(
-          await sqlViaService(kube, `${NAME}-rw`, uri, "SELECT pg_is_in_recovery()"),
+          await sqlVia(kube, `svc/${NAME}-rw`, uri, "SELECT pg_is_in_recovery()"),
           "f",
         );
-        await sqlViaService(
+        await sqlVia(
           kube,
-          `${NAME}-rw`,
+          `svc/${NAME}-rw`,
           uri,
           "CREATE TABLE proof (id int PRIMARY KEY, note text); " +
             "INSERT INTO proof SELECT g, 'row ' || g FROM generate_series(1, 100) g;",
         );
         const started = Date.now();
         await waitFor("the rows on a standby through -ro", async () => {
-          const out = await sqlViaService(kube, `${NAME}-ro`, roUri, "SELECT count(*) FROM proof")
+          const out = await sqlVia(kube, `svc/${NAME}-ro`, roUri, "SELECT count(*) FROM proof")
             .catch(() => "");
           return out === "100";
         }, 30_000);
         console.log(`  -rw write to -ro read: ${((Date.now() - started) / 1000).toFixed(1)} s`);
         assert.equal(
-          await sqlViaService(kube, `${NAME}-ro`, roUri, "SELECT pg_is_in_recovery()"),
+          await sqlVia(kube, `svc/${NAME}-ro`, roUri, "SELECT pg_is_in_recovery()"),
           "t",
         );
-        const refused = await sqlViaService(kube, `${NAME}-ro`, roUri, "SELECT 1").then(
+        const refused = await sqlVia(kube, `svc/${NAME}-ro`, roUri, "SELECT 1").then(
           async () => {
             const forward = await PortForward.open(kube, `svc/${NAME}-ro`);
             try {
@@ -230,11 +211,11 @@ Deno.test({
           await scale(3);
           await replicating(kube, 3);
           assert.equal(
-            await sqlViaService(kube, `${NAME}-ro`, roUri, "SELECT count(*) FROM proof"),
+            await sqlVia(kube, `svc/${NAME}-ro`, roUri, "SELECT count(*) FROM proof"),
             "100",
           );
           assert.equal(
-            await sqlViaService(kube, `${NAME}-rw`, uri, "SELECT count(*) FROM proof"),
+            await sqlVia(kube, `svc/${NAME}-rw`, uri, "SELECT count(*) FROM proof"),
             "100",
           );
         },
@@ -319,6 +300,13 @@ Deno.test({
           "the pods to go",
           async () => (await kube.run(["get", "pod", `${NAME}-0`])).code !== 0,
           120_000,
+        );
+        // The volumes are kept (deletionPolicy Retain); suites after this one count the PVCs.
+        await kube.ok(
+          "delete",
+          "pvc",
+          "--ignore-not-found",
+          ...[0, 1, 2].map((i) => `data-${NAME}-${i}`),
         );
       });
     } finally {

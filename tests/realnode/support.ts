@@ -212,7 +212,10 @@ export async function psql(uri: string, sql: string): Promise<Output> {
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
-/** psql through a fresh port-forward to `pod`, retried while the server is starting. */
+/**
+ * psql through a fresh port-forward to `pod` (or `svc/<name>`: one of its ready pods), retried while
+ * the server is starting.
+ */
 export async function sqlVia(
   kube: Kube,
   pod: string,
