@@ -13,7 +13,12 @@
  */
 
 import type { ClusterClient } from "../core/cluster.ts";
-import type { AgentIntent, InstanceReport, SecretKeyRef } from "../core/agent/types.ts";
+import type {
+  AgentIntent,
+  InstanceReport,
+  LeaseStanding,
+  SecretKeyRef,
+} from "../core/agent/types.ts";
 import { POSTGRESDB } from "../core/postgres/types.ts";
 import { selectorLabels } from "../core/postgres/labels.ts";
 export type * from "../core/agent/types.ts";
@@ -97,6 +102,7 @@ export function intentFrom(
   identity: IntentIdentity,
   status: { targetPrimary?: unknown; primaryTerm?: unknown } | undefined,
   reports: readonly AnnotatedReport[],
+  lease: LeaseStanding = { held: false, free: false, transitions: 0 },
 ): CurrentIntent {
   const term = typeof status?.primaryTerm === "number" ? status.primaryTerm : 0;
   const target = typeof status?.targetPrimary === "string" && status.targetPrimary !== ""
@@ -106,6 +112,7 @@ export function intentFrom(
     self: identity.self,
     bootstrap: target === identity.self && term === 1 &&
       !reports.some((r) => r.systemId !== undefined),
+    lease,
     major: identity.major,
     headlessService: identity.database,
     namespace: identity.namespace,

@@ -27,6 +27,7 @@ function intent(self: string, primary?: InstanceObservation & { name: string }):
     self,
     targetPrimary: "db-0",
     bootstrap: self === "db-0",
+    lease: { held: self === "db-0", free: false, transitions: 1 },
     major: 16,
     headlessService: "db",
     namespace: "default",

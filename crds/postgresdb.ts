@@ -11,7 +11,12 @@
 
 import { buildCrd, conditionsSchema, type JsonSchema } from "../core/crd.ts";
 import type { KubeObject } from "../core/object.ts";
-import { DELETION_POLICIES, GROUP } from "../core/postgres/types.ts";
+import {
+  DEFAULT_MAX_FAILOVER_LAG_BYTES,
+  DELETION_POLICIES,
+  DURABILITIES,
+  GROUP,
+} from "../core/postgres/types.ts";
 import { MAX_REPLICAS, PG_IDENTIFIER } from "../core/postgres/validate.ts";
 import { POSTGRES_VERSION } from "../core/postgres/version.ts";
 
@@ -66,6 +71,39 @@ const specSchema: JsonSchema = {
         message: "deletionPolicy cannot change after creation",
       }],
     },
+    synchronous: {
+      type: "object",
+      description: "Synchronous replication: each commit waits until `number` standbys flushed " +
+        "it. required (the default) blocks commits while fewer stream, and a failover promotes " +
+        "only a standby guaranteed to hold every acknowledged commit; preferred waits only for " +
+        "the standbys streaming now, and a failover is bounded by maxFailoverLagBytes.",
+      required: ["number"],
+      properties: {
+        number: {
+          type: "integer",
+          format: "int32",
+          minimum: 1,
+          maximum: MAX_REPLICAS - 1,
+          description: "Standbys that must confirm each commit: 1 to replicas - 1.",
+        },
+        durability: { type: "string", enum: [...DURABILITIES], default: DURABILITIES[0] },
+      },
+    },
+    failoverDelay: {
+      type: "integer",
+      format: "int32",
+      minimum: 0,
+      default: 0,
+      description: "Seconds the primary may be unavailable before a failover starts.",
+    },
+    maxFailoverLagBytes: {
+      type: "integer",
+      format: "int64",
+      minimum: 0,
+      default: DEFAULT_MAX_FAILOVER_LAG_BYTES,
+      description: "Without required durability, a standby further behind the primary's last " +
+        "known WAL than this is never promoted.",
+    },
   },
 };
 
@@ -79,8 +117,32 @@ const statusSchema: JsonSchema = {
     readOnlyConnectionString: { type: "string", description: "Through <name>-ro, no password." },
     observedGeneration: { type: "integer", format: "int64" },
     readyReplicas: { type: "integer", format: "int32" },
-    targetPrimary: { type: "string", description: "The pod the operator wants as primary." },
+    targetPrimary: {
+      type: "string",
+      description: "The pod the operator wants as primary; empty while a failover is pending.",
+    },
     primaryTerm: { type: "integer", format: "int64" },
+    primaryUnavailableSince: { type: "string", format: "date-time" },
+    switchoverHandled: { type: "string" },
+    failover: {
+      type: "object",
+      description: "The last failover or switchover.",
+      properties: {
+        reason: { type: "string" },
+        from: { type: "string" },
+        requestedTo: { type: "string" },
+        to: { type: "string" },
+        term: { type: "integer", format: "int64" },
+        startedAt: { type: "string", format: "date-time" },
+        candidatesSince: { type: "string", format: "date-time" },
+        chosenAt: { type: "string", format: "date-time" },
+        completedAt: { type: "string", format: "date-time" },
+        durationSeconds: { type: "number" },
+        timeline: { type: "integer", format: "int64" },
+        lossWindowBytes: { type: "integer", format: "int64" },
+        message: { type: "string" },
+      },
+    },
     currentPrimary: { type: "string", description: "The pod that runs as primary now." },
     readyInstances: { type: "integer", format: "int32" },
     streamingStandbys: { type: "integer", format: "int32" },

@@ -40,6 +40,7 @@ export interface AgentRound {
  * };
  * const intent = {
  *   self: "db-0", targetPrimary: "db-0", bootstrap: true, major: 16,
+ *   lease: { held: true, free: false, transitions: 1 },
  *   headlessService: "db", namespace: "default",
  *   replication: { user: "replicator", passwordSecret: { name: "db-replication", key: "password" } },
  * };

@@ -18,6 +18,7 @@ const REPORT: InstanceReport = {
 const INTENT = {
   self: "db-1",
   bootstrap: false,
+  lease: { held: false, free: false, transitions: 1 },
   major: 16,
   headlessService: "db",
   namespace: "ns",

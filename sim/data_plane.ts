@@ -21,6 +21,16 @@
  */
 
 import { decide } from "../core/agent/decide.ts";
+import {
+  afterLeaseWrite,
+  DEFAULT_LEASE_TIMINGS,
+  type LeaseMemory,
+  type LeaseRecord,
+  leaseStanding,
+  type LeaseTimings,
+  leaseWrite,
+  observeLease,
+} from "../core/agent/lease.ts";
 import type { InstanceReport } from "../core/agent/types.ts";
 import type { Timer } from "../core/clock.ts";
 import type { KubeObject } from "../core/object.ts";
@@ -59,6 +69,19 @@ export interface DataPlaneOptions {
   instance?: SimInstanceOptions;
   /** The agents' decision (a mutant in tests). @default decide */
   decide?: DecideFn;
+  /** The primary Lease's timings. @default DEFAULT_LEASE_TIMINGS */
+  lease?: LeaseTimings;
+}
+
+/** A PostgresDB's primary Lease as the simulated agents share it (an atomic record). */
+interface SimLease {
+  /** The PostgresDB's uid: a re-created PostgresDB starts without a Lease. */
+  dbUid: string;
+  holder?: string | undefined;
+  version: number;
+  transitions: number;
+  /** When the version last changed. */
+  changedAtMs: number;
 }
 
 /** One agent pod as the data plane tracks it. */
@@ -72,6 +95,7 @@ interface AgentPod {
   report?: PodReport;
   writing: boolean;
   lastWriteMs: number;
+  lease: LeaseMemory;
 }
 
 /** The simulated instances and agents of every PostgresDB in a simulated cluster. */
@@ -87,6 +111,9 @@ export class SimDataPlane implements SimNetwork {
   readonly #intervalMs: number;
   readonly #instanceOptions: SimInstanceOptions;
   readonly #decide: DecideFn;
+  readonly #leaseTimings: LeaseTimings;
+  /** Primary Leases by namespace and PostgresDB name. */
+  readonly #leases = new Map<string, SimLease>();
   /** Instances by claim uid. */
   readonly #instances = new Map<string, SimPostgresInstance>();
   /** Running agent pods by pod uid. */
@@ -114,6 +141,7 @@ export class SimDataPlane implements SimNetwork {
     this.#intervalMs = options.agentIntervalMs ?? 50;
     this.#instanceOptions = options.instance ?? {};
     this.#decide = options.decide ?? decide;
+    this.#leaseTimings = options.lease ?? DEFAULT_LEASE_TIMINGS;
     this.#lastAdvanceMs = clock.nowMs();
     pods.readinessGate = (pod) => this.#readiness(pod);
     server.subscribe((change) => this.#onChange(change));
@@ -143,6 +171,11 @@ export class SimDataPlane implements SimNetwork {
   /** The agent's last report for a running pod (what its `/readyz` and `/status` answer). */
   lastReport(podUid: string): PodReport | undefined {
     return this.#agents.get(podUid)?.report;
+  }
+
+  /** The holder of a PostgresDB's primary Lease, if any (for checkers and tests). */
+  leaseHolder(namespace: string, db: string): string | undefined {
+    return this.#leases.get(`${namespace}/${db}`)?.holder;
   }
 
   /** {@inheritDoc SimNetwork.clockMs} */
@@ -200,7 +233,9 @@ export class SimDataPlane implements SimNetwork {
       // The data goes with its claim.
       this.#instances.delete(object.metadata.uid ?? "");
     } else if (change.resource.kind !== POSTGRESDB.kind) return;
-    else if (old !== undefined && !intentChanged(object as PostgresDB, old as PostgresDB)) return;
+    else if (change.type === "DELETED") {
+      this.#leases.delete(`${object.metadata.namespace ?? "default"}/${object.metadata.name}`);
+    } else if (old !== undefined && !intentChanged(object as PostgresDB, old as PostgresDB)) return;
     this.#wake();
   }
 
@@ -233,6 +268,7 @@ export class SimDataPlane implements SimNetwork {
       restarts,
       writing: false,
       lastWriteMs: -Infinity,
+      lease: {},
     });
     const claimUid = this.#server.peek(
       { apiVersion: "v1", kind: "PersistentVolumeClaim" },
@@ -266,10 +302,12 @@ export class SimDataPlane implements SimNetwork {
     const dt = Math.max(0, now - this.#lastAdvanceMs);
     this.#lastAdvanceMs = now;
     for (const instance of this.#instances.values()) instance.advance(dt);
-    let moving = false;
     const agents = [...this.#agents.values()].sort((a, b) =>
       `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`)
     );
+    // A held Lease whose holder's agent is gone expires while time passes: keep the rounds going
+    // until the others see it free.
+    let moving = this.#renewLive(agents);
     for (const agent of agents) moving = this.#runAgent(agent) || moving;
     // What the agents decide on, in a few fields (not the whole observation: this runs often).
     let observations = "";
@@ -292,7 +330,7 @@ export class SimDataPlane implements SimNetwork {
     let made: InstanceReport | undefined;
     const round = agentRound(
       instance,
-      agentIntent(db, agent.name, reports),
+      agentIntent(db, agent.name, reports, this.#leaseRound(agent, db, instance)),
       (status) => made = status,
       this.#decide,
     );
@@ -305,6 +343,87 @@ export class SimDataPlane implements SimNetwork {
     const busy = round.actions.some((a) => a.kind !== "report") || isBusy(instance);
     const writing = this.#maybeWrite(agent, pod);
     return busy || writing;
+  }
+
+  /**
+   * Renews, as of now, the Lease of every holder whose agent runs and which is its target: its
+   * agent renews every round in the real world, also while this loop rests (no round runs). True
+   * while some Lease is held by an instance whose agent does not run (it must be seen to expire).
+   */
+  #renewLive(agents: readonly AgentPod[]): boolean {
+    let orphaned = false;
+    const now = this.#clock.nowMs();
+    for (const [key, lease] of this.#leases) {
+      if (lease.holder === undefined) continue;
+      const [namespace, db] = key.split("/") as [string, string];
+      const agent = agents.find((a) => a.namespace === namespace && a.name === lease.holder);
+      const target = (this.#server.peek(POSTGRESDB, db, namespace) as PostgresDB | undefined)
+        ?.status?.targetPrimary;
+      if (agent === undefined) {
+        // Until every other agent had a round past its expiry.
+        const bound = this.#leaseTimings.durationMs + 2 * this.#intervalMs;
+        orphaned ||= now - lease.changedAtMs <= bound;
+        continue;
+      }
+      if (target !== lease.holder || agent.lease.renewedAtMs === undefined) continue;
+      lease.version++;
+      lease.changedAtMs = now;
+      agent.lease = { seen: { version: String(lease.version), atMs: now }, renewedAtMs: now };
+    }
+    return orphaned;
+  }
+
+  /**
+   * One agent's Lease step: read the record, send the write {@link leaseWrite} decides (applied at
+   * once: the simulated API server is atomic and nothing runs between the read and the write), and
+   * return the agent's standing for its decision.
+   */
+  #leaseRound(agent: AgentPod, db: PostgresDB, instance: SimPostgresInstance) {
+    const key = `${agent.namespace}/${agent.db}`;
+    const now = this.#clock.nowMs();
+    let lease = this.#leases.get(key);
+    if (lease !== undefined && lease.dbUid !== (db.metadata.uid ?? "")) {
+      this.#leases.delete(key);
+      lease = undefined;
+    }
+    const record = (l: SimLease | undefined): LeaseRecord | undefined =>
+      l === undefined ? undefined : {
+        holder: l.holder,
+        version: String(l.version),
+        durationMs: this.#leaseTimings.durationMs,
+        transitions: l.transitions,
+      };
+    agent.lease = observeLease(agent.lease, record(lease), now);
+    const target = db.status?.targetPrimary || undefined;
+    const write = leaseWrite(
+      agent.name,
+      target,
+      agent.lease,
+      record(lease),
+      now,
+      instance.role === "primary",
+    );
+    if (write !== undefined) {
+      if (lease === undefined) {
+        lease = { dbUid: db.metadata.uid ?? "", version: 0, transitions: 0, changedAtMs: now };
+        this.#leases.set(key, lease);
+      }
+      lease.version++;
+      lease.changedAtMs = now;
+      if (write.kind === "release") lease.holder = undefined;
+      else {
+        if (write.kind !== "renew") lease.transitions++;
+        lease.holder = write.holder;
+      }
+      agent.lease = observeLease(afterLeaseWrite(agent.lease, write, now), record(lease), now);
+    }
+    return leaseStanding(
+      agent.name,
+      agent.lease,
+      record(lease),
+      now,
+      this.#leaseTimings.renewDeadlineMs,
+    );
   }
 
   /**

@@ -184,6 +184,7 @@ class World implements SimNetwork, ReplicationView {
       self,
       bootstrap: this.epoch === 0 && self === this.targetPrimary &&
         this.instances.every((i) => i.systemId === undefined),
+      lease: { held: self === this.targetPrimary, free: false, transitions: 0 },
       major: 16,
       headlessService: HEADLESS,
       namespace: NAMESPACE,

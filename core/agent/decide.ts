@@ -13,17 +13,21 @@
  * system, or WAL past the fork of its timeline), so a standby whose data is intact restarts and
  * streams again without a new clone; every decision ends with a report.
  *
+ * The fence: an instance runs as a primary (starts a primary, promotes, or keeps one running)
+ * only while it holds the primary Lease (`intent.lease.held`, see {@link ./lease.ts}); a running
+ * primary without it stops at once (an immediate stop), whether or not it is the target. A target
+ * without the Lease keeps streaming as a standby until it gets it. The target primary's
+ * configuration carries its synchronous standbys, reloaded when they change.
+ *
  * Assumptions: the operator changes the target primary in two phases, as CloudNativePG does: it
- * first clears it (a failover is pending) and waits until no instance runs as a primary, then
- * names the new one; `intent.primary` is the target primary's own report made in the current
+ * first clears it (a failover is pending) and waits for reports made while the Lease was free,
+ * then names the new one; `intent.primary` is the target primary's own report made in the current
  * term, so its timeline history is final for the term; timelines are never reused (PostgreSQL
  * picks the next free one from its archive); `receivedLsn` of a stopped instance is its data's
  * flushed end, as `pg_controldata` reports it.
  *
- * Caveats: there is no Lease yet, so an agent that cannot reach the operator keeps a running
- * primary running; a diverged instance is re-cloned rather than rewound (`pg_rewind` is later
- * work); a data directory of another major is reported and left alone (upgrades are the
- * operator's).
+ * Caveats: a diverged instance is re-cloned rather than rewound (`pg_rewind` is later work); a
+ * data directory of another major is reported and left alone (upgrades are the operator's).
  *
  * @module
  */
@@ -65,6 +69,7 @@ export type AgentState =
  *   { data: { kind: "empty" }, process: "stopped", receivedLsn: 0, replayLsn: 0 },
  *   {
  *     self: "db-0", targetPrimary: "db-0", bootstrap: true, major: 16,
+ *     lease: { held: true, free: false, transitions: 1 },
  *     headlessService: "db", namespace: "default",
  *     replication: { user: "replicator", passwordSecret: { name: "db-replication", key: "password" } },
  *   },
@@ -83,14 +88,34 @@ export function classifyInstance(obs: InstanceObservation, intent: AgentIntent):
     return { kind: "wrongMajor", dataMajor: data.major };
   }
   const running = obs.process === "running";
+  const leader = intent.lease.held;
+  if (running && obs.reportedRole === "primary" && !leader) {
+    // The fence: without the Lease, a primary stops at once, target or not.
+    return {
+      kind: "demote",
+      mode: "immediate",
+      why: "this instance does not hold the primary Lease",
+    };
+  }
   if (intent.targetPrimary === intent.self) {
     if (data.kind === "empty") {
       return intent.bootstrap
         ? { kind: "bootstrap" }
         : { kind: "waiting", why: "the target primary has no data and is not the first instance" };
     }
+    if (!leader) {
+      // A standby keeps streaming (or starts again) meanwhile; a primary's data waits stopped.
+      if (running) return { kind: "standby" };
+      return data.config.role === "standby"
+        ? { kind: "startStandby" }
+        : { kind: "waiting", why: "the target primary waits for the primary Lease" };
+    }
     if (!running) return { kind: "startPrimary" };
-    return obs.reportedRole === "primary" ? { kind: "primary" } : { kind: "promote" };
+    if (obs.reportedRole !== "primary") return { kind: "promote" };
+    const config = primaryConfig(intent);
+    return sameConfig(data.config, config)
+      ? { kind: "primary" }
+      : { kind: "configure", config, why: "synchronous standbys changed" };
   }
   if (running && obs.reportedRole === "primary") {
     const other = intent.primary !== undefined && intent.primary.name !== intent.self;
@@ -144,6 +169,7 @@ function withoutPrimary(obs: InstanceObservation): AgentState {
  *   { data: { kind: "empty" }, process: "stopped", receivedLsn: 0, replayLsn: 0 },
  *   {
  *     self: "db-1", targetPrimary: "db-0", bootstrap: false, major: 16,
+ *     lease: { held: false, free: false, transitions: 1 },
  *     primary: { name: "db-0", systemId: "7", timeline: 1, history: [], flushLsn: 100 },
  *     headlessService: "db", namespace: "default",
  *     replication: { user: "replicator", passwordSecret: { name: "db-replication", key: "password" } },
@@ -229,12 +255,25 @@ function conninfo(upstream: string, intent: AgentIntent): Conninfo {
   };
 }
 
+/** The configuration of the target primary: its synchronous standbys, if any. */
+function primaryConfig(intent: AgentIntent): InstanceConfig {
+  const sync = intent.synchronous;
+  if (sync === undefined || sync.number < 1) return { role: "primary" };
+  return { role: "primary", synchronous: { number: sync.number, standbys: [...sync.standbys] } };
+}
+
 function standbyConfig(upstream: string, intent: AgentIntent): InstanceConfig {
   return { role: "standby", primaryConninfo: conninfo(upstream, intent) };
 }
 
 function sameConfig(a: InstanceConfig, b: InstanceConfig): boolean {
-  if (a.role === "primary" || b.role === "primary") return a.role === b.role;
+  if (a.role === "primary" && b.role === "primary") {
+    const x = a.synchronous;
+    const y = b.synchronous;
+    if (x === undefined || y === undefined) return x === y;
+    return x.number === y.number && x.standbys.join(",") === y.standbys.join(",");
+  }
+  if (a.role === "primary" || b.role === "primary") return false;
   const x = a.primaryConninfo;
   const y = b.primaryConninfo;
   return x.host === y.host && x.port === y.port && x.user === y.user &&
@@ -264,7 +303,7 @@ export function buildReport(
     role,
     process: obs.process,
     ready: role === "primary"
-      ? intent.targetPrimary === intent.self
+      ? intent.targetPrimary === intent.self && intent.lease.held
       : role === "standby" && streamingFrom !== undefined &&
         streamingFrom === intent.targetPrimary,
     receivedLsn: obs.receivedLsn,
@@ -281,5 +320,7 @@ export function buildReport(
     report.lagBytes = Math.max(0, intent.primary.flushLsn - obs.replayLsn);
   }
   if (streamingFrom !== undefined) report.streamingFrom = streamingFrom;
+  if (intent.lease.free) report.leaseFree = true;
+  if (intent.lease.transitions > 0) report.leaseTransitions = intent.lease.transitions;
   return report;
 }

@@ -39,6 +39,7 @@ function intent(over: Partial<AgentIntent> = {}): AgentIntent {
     targetPrimary: "db-0",
     primary: PRIMARY,
     bootstrap: false,
+    lease: { held: true, free: false, transitions: 1 },
     major: 16,
     headlessService: "db",
     namespace: "ns",
@@ -132,7 +133,7 @@ Deno.test("decide() starts, promotes and then keeps the target primary", () => {
   const self = intent({ self: "db-0" });
   assert.deepEqual(kinds(decide(obs({ process: "crashed" }), self)), ["start", "report"]);
   assert.deepEqual(kinds(decide(running("standby"), self)), ["promote", "report"]);
-  const steady = decide(running("primary"), self);
+  const steady = decide(running("primary", { data: data({ config: { role: "primary" } }) }), self);
   assert.deepEqual(kinds(steady), ["report"]);
   const report = steady[0]!;
   assert.ok(report.kind === "report" && report.status.ready && report.status.role === "primary");
@@ -242,4 +243,40 @@ Deno.test("decide() reports what initialises the data directory, and nothing onc
   assert.equal(reportOf(cloning)?.systemId, undefined);
   assert.equal(reportOf(obs({ data: { kind: "empty" } }))?.initializing, undefined);
   assert.equal(reportOf(obs())?.initializing, undefined);
+});
+
+Deno.test("decide() runs a primary only while it holds the primary Lease", () => {
+  const primaryData = data({ config: { role: "primary" } });
+  const lease = (held: boolean) => ({ held, free: !held, transitions: 1 });
+  const target = (held: boolean) => intent({ self: "db-0", lease: lease(held) });
+  // A running primary that lost the Lease stops at once, target or not.
+  const fenced = decide(running("primary", { data: primaryData }), target(false));
+  assert.deepEqual(kinds(fenced), ["stop immediate", "report"]);
+  const report = fenced.at(-1);
+  assert.ok(report?.kind === "report" && !report.status.ready && report.status.leaseFree);
+  // A target without the Lease neither starts a primary's data nor promotes: a standby streams on.
+  assert.deepEqual(kinds(decide(obs({ data: primaryData }), target(false))), ["report"]);
+  assert.deepEqual(kinds(decide(running("standby"), target(false))), ["report"]);
+  assert.deepEqual(kinds(decide(obs(), target(false))), ["start", "report"]);
+  // With the Lease it does.
+  assert.deepEqual(kinds(decide(obs({ data: primaryData }), target(true))), ["start", "report"]);
+  assert.deepEqual(kinds(decide(running("standby"), target(true))), ["promote", "report"]);
+});
+
+Deno.test("decide() writes the target primary's synchronous standbys and reloads them on change", () => {
+  const synchronous = { number: 1, standbys: ["db-1", "db-2"] };
+  const self = intent({ self: "db-0", synchronous });
+  const asyncData = data({ config: { role: "primary" } });
+  const actions = decide(running("primary", { data: asyncData }), self);
+  assert.deepEqual(kinds(actions), ["writeConfig", "report"]);
+  const write = actions[0]!;
+  assert.ok(write.kind === "writeConfig" && write.config.role === "primary");
+  assert.deepEqual(write.config.synchronous, synchronous);
+  const syncData = data({ config: { role: "primary", synchronous } });
+  assert.deepEqual(kinds(decide(running("primary", { data: syncData }), self)), ["report"]);
+  const fewer = intent({ self: "db-0", synchronous: { number: 1, standbys: ["db-1"] } });
+  assert.deepEqual(kinds(decide(running("primary", { data: syncData }), fewer)), [
+    "writeConfig",
+    "report",
+  ]);
 });

@@ -20,6 +20,11 @@ export type InstanceConfig =
   | {
     /** No `standby.signal`: the server starts as a primary. */
     role: "primary";
+    /**
+     * `synchronous_standby_names = 'ANY <number> (<standbys>)'`: a commit is acknowledged once
+     * flushed here and on `number` of the listed standbys. Absent: asynchronous.
+     */
+    synchronous?: SynchronousStandbys;
   }
   | {
     /** `standby.signal` is present: the server starts in recovery and streams. */
@@ -27,6 +32,34 @@ export type InstanceConfig =
     /** `primary_conninfo`: always a named pod, never a Service. */
     primaryConninfo: Conninfo;
   };
+
+/** A primary's quorum of synchronous standbys. */
+export interface SynchronousStandbys {
+  /** How many of `standbys` must confirm each commit. */
+  number: number;
+  /** The instances (application names) that may confirm, in a fixed order. */
+  standbys: readonly string[];
+}
+
+/**
+ * This agent's standing on the cluster's primary Lease (`<db>-primary`, `coordination.k8s.io/v1`),
+ * as {@link ./lease.ts} computes it. An instance runs as a primary only while `held`.
+ */
+export interface LeaseStanding {
+  /**
+   * This instance holds the Lease and its last successful renewal was sent less than the renew
+   * deadline ago: it may start or keep a primary, or promote.
+   */
+  held: boolean;
+  /**
+   * Nobody holds the Lease: it was released, or this agent saw it unchanged for its whole duration
+   * (on its own clock). A report made while it is free was made after any former primary fenced
+   * itself, so its WAL positions are final.
+   */
+  free: boolean;
+  /** The Lease's `leaseTransitions` as read (0 when it does not exist). */
+  transitions: number;
+}
 
 /** The parts of `primary_conninfo` the agent decides. */
 export interface Conninfo {
@@ -139,6 +172,10 @@ export interface AgentIntent {
   primary?: PrimaryInfo;
   /** This instance is the cluster's first: it may run `initdb` on an empty volume. */
   bootstrap: boolean;
+  /** The primary Lease as this agent stands on it. */
+  lease: LeaseStanding;
+  /** The target primary's synchronous standbys; absent: asynchronous replication. */
+  synchronous?: SynchronousStandbys;
   /** The major version of the binaries this agent runs. */
   major: number;
   /** The headless Service that gives each pod its DNS name. */
@@ -181,6 +218,13 @@ export interface InstanceReport {
   lagBytes?: number;
   /** The instance a standby streams from, while it streams. */
   streamingFrom?: string;
+  /** True when the agent saw the primary Lease free when it made this report. */
+  leaseFree?: boolean;
+  /**
+   * The Lease's transitions as the agent read them: a report saying the Lease is free counts
+   * against a primary only when made at or after the transition that primary holds.
+   */
+  leaseTransitions?: number;
   /** What the agent is doing or waiting for, in a sentence. */
   message: string;
 }

@@ -12,6 +12,8 @@ const spec: ValidSpec = {
   replicas: 1,
   databaseName: "myapp",
   deletionPolicy: "Retain",
+  failoverDelay: 0,
+  maxFailoverLagBytes: 16 * 2 ** 20,
 };
 
 // deno-lint-ignore no-explicit-any

@@ -34,7 +34,14 @@ import { createStep, NO_STEP, normalEvent, type Step, withoutServerFields } from
 import { buildStatefulSet, observedStorage } from "./statefulset.ts";
 import { type ExtraConditions, READY, statefulSetReadiness, type StatusInput } from "./status.ts";
 import { statusActions } from "./status_actions.ts";
-import { chooseTarget, heldReplicas, PRIMARY_DATA_LOST, SCALE_DOWN } from "./target.ts";
+import { planFailover } from "./failover.ts";
+import {
+  chooseTarget,
+  heldReplicas,
+  PRIMARY_DATA_LOST,
+  SCALE_DOWN,
+  type TargetChoice,
+} from "./target.ts";
 import type { PostgresDB, ValidSpec } from "./types.ts";
 
 /**
@@ -48,8 +55,19 @@ export function convergeActions(
   context: ReconcileContext,
 ): Action[] {
   const kept = keepClaimTemplates(children.statefulSet, spec);
-  const choice = chooseTarget(db, children.instances ?? []);
-  const held = heldReplicas(db.metadata.name, spec.replicas, choice.targetPrimary);
+  const chosen = chooseTarget(db, children.instances ?? []);
+  const plan = planFailover(db, spec, children.instances ?? [], chosen, context.nowMs);
+  const choice: TargetChoice = {
+    ...chosen,
+    targetPrimary: plan.targetPrimary,
+    primaryTerm: plan.primaryTerm,
+  };
+  // While a failover is pending, the old primary's pod is kept as the target's would be.
+  const held = heldReplicas(
+    db.metadata.name,
+    spec.replicas,
+    plan.targetPrimary || plan.failover?.from || chosen.targetPrimary,
+  );
   const steps = [
     credentialsStep(db, spec, children, context),
     serviceStep(db, buildHeadlessService(db, spec), children.service),
@@ -71,7 +89,8 @@ export function convergeActions(
       message: choice.retarget.message,
     });
   }
-  const replication = replicationStatus(db, children.instances ?? [], spec.replicas, choice);
+  events.push(...plan.events);
+  const replication = replicationStatus(db, children.instances ?? [], spec.replicas, choice, plan);
   const set = [...kept.conditions.set, replication.condition];
   if (held.condition !== undefined) set.push(held.condition);
   const remove = held.condition === undefined
@@ -86,7 +105,12 @@ export function convergeActions(
   if (input.ready && !wasReady) {
     events.push(normalEvent(db, "Ready", `${spec.replicas}/${spec.replicas} instances ready`));
   }
-  return [...writes, ...statusActions(db, input, context), ...events];
+  const requeue: Action[] = plan.requeueAfterMs === undefined ? [] : [{
+    kind: "requeueAfter",
+    delayMs: plan.requeueAfterMs,
+    reason: plan.condition?.message ?? "the primary does not serve: the failover delay runs",
+  }];
+  return [...writes, ...statusActions(db, input, context), ...events, ...requeue];
 }
 
 /** The credentials Secret: created once, adopted or relabelled by its labels only. */
@@ -268,6 +292,7 @@ export interface KeptClaimTemplates {
  * import { keepClaimTemplates } from "./converge.ts";
  * const kept = keepClaimTemplates(undefined, {
  *   version: "16", storage: "1Gi", replicas: 1, databaseName: "app", deletionPolicy: "Retain",
+ *   failoverDelay: 0, maxFailoverLagBytes: 0,
  * });
  * console.assert(kept.claimTemplates === undefined);
  * console.assert(kept.conditions.remove[0] === "VolumeResize");

@@ -14,7 +14,8 @@ import { ROLE_LABEL, type RoleLabel } from "./labels.ts";
 import { podName } from "./naming.ts";
 import { isFresh, type PodReport, readReport } from "./replication.ts";
 import { PRIMARY_DATA_LOST, type TargetChoice } from "./target.ts";
-import { type InstanceStatus, POD, type PostgresDB } from "./types.ts";
+import type { FailoverPlan } from "./failover.ts";
+import { type FailoverStatus, type InstanceStatus, POD, type PostgresDB } from "./types.ts";
 import { MAX_REPLICAS } from "./validate.ts";
 
 /** One instance: its pod and its agent's last report. */
@@ -102,6 +103,12 @@ export interface ReplicationStatus {
   streamingStandbys: number;
   /** The `Replicating` condition. */
   condition: ConditionInput;
+  /** When the operator first saw the target not serving, while it does not. */
+  primaryUnavailableSince?: string;
+  /** The last failover or switchover. */
+  failover?: FailoverStatus;
+  /** The last switchover annotation acted on. */
+  switchoverHandled?: string;
 }
 
 /**
@@ -113,6 +120,7 @@ export function replicationStatus(
   instances: readonly Instance[],
   replicas: number,
   choice: TargetChoice,
+  plan?: FailoverPlan,
 ): ReplicationStatus {
   const { targetPrimary, primaryTerm } = choice;
   const target = instances.find((i) => i.pod.metadata.name === targetPrimary);
@@ -149,6 +157,14 @@ export function replicationStatus(
     };
   }
   if (primary !== undefined) status.currentPrimary = primary;
+  if (plan?.condition !== undefined && choice.retarget === undefined) {
+    status.condition = plan.condition;
+  }
+  if (plan?.unavailableSince !== undefined) {
+    status.primaryUnavailableSince = plan.unavailableSince;
+  }
+  if (plan?.failover !== undefined) status.failover = plan.failover;
+  if (plan?.switchoverHandled !== undefined) status.switchoverHandled = plan.switchoverHandled;
   return status;
 }
 

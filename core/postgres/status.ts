@@ -94,7 +94,17 @@ function replicationFields(
 ): PostgresDBStatus {
   if (replication === undefined) {
     const { targetPrimary, primaryTerm, currentPrimary, instances, readyInstances } = previous;
-    const kept = { targetPrimary, primaryTerm, currentPrimary, instances, readyInstances };
+    const { primaryUnavailableSince, failover, switchoverHandled } = previous;
+    const kept = {
+      targetPrimary,
+      primaryTerm,
+      currentPrimary,
+      instances,
+      readyInstances,
+      primaryUnavailableSince,
+      failover,
+      switchoverHandled,
+    };
     const out = Object.fromEntries(
       Object.entries({ ...kept, streamingStandbys: previous.streamingStandbys })
         .filter(([, v]) => v !== undefined),
@@ -109,6 +119,13 @@ function replicationFields(
     streamingStandbys: replication.streamingStandbys,
   };
   if (replication.currentPrimary !== undefined) out.currentPrimary = replication.currentPrimary;
+  if (replication.primaryUnavailableSince !== undefined) {
+    out.primaryUnavailableSince = replication.primaryUnavailableSince;
+  }
+  if (replication.failover !== undefined) out.failover = replication.failover;
+  if (replication.switchoverHandled !== undefined) {
+    out.switchoverHandled = replication.switchoverHandled;
+  }
   return out;
 }
 

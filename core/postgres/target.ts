@@ -7,11 +7,11 @@
  * Nobody may run `initdb` there: a new empty primary would make every standby re-clone an empty
  * database.
  *
- * This is not failover (issue 11): a target that is unreachable, crashed or stopped with its data
- * is never replaced here, and no running primary is ever demoted by a retarget.
+ * This is not failover (`failover.ts`): a target that is unreachable, crashed or stopped with its
+ * data is never replaced here, and no running primary is ever demoted by a retarget.
  *
  * Also the replicas the StatefulSet keeps: never fewer than the target's ordinal + 1, so that a
- * scale-down never removes the primary (until a switchover moves it first, issue 11). Pure.
+ * scale-down never removes the primary (until a switchover moves it first). Pure.
  *
  * @module
  */
@@ -127,9 +127,10 @@ export interface HeldReplicas {
 export const SCALE_DOWN = "ScaleDown";
 
 /**
- * `max(replicas, ordinal of the target + 1)`: a scale-down never removes the target primary. Until
- * a switchover exists (issue 11), a PostgresDB whose primary is at an ordinal at or above the
- * requested replicas keeps that many instances and says so in a `ScaleDown` condition.
+ * `max(replicas, ordinal of the target + 1)`: a scale-down never removes the target primary. A
+ * PostgresDB whose primary is at an ordinal at or above the requested replicas keeps that many
+ * instances and says so in a `ScaleDown` condition, until a switchover (`failover.ts` starts one)
+ * has moved the primary to a standby that stays.
  *
  * @example
  * ```ts
@@ -150,7 +151,7 @@ export function heldReplicas(name: string, replicas: number, targetPrimary: stri
       reason: "PrimaryAboveReplicas",
       message: `spec.replicas ${replicas} would remove the primary ${
         JSON.stringify(targetPrimary)
-      }: keeping ${held} instances until a switchover can move the primary (not supported yet)`,
+      }: keeping ${held} instances until a switchover moves the primary to a standby that stays`,
     },
   };
 }

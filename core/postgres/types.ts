@@ -47,7 +47,39 @@ export interface PostgresDBSpec {
   databaseName: string;
   /** What deleting the PostgresDB does to its volumes and credentials. @default "Retain" */
   deletionPolicy?: DeletionPolicy;
+  /** Synchronous replication; absent: asynchronous. */
+  synchronous?: SynchronousSpec;
+  /** Seconds the primary may be unavailable before a failover starts. @default 0 */
+  failoverDelay?: number;
+  /**
+   * Without required durability: a standby further behind the primary's last known WAL than this
+   * is never promoted. @default 16777216 (16 MiB)
+   */
+  maxFailoverLagBytes?: number;
 }
+
+/**
+ * Synchronous replication: each commit waits until `number` standbys have flushed it.
+ * `required` (the default) blocks commits while fewer stream, and a failover promotes only a
+ * standby that is guaranteed to hold every acknowledged commit (a quorum of the standbys must
+ * report); `preferred` waits only for the standbys that stream now (none: asynchronous), and a
+ * failover is bounded by `maxFailoverLagBytes` instead.
+ */
+export interface SynchronousSpec {
+  /** How many standbys must confirm each commit: 1 to `replicas - 1`. */
+  number: number;
+  /** `required` or `preferred`. @default "required" */
+  durability?: Durability;
+}
+
+/** Whether synchronous replication may degrade when standbys are missing. */
+export type Durability = "required" | "preferred";
+
+/** The durabilities, the default first. */
+export const DURABILITIES: readonly Durability[] = ["required", "preferred"];
+
+/** The default `maxFailoverLagBytes`: 16 MiB. */
+export const DEFAULT_MAX_FAILOVER_LAG_BYTES = 16 * 2 ** 20;
 
 /**
  * What deleting a PostgresDB does to the data and the credentials that open it, together:
@@ -72,10 +104,19 @@ export interface PostgresDBStatus {
   connectionString?: string;
   /** The same through `<name>-ro`: the standbys, read-only. */
   readOnlyConnectionString?: string;
-  /** The pod the operator wants as the primary (`<name>-0` at bootstrap). */
+  /**
+   * The pod the operator wants as the primary (`<name>-0` at bootstrap); empty while a failover
+   * or switchover is pending (the old primary is told to stop and the new one is being chosen).
+   */
   targetPrimary?: string;
-  /** 1 at bootstrap; +1 whenever `targetPrimary` changes (failover, a later issue). */
+  /** 1 at bootstrap; +1 when a failover or switchover starts, and when a lost volume retargets. */
   primaryTerm?: number;
+  /** When the operator first saw the target primary not serving (RFC 3339), while it does not. */
+  primaryUnavailableSince?: string;
+  /** The last failover or switchover: why, from and to whom, and how long it took. */
+  failover?: FailoverStatus;
+  /** The last `switchover-to` annotation value the operator acted on (or refused). */
+  switchoverHandled?: string;
   /** The pod whose report of the current term says it runs as the primary. */
   currentPrimary?: string;
   /** Each instance, as its agent last reported it. */
@@ -90,6 +131,39 @@ export interface PostgresDBStatus {
   readyReplicas?: number;
   /** `Ready`, and `VolumeResize` when a storage change is not applied. */
   conditions?: Condition[];
+}
+
+/** A failover or switchover as the status tells it. */
+export interface FailoverStatus {
+  /** `PrimaryLost` (the Lease expired), `PrimaryNotReady`, or `Switchover`. */
+  reason: string;
+  /** The primary it moved away from. */
+  from: string;
+  /** The pod a switchover asked for. */
+  requestedTo?: string;
+  /** The pod chosen as the new primary, once chosen. */
+  to?: string;
+  /** The term it started. */
+  term: number;
+  /** When it started (RFC 3339). */
+  startedAt: string;
+  /** When the first candidate's report arrived, while choosing (RFC 3339). */
+  candidatesSince?: string;
+  /** When the new primary was chosen. */
+  chosenAt?: string;
+  /** When the new primary first reported itself ready. */
+  completedAt?: string;
+  /** From start to the new primary's ready report, in seconds. */
+  durationSeconds?: number;
+  /** The new primary's timeline. */
+  timeline?: number;
+  /**
+   * Bytes of WAL the old primary was last known to have past the chosen standby: commits that may
+   * be lost (0 with required durability or a clean switchover).
+   */
+  lossWindowBytes?: number;
+  /** What happened, in a sentence. */
+  message: string;
 }
 
 /** One instance in the status, copied from its agent's report. */
@@ -128,4 +202,10 @@ export interface ValidSpec {
   databaseName: string;
   /** What deleting the PostgresDB does to its volumes and credentials. */
   deletionPolicy: DeletionPolicy;
+  /** Synchronous replication, when asked for. */
+  synchronous?: { number: number; durability: Durability };
+  /** Seconds the primary may be unavailable before a failover. */
+  failoverDelay: number;
+  /** The promotion bound without required durability. */
+  maxFailoverLagBytes: number;
 }

@@ -8,8 +8,11 @@
 
 import { parseQuantity } from "../quantity.ts";
 import {
+  DEFAULT_MAX_FAILOVER_LAG_BYTES,
   DELETION_POLICIES,
   type DeletionPolicy,
+  DURABILITIES,
+  type Durability,
   type PostgresDB,
   type ValidSpec,
 } from "./types.ts";
@@ -94,17 +97,68 @@ export function validatePostgresDB(db: PostgresDB): Validation {
       }`,
     });
   }
+  const synchronous = synchronousSpec(spec.synchronous, replicas, problems);
+  const failoverDelay = wholeNumber(spec.failoverDelay ?? 0, "spec.failoverDelay", problems);
+  const maxLag = wholeNumber(
+    spec.maxFailoverLagBytes ?? DEFAULT_MAX_FAILOVER_LAG_BYTES,
+    "spec.maxFailoverLagBytes",
+    problems,
+  );
   if (problems.length > 0) return { ok: false, problems };
-  return {
-    ok: true,
-    spec: {
-      version: version!,
-      storage: storage!,
-      replicas: replicas as number,
-      databaseName: databaseName!,
-      deletionPolicy: deletionPolicy as DeletionPolicy,
-    },
+  const valid: ValidSpec = {
+    version: version!,
+    storage: storage!,
+    replicas: replicas as number,
+    databaseName: databaseName!,
+    deletionPolicy: deletionPolicy as DeletionPolicy,
+    failoverDelay: failoverDelay!,
+    maxFailoverLagBytes: maxLag!,
   };
+  if (synchronous !== undefined) valid.synchronous = synchronous;
+  return { ok: true, spec: valid };
+}
+
+/** A whole number from 0 up, or a problem. */
+function wholeNumber(value: unknown, field: string, problems: FieldProblem[]): number | undefined {
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
+  problems.push({ field, message: `${JSON.stringify(value)} must be a whole number from 0 up` });
+  return undefined;
+}
+
+/** `spec.synchronous`: a number of standbys from 1 to `replicas - 1`, and a durability. */
+function synchronousSpec(
+  value: unknown,
+  replicas: unknown,
+  problems: FieldProblem[],
+): { number: number; durability: Durability } | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "object" || Array.isArray(value)) {
+    problems.push({
+      field: "spec.synchronous",
+      message: `${JSON.stringify(value)} must be an object`,
+    });
+    return undefined;
+  }
+  const sync = value as { number?: unknown; durability?: unknown };
+  const durability = sync.durability ?? DURABILITIES[0]!;
+  if (!DURABILITIES.includes(durability as Durability)) {
+    problems.push({
+      field: "spec.synchronous.durability",
+      message: `${JSON.stringify(durability)} must be one of ${DURABILITIES.map(quote).join(", ")}`,
+    });
+  }
+  const most = typeof replicas === "number" ? replicas - 1 : MAX_REPLICAS - 1;
+  const number = sync.number;
+  if (typeof number !== "number" || !Number.isInteger(number) || number < 1 || number > most) {
+    problems.push({
+      field: "spec.synchronous.number",
+      message: most < 1
+        ? `${JSON.stringify(number)}: synchronous replication needs at least 2 replicas`
+        : `${JSON.stringify(number)} must be a whole number from 1 to ${most} (replicas - 1)`,
+    });
+    return undefined;
+  }
+  return { number, durability: durability as Durability };
 }
 
 function nameProblems(name: string): FieldProblem[] {

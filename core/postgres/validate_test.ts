@@ -99,8 +99,33 @@ Deno.test("validatePostgresDB() accepts the tutorial's sample and defaults repli
       replicas: 1,
       databaseName: "myapp",
       deletionPolicy: "Retain",
+      failoverDelay: 0,
+      maxFailoverLagBytes: 16 * 2 ** 20,
     },
   });
+});
+
+Deno.test("validatePostgresDB() takes synchronous replication from 1 to replicas - 1 standbys", () => {
+  const ok = validatePostgresDB(sample({ replicas: 3, synchronous: { number: 2 } }));
+  assert.ok(ok.ok);
+  assert.deepEqual(ok.spec.synchronous, { number: 2, durability: "required" });
+  const preferred = validatePostgresDB(
+    sample({ replicas: 2, synchronous: { number: 1, durability: "preferred" } }),
+  );
+  assert.ok(preferred.ok && preferred.spec.synchronous?.durability === "preferred");
+  const tooMany = validatePostgresDB(sample({ replicas: 3, synchronous: { number: 3 } }));
+  assert.ok(!tooMany.ok);
+  assert.match(tooMany.problems[0]!.message, /3 must be a whole number from 1 to 2/);
+  const alone = validatePostgresDB(sample({ replicas: 1, synchronous: { number: 1 } }));
+  assert.ok(!alone.ok);
+  assert.match(alone.problems[0]!.message, /needs at least 2 replicas/);
+  const unknown = validatePostgresDB(
+    sample({ replicas: 2, synchronous: { number: 1, durability: "maybe" } }),
+  );
+  assert.ok(!unknown.ok);
+  assert.equal(unknown.problems[0]!.field, "spec.synchronous.durability");
+  const delay = validatePostgresDB(sample({ failoverDelay: -1 }));
+  assert.ok(!delay.ok && delay.problems[0]!.field === "spec.failoverDelay");
 });
 
 Deno.test("validatePostgresDB() refuses an unknown deletion policy", () => {
