@@ -7,7 +7,9 @@
  *
  * Guarantees: the write carries the resourceVersion the status was computed from, so a status
  * based on a stale cache is rejected with a conflict (and retried on fresh data) instead of
- * overwriting a newer one.
+ * overwriting a newer one; the write is a merge patch that also removes what the stored status
+ * has and the next one does not (a `null` for each such field, at any depth of plain objects), so
+ * the stored status becomes exactly the one computed.
  *
  * Caveats: the comparison is of JSON values with keys in any order; a status field the controller
  * does not compute but the stored status has counts as a change (compute the whole status, or copy
@@ -55,11 +57,31 @@ export function statusAction(
   const action: PatchStatusAction = {
     kind: "patchStatus",
     target: refOf(object),
-    status,
+    status: isRecord(stored) ? withRemovals(status, stored) : status,
     reason: options.reason ?? describeChange(status, stored),
   };
   if (object.metadata.resourceVersion) action.resourceVersion = object.metadata.resourceVersion;
   return [action];
+}
+
+/**
+ * `desired` as a merge patch over `stored` (RFC 7386): a field `stored` has and `desired` lacks
+ * becomes `null`, which removes it; plain objects on both sides are compared field by field.
+ */
+function withRemovals(
+  desired: Record<string, unknown>,
+  stored: Record<string, unknown>,
+): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...desired };
+  for (const [key, value] of Object.entries(stored)) {
+    if (value === undefined || value === null) continue;
+    const next = desired[key];
+    if (next === undefined) patch[key] = null;
+    else if (isRecord(next) && isRecord(value) && !Array.isArray(next) && !Array.isArray(value)) {
+      patch[key] = withRemovals(next, value);
+    }
+  }
+  return patch;
 }
 
 /** The conditions of `object.status`, if it has a list of them. */

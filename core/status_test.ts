@@ -69,3 +69,19 @@ Deno.test("conditionsOf() reads status.conditions, or nothing", () => {
   assert.equal(conditionsOf(greeting({ conditions: "no" })), undefined);
   assert.deepEqual(conditionsOf(greeting({ conditions: [] })), []);
 });
+
+Deno.test("statusAction() removes what the stored status has and the next one lacks", () => {
+  const object = {
+    apiVersion: "example.com/v1",
+    kind: "Greeting",
+    metadata: { name: "hi", resourceVersion: "3" },
+    status: { phase: "Ready", since: "t0", story: { from: "a", waiting: "b" }, list: [1] },
+  };
+  const [write] = statusAction(object, { phase: "Ready", story: { from: "a" }, list: [2] });
+  assert.deepEqual(write?.status, {
+    phase: "Ready",
+    since: null,
+    story: { from: "a", waiting: null },
+    list: [2],
+  });
+});
