@@ -192,13 +192,14 @@ function checkCluster(cluster: unknown, where: string): void {
 }
 
 /** The fields each kind of step needs, besides `atMs`. */
-const STEP_FIELDS: Record<Step["do"], [string, "string" | "object"][]> = {
+const STEP_FIELDS: Record<Step["do"], [string, "string" | "object" | "number"][]> = {
   apply: [["object", "object"]],
   delete: [["apiVersion", "string"], ["kind", "string"], ["name", "string"]],
   deletePod: [["name", "string"]],
   crashPod: [["name", "string"]],
   loseNode: [["node", "string"]],
   crashOperator: [],
+  cutOffAgent: [["name", "string"], ["durationMs", "number"]],
   userDelete: [["kind", "string"], ["name", "string"]],
   userEdit: [["kind", "string"], ["name", "string"]],
 };

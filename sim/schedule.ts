@@ -28,6 +28,7 @@ export type Step =
   | { atMs: number; do: "crashPod"; name: string; namespace?: string }
   | { atMs: number; do: "loseNode"; node: string }
   | { atMs: number; do: "crashOperator" }
+  | { atMs: number; do: "cutOffAgent"; name: string; namespace?: string; durationMs: number }
   | { atMs: number; do: "userDelete"; kind: ChildKind; name: string; namespace?: string }
   | { atMs: number; do: "userEdit"; kind: ChildKind; name: string; namespace?: string };
 
@@ -314,6 +315,9 @@ function perform(harness: Harness, step: Step, deletedSecrets: Map<string, KubeO
       return;
     case "crashOperator":
       return harness.crash("scheduled");
+    case "cutOffAgent":
+      harness.cluster.dataPlane?.cutOff(step.namespace ?? "default", step.name, step.durationMs);
+      return;
     case "userDelete": {
       const type = CHILD_TYPES[step.kind];
       const namespace = step.namespace ?? "default";

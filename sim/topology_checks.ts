@@ -3,7 +3,8 @@
  * every committed change: at most one pod per PostgresDB carries the primary role label; the `-rw`
  * Service never selects a pod whose report says standby; every running standby streams (or
  * retries) from the target primary, never another instance; no instance is cloned from anything
- * but a running primary; no StatefulSet is scaled below the target primary's ordinal. And the
+ * but a running primary; no StatefulSet is scaled below the target primary's ordinal; at most one
+ * instance of a PostgresDB accepts writes (the primary Lease's fence). And the
  * end-state rule for {@link checkReplicationConverged}: exactly one primary, every standby
  * streaming from it.
  *
@@ -167,6 +168,38 @@ export function scaleDownChecker(): Checker {
   };
 }
 
+/**
+ * At most one instance of a PostgresDB accepts writes (runs as a primary), judged at every
+ * committed change of its pods or of itself: the primary Lease must fence an old primary before
+ * a new one is promoted.
+ */
+export function singleWriterChecker(): Checker {
+  return {
+    name: "single writer",
+    onCommit(change, { harness }) {
+      if (change.object.kind !== "Pod" && change.object.kind !== POSTGRESDB.kind) return undefined;
+      const owner = change.object.kind === "Pod"
+        ? ownerOf(change.object)
+        : [change.object.metadata.namespace ?? "default", change.object.metadata.name] as [
+          string,
+          string,
+        ];
+      const plane = harness.cluster.dataPlane;
+      if (!owner || !plane) return undefined;
+      const writers: string[] = [];
+      for (const pod of harness.cluster.server.peekList(POD, owner[0])) {
+        if (instanceOfVolume(pod.metadata.labels) !== owner[1]) continue;
+        if (plane.instanceOfPod(owner[0], pod.metadata.name)?.acceptsWrites) {
+          writers.push(pod.metadata.name);
+        }
+      }
+      return writers.length > 1
+        ? `${writers.length} instances of ${owner.join("/")} accept writes: ${writers.join(", ")}`
+        : undefined;
+    },
+  };
+}
+
 /** The replication checkers, run after every step. */
 export function topologyCheckers(): Checker[] {
   return [
@@ -175,6 +208,7 @@ export function topologyCheckers(): Checker[] {
     streamsFromPrimaryChecker(),
     cloneSourceChecker(),
     scaleDownChecker(),
+    singleWriterChecker(),
   ];
 }
 

@@ -177,6 +177,12 @@ function stepArbitrary(
       })),
     },
     { weight: 1, arbitrary: fc.constant({ do: "crashOperator" as const }) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(name, ordinal, fc.integer({ min: 1_000, max: 60_000 })).map((
+        [n, i, durationMs],
+      ) => ({ do: "cutOffAgent" as const, name: `${n}-${i}`, durationMs })),
+    },
   );
   return fc.record({ afterMs: gap(), step });
 }
