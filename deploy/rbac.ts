@@ -99,9 +99,10 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   {
     apiGroup: "",
     resource: "pods",
-    verbs: ["list", "update", "watch"],
-    why: "the instances' pods (label selector): the agents' reports are read from them, and the " +
-      "role label is set with an update of the version read",
+    verbs: ["delete", "list", "update", "watch"],
+    why: "the instances' pods (label selector): the agents' reports are read from them, the " +
+      "role label is set with an update of the version read, and a rolling update deletes them " +
+      "one at a time (uid precondition)",
   },
   {
     apiGroup: "",
@@ -133,6 +134,14 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
     resource: "pods",
     verbs: ["get", "patch"],
     why: "granted to the agents' Role (escalation rule: only what the operator holds)",
+    delegated: true,
+  },
+  {
+    apiGroup: "coordination.k8s.io",
+    resource: "leases",
+    verbs: ["create", "get", "update"],
+    why: "granted to the agents' Role for the primary Lease (escalation rule: only what the " +
+      "operator holds); the operator never calls it",
     delegated: true,
   },
 ];

@@ -35,6 +35,7 @@ import { buildStatefulSet, observedStorage } from "./statefulset.ts";
 import { type ExtraConditions, READY, statefulSetReadiness, type StatusInput } from "./status.ts";
 import { statusActions } from "./status_actions.ts";
 import { planFailover } from "./failover.ts";
+import { rolloutStep } from "./rollout.ts";
 import {
   chooseTarget,
   heldReplicas,
@@ -56,7 +57,22 @@ export function convergeActions(
 ): Action[] {
   const kept = keepClaimTemplates(children.statefulSet, spec);
   const chosen = chooseTarget(db, children.instances ?? []);
-  const plan = planFailover(db, spec, children.instances ?? [], chosen, context.nowMs);
+  const rollout = rolloutStep(
+    db,
+    children.statefulSet,
+    children.instances ?? [],
+    chosen.retarget === undefined ? (db.status?.targetPrimary ?? chosen.targetPrimary) : "",
+    chosen.primaryTerm,
+    spec.replicas,
+  );
+  const plan = planFailover(
+    db,
+    spec,
+    children.instances ?? [],
+    chosen,
+    context.nowMs,
+    rollout.switchoverTo,
+  );
   const choice: TargetChoice = {
     ...chosen,
     targetPrimary: plan.targetPrimary,
@@ -80,6 +96,11 @@ export function convergeActions(
   // Role labels follow the reports; they change nothing the StatefulSet's readiness describes.
   const writes = [...childWrites, ...roleLabelStep(children, choice).writes];
   const events = steps.flatMap((step) => step.events);
+  // A pod of the rolling update is replaced only when nothing else moves.
+  if (childWrites.length === 0 && plan.events.length === 0 && plan.condition === undefined) {
+    writes.push(...rollout.actions.filter((a) => a.kind !== "emitEvent"));
+    events.push(...rollout.actions.filter((a) => a.kind === "emitEvent"));
+  }
   if (choice.retarget !== undefined) {
     events.push({
       kind: "emitEvent",

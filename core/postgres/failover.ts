@@ -86,7 +86,8 @@ export interface FailoverPlan {
 
 /**
  * Plans this reconcile's part of a failover or switchover, after {@link chooseTarget} (whose
- * retarget after a lost volume wins).
+ * retarget after a lost volume wins). `rolloutTo` is the updated standby a rolling update wants
+ * the primary moved to (see `rollout.ts`).
  *
  * @example
  * ```ts
@@ -118,6 +119,7 @@ export function planFailover(
   instances: readonly Instance[],
   choice: TargetChoice,
   nowMs: number,
+  rolloutTo?: string,
 ): FailoverPlan {
   const status = db.status ?? {};
   const plan: FailoverPlan = {
@@ -132,7 +134,7 @@ export function planFailover(
   if (status.primaryUnavailableSince !== undefined) {
     plan.unavailableSince = status.primaryUnavailableSince;
   }
-  return targetPhase(db, spec, instances, plan, nowMs);
+  return targetPhase(db, spec, instances, plan, nowMs, rolloutTo);
 }
 
 /** The target is named: complete a failover, start a switchover, or start a failover. */
@@ -142,6 +144,7 @@ function targetPhase(
   instances: readonly Instance[],
   plan: FailoverPlan,
   nowMs: number,
+  rolloutTo?: string,
 ): FailoverPlan {
   const target = plan.targetPrimary;
   const term = plan.primaryTerm;
@@ -154,7 +157,7 @@ function targetPhase(
   if (serves) {
     delete plan.unavailableSince;
     if (inFlight) complete(db, plan, targetReport!, nowMs);
-    return switchoverPhase(db, spec, instances, plan, nowMs);
+    return switchoverPhase(db, spec, instances, plan, nowMs, rolloutTo);
   }
   // Nobody else has the cluster's data: there is nowhere to fail over to; the agent restarts it.
   const others = instances.filter((i) =>
@@ -195,6 +198,7 @@ function switchoverPhase(
   instances: readonly Instance[],
   plan: FailoverPlan,
   nowMs: number,
+  rolloutTo?: string,
 ): FailoverPlan {
   const target = plan.targetPrimary;
   const name = db.metadata.name;
@@ -211,6 +215,14 @@ function switchoverPhase(
       requestedTo: requested,
       message: `Switchover from ${JSON.stringify(target)} to ${JSON.stringify(requested)}, as ` +
         `the annotation ${SWITCHOVER_ANNOTATION} asks`,
+    }, nowMs);
+  }
+  if (rolloutTo !== undefined && rolloutTo !== target) {
+    return startPending(db, plan, {
+      reason: "Switchover",
+      requestedTo: rolloutTo,
+      message: `Switchover from ${JSON.stringify(target)} to ${JSON.stringify(rolloutTo)}: ` +
+        "a rolling update replaces the primary's pod last, after a clean demotion",
     }, nowMs);
   }
   const ordinal = podOrdinal(name, target);

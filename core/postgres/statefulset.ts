@@ -118,7 +118,8 @@ export function buildStatefulSet(db: PostgresDB, spec: ValidSpec): KubeObject {
       serviceName: name,
       podManagementPolicy: "OrderedReady",
       selector: { matchLabels: selectorLabels(name) },
-      updateStrategy: { type: "RollingUpdate" },
+      // The operator replaces the pods in the order a database needs (see rollout.ts).
+      updateStrategy: { type: "OnDelete" },
       persistentVolumeClaimRetentionPolicy: {
         whenDeleted: spec.deletionPolicy,
         whenScaled: "Retain",

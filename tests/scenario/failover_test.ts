@@ -137,3 +137,34 @@ Deno.test("failover: a scale-down below the primary's ordinal switches over firs
   assert.equal(after.status?.ready, true);
   await w.controller.stop();
 });
+
+Deno.test("failover: a rolling update replaces the standbys first, switches over, then the old primary", async () => {
+  const w = await world(24);
+  await w.applyYaml(sampleYaml({ replicas: 3 }));
+  await w.converge();
+  await w.applyYaml(sampleYaml({ replicas: 3, version: "16.6" }));
+  await runChecked(w, 120_000);
+  await w.converge();
+  const story = w.cluster.objects()
+    .filter((o) =>
+      o.kind === "Event" &&
+      ["RollingUpdate", "SwitchoverStarted", "SwitchoverCompleted"].includes((o as Any).reason)
+    )
+    .sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion))
+    .map((e) => `${(e as Any).reason}: ${(e as Any).message ?? (e as Any).note}`);
+  assert.equal(story.length, 5, story.join("\n"));
+  assert.match(story[0]!, /RollingUpdate: .*standby "my-postgres-2"/);
+  assert.match(story[1]!, /RollingUpdate: .*standby "my-postgres-1"/);
+  assert.match(story[2]!, /SwitchoverStarted: .*rolling update/);
+  assert.match(story[3]!, /SwitchoverCompleted/);
+  assert.match(story[4]!, /RollingUpdate: .*standby "my-postgres-0"/);
+  const db = w.db("my-postgres");
+  assert.notEqual(db.status?.currentPrimary, "my-postgres-0");
+  assert.equal(db.status?.ready, true);
+  assert.equal(db.status?.streamingStandbys, 2);
+  for (const pod of PODS) {
+    assert.equal((w.find("Pod", pod) as Any).spec.containers[0].image, "postgres:16.6", pod);
+  }
+  assert.deepEqual(checkReplicationConverged(w), []);
+  await w.controller.stop();
+});
