@@ -27,6 +27,8 @@ const TABLES: Record<string, { title: string; columns: Column[] }> = {
       { header: "REPLICAS", cell: (o) => text((o as Any).spec?.replicas) },
       { header: "PHASE", cell: (o) => text((o as Any).status?.phase) },
       { header: "READY", cell: (o) => text((o as Any).status?.ready) },
+      { header: "PRIMARY", cell: (o) => text((o as Any).status?.currentPrimary) },
+      { header: "STREAMING", cell: (o) => text((o as Any).status?.streamingStandbys) },
       AGE,
     ],
   },

@@ -9,6 +9,8 @@ export const USAGE = `Usage: deno task <command> [options]
 
 Commands:
   demo                         apply examples/postgresdb.yaml to a simulated cluster and show it
+      --failover               three instances: the primary loses the API server, a standby
+                               takes over, then a switchover back
   sim -f FILE [-f FILE ...]    apply manifests to a simulated cluster and run the operator
       --seed N                 seed of every random choice (default 1)
       --output table|json      what to print (default table)

@@ -24,7 +24,7 @@ Deno.test("cli: demo prints my-postgres Running and ready, with its children", a
   assert.equal(code, 0, stdout);
   assert.match(
     stdout,
-    /\$ kubectl get postgresdbs\nNAME\s+VERSION\s+REPLICAS\s+PHASE\s+READY\s+AGE\nmy-postgres\s+16\s+1\s+Running\s+true\s+\d+s/,
+    /\$ kubectl get postgresdbs\nNAME\s+VERSION\s+REPLICAS\s+PHASE\s+READY\s+PRIMARY\s+STREAMING\s+AGE\nmy-postgres\s+16\s+1\s+Running\s+true\s+my-postgres-0\s+0\s+\d+s/,
   );
   assert.match(stdout, /\$ kubectl get statefulsets\nNAME\s+READY\s+AGE\nmy-postgres\s+1\/1/);
   assert.match(stdout, /my-postgres\s+ClusterIP\s+None\s+<none>\s+5432\/TCP/);
@@ -195,4 +195,16 @@ Deno.test("cli: plan prints what the operator would do, without secret values", 
   assert.equal(code, 0);
   assert.match(stdout, /create Secret default\/my-postgres-credentials/);
   assert.match(stdout, /create StatefulSet default\/my-postgres/);
+});
+
+Deno.test("cli: demo --failover shows a fenced primary replaced, then a switchover back", async () => {
+  const { code, stdout } = await cli("demo", "--failover");
+  assert.equal(code, 0, stdout);
+  const fenced = stdout.indexOf("Accepting writes: none");
+  const started = stdout.indexOf("FailoverStarted");
+  const completed = stdout.indexOf("FailoverCompleted");
+  const switched = stdout.indexOf("SwitchoverCompleted");
+  assert.ok(fenced > 0 && fenced < started && started < completed && completed < switched, stdout);
+  assert.match(stdout, /Accepting writes: my-postgres-[12]\n/);
+  assert.match(stdout, /At most one instance accepted writes at every step/);
 });
