@@ -56,6 +56,8 @@ import {
   SimPostgresInstance,
 } from "./postgres_instance.ts";
 
+export type { LeaseTimings } from "../core/agent/lease.ts";
+
 const POD = { apiVersion: "v1", kind: "Pod" };
 
 /** A report whose only change is lag (LSNs) is written at most this often. */
