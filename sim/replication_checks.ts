@@ -4,8 +4,8 @@
  * - **single writer**: at most one instance accepts writes (a running primary) at any instant;
  * - **standbys follow the target primary**: no standby streams from another instance than the
  *   target primary for longer than a grace period after the target last changed (catching up
- *   is bounded by the convergence check at the end; nothing is checked while a failover is
- *   pending);
+ *   is bounded by the convergence check at the end; nothing is checked while the target does
+ *   not accept writes);
  * - **no clone from a standby**: every clone copies a running primary;
  * - **no re-clone of intact data**: a data directory that could have streamed is never wiped;
  * - **no streaming across a diverged timeline**: a streaming standby's WAL is a prefix of its
@@ -20,7 +20,7 @@
  *   further behind than `maxFailoverLagBytes` from the last primary WAL the operator knew;
  * - **-rw selects a serving primary**: no pod labelled `primary` fails to accept writes for longer
  *   than the Lease's duration, the failover delay and a second, counted while the operator runs
- *   and another agent reaches the API server;
+ *   and another instance with data has an agent that reaches the API server;
  * - **replication converges** (at the end): after the faults stop, the target primary runs and
  *   every other instance streams from it with zero lag.
  *
@@ -138,16 +138,24 @@ export function singleWriterChecker(): ReplicationChecker {
 }
 
 /**
- * Standbys stream only from the target primary, once the grace after a change (or after their
- * agent reached the API server again) has passed.
+ * Standbys stream only from the target primary, once the grace after a change (or after the
+ * target started accepting writes, or after their agent reached the API server again) has passed.
  */
 export function followTargetChecker(graceMs = 2000): ReplicationChecker {
+  let servingSince: number | undefined;
   return {
     name: "standbys follow the target primary",
     check(view) {
-      // While a failover is pending there is no target to follow yet.
-      if (view.targetPrimary === undefined) return undefined;
-      if (view.nowMs - view.targetChangedAtMs <= graceMs) return undefined;
+      // While a failover is pending, or the target does not serve, there is nothing to follow.
+      const target = view.instances.find((i) => i.name === view.targetPrimary);
+      if (target === undefined || !target.acceptsWrites) {
+        servingSince = undefined;
+        return undefined;
+      }
+      servingSince ??= view.nowMs;
+      if (view.nowMs - Math.max(view.targetChangedAtMs, servingSince) <= graceMs) {
+        return undefined;
+      }
       for (const instance of view.instances) {
         const receiver = instance.walReceiver;
         if (receiver?.streaming !== true || receiver.upstream === view.targetPrimary) continue;
@@ -327,8 +335,9 @@ export function lagBoundChecker(): ReplicationChecker {
 /**
  * `-rw` selects only a primary that accepts writes: a pod labelled `primary` may fail to accept
  * writes for at most the Lease's duration, the failover delay and `extraMs`, counted only while
- * the operator runs (a crashed operator relabels nothing) and another instance's agent reaches
- * the API server (the operator learns that a primary is gone from the others' reports).
+ * the operator runs (a crashed operator relabels nothing) and the agent of another instance with
+ * data reaches the API server (the operator learns that a primary is gone from the others'
+ * reports, and fails over only to an instance with the cluster's data).
  */
 export function readWriteChecker(extraMs = 1000): ReplicationChecker {
   const since = new Map<string, number>();
@@ -345,8 +354,9 @@ export function readWriteChecker(extraMs = 1000): ReplicationChecker {
         const from = since.get(instance.name) ?? view.nowMs;
         since.set(instance.name, from);
         const up = view.operatorUpSinceMs;
-        // Only another agent can tell the operator that this one is gone (its report is stale).
-        const informed = view.instances.filter((i) => i !== instance)
+        // Only another agent can tell the operator that this one is gone (its report is stale),
+        // and only one with the cluster's data can replace it.
+        const informed = view.instances.filter((i) => i !== instance && i.systemId !== undefined)
           .map((i) => view.agentInformedSinceMs(i.name))
           .filter((t) => t !== undefined);
         if (up === undefined || informed.length === 0) continue;

@@ -767,7 +767,8 @@ export interface ScheduleOptions {
   /**
    * Failover schedules: a random durability, failover delay and lag bound; API partitions,
    * operator crashes and switchovers among the faults; two failures in a row aimed at the
-   * primary in a third of them. @default false
+   * primary in a third of them; in a quarter, a correlated failure (a standby's links down while
+   * another standby and the primary are cut off from the API server). @default false
    */
   failover?: boolean;
 }
@@ -826,6 +827,27 @@ export function generateSchedule(seed: number, options: ScheduleOptions = {}): R
         durationMs: 200 + random.int(longest[kind] ?? 3800),
       });
     }
+  }
+  if (random.chance(1 / 4)) {
+    // A correlated failure: a standby falls behind (its links are down) while another standby
+    // and then the primary are cut off from the API server for longer than a failover takes.
+    const atMs = 1000 + random.int(window - 1000);
+    const behind = random.int(instances);
+    faults.push(
+      { atMs, kind: "linkDown", instance: behind, durationMs: 3000 + random.int(3000) },
+      {
+        atMs: atMs + random.int(1000),
+        kind: "apiPartition",
+        instance: (behind + 1) % instances,
+        durationMs: 8000 + random.int(4000),
+      },
+      {
+        atMs: atMs + random.int(1000),
+        kind: "apiPartition",
+        instance: "primary",
+        durationMs: 8000 + random.int(4000),
+      },
+    );
   }
   const spec: FailoverSpec = {
     failoverDelay: random.int(2),
