@@ -550,7 +550,8 @@ export class SimPostgresInstance implements InstancePort {
     if (up === undefined) return refuse("the host is not a pod");
     if (!this.#net.linkUp(this.name, up.name)) return refuse("the upstream is unreachable");
     // A primary in a fast stop still sends its final WAL.
-    const sending = up.process === "running" || (up.process === "stopping" && up.#role === "primary");
+    const sending = up.process === "running" ||
+      (up.process === "stopping" && up.#role === "primary");
     if (!sending || up.#data.kind !== "initialized") {
       return refuse("the upstream does not run");
     }

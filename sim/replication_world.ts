@@ -411,7 +411,11 @@ class World implements SimNetwork, ReplicationView {
           lease.holder = write.holder;
         }
         this.lease = lease;
-        agent.memory = observeLease(afterLeaseWrite(agent.memory, write, now), this.#leaseRecord(), now);
+        agent.memory = observeLease(
+          afterLeaseWrite(agent.memory, write, now),
+          this.#leaseRecord(),
+          now,
+        );
       }
       agent.view = { db: this.db, reports: new Map(this.reports), record: this.#leaseRecord() };
     }
@@ -462,7 +466,11 @@ class World implements SimNetwork, ReplicationView {
     const choice = chooseTarget(db, instances);
     const planned = plan(db, this.spec, instances, choice, VIRTUAL_EPOCH_MS + now);
     const before = db.status ?? {};
-    const status = { ...before, targetPrimary: planned.targetPrimary, primaryTerm: planned.primaryTerm };
+    const status = {
+      ...before,
+      targetPrimary: planned.targetPrimary,
+      primaryTerm: planned.primaryTerm,
+    };
     if (planned.failover !== undefined) status.failover = planned.failover;
     else delete status.failover;
     if (planned.unavailableSince !== undefined) {
