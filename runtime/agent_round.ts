@@ -1,7 +1,7 @@
 /**
  * One round of an instance agent: observe the instance through its port, decide, perform the
  * actions in order (stopping at the first the instance refuses), and hand the report to the
- * operator's side. The runtime of the agent, as the executor is the operator's: the same round
+ * operator's side (also after a refusal, with the refusal in its message). The runtime of the agent, as the executor is the operator's: the same round
  * runs against a simulated instance (`sim/data_plane.ts`, `sim/replication_world.ts`) and a real
  * PostgreSQL (`agent/agent_loop.ts`); the world around it decides when rounds run.
  *
@@ -61,7 +61,15 @@ export function agentRound(
       continue;
     }
     const result = port.perform(action);
-    if (!result.ok) return { actions, error: result.error };
+    if (!result.ok) {
+      // The report still goes out, saying what was refused: the operator decides on it (a
+      // failover waits for reports that the Lease is free).
+      const last = actions.find((a) => a.kind === "report");
+      if (last?.kind === "report") {
+        report({ ...last.status, message: `${last.status.message}: ${result.error}` });
+      }
+      return { actions, error: result.error };
+    }
   }
   return { actions };
 }

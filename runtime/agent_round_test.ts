@@ -1,5 +1,6 @@
 // Goal: one agent round performs the decided actions in order, stops at the first refusal, and
-// hands reports to the operator's side rather than to the instance.
+// hands reports to the operator's side rather than to the instance, also after a refusal (the
+// operator's failover waits on reports).
 // Method: a recording port that refuses a chosen action kind, and a fixed decision.
 import assert from "node:assert/strict";
 import type { AgentAction, InstanceAction, InstanceReport } from "../core/agent/types.ts";
@@ -59,11 +60,11 @@ Deno.test("agentRound() performs actions in order and sends the report to the op
   assert.equal(round.error, undefined);
 });
 
-Deno.test("agentRound() stops at the first action the instance refuses", () => {
+Deno.test("agentRound() stops at the first action the instance refuses and still reports, with the refusal", () => {
   const p = port("writeConfig");
   const reports: InstanceReport[] = [];
   const round = agentRound(p, INTENT, (r) => reports.push(r), () => ACTIONS);
   assert.deepEqual(p.performed, ["writeConfig"]);
-  assert.deepEqual(reports, []);
+  assert.deepEqual(reports, [{ ...REPORT, message: "test: Cannot writeConfig" }]);
   assert.equal(round.error, "Cannot writeConfig");
 });

@@ -15,7 +15,9 @@
  *   in the upstream's history it switches to the upstream's timeline.
  * - **Crash** (process crash, pod kill, `stop -m immediate`): written but unflushed WAL is lost;
  *   flushed WAL, the replay position and the configuration survive. An `initdb` or clone in
- *   flight leaves an empty directory (the agent starts it again). A fast stop flushes first.
+ *   flight leaves an empty directory (the agent starts it again). A fast stop of a primary
+ *   flushes first, and ends once its streaming standbys received that WAL (or after ten times
+ *   its duration), as PostgreSQL's WAL senders send the shutdown checkpoint before they exit.
  * - **Clone** (`pg_basebackup -R`) copies the upstream's data, WAL and timeline as they are when
  *   it finishes, and writes `standby.signal` with the given `primary_conninfo`; it fails when the
  *   upstream stops or the link drops meanwhile.
@@ -82,6 +84,11 @@ export interface SimNetwork {
   newOrigin(): number;
   /** Called when a clone or re-clone starts. */
   onClone?(event: CloneEvent): void;
+  /**
+   * Whether every standby streaming from `name` has received its WAL up to `lsn`: a fast stop of
+   * a primary waits for it (its WAL senders send the shutdown checkpoint first). Absent: true.
+   */
+  walSendersDone?(name: string, lsn: number): boolean;
 }
 
 /** A clone as the world saw it start, for checkers. */
@@ -177,6 +184,11 @@ export class SimPostgresInstance implements InstancePort {
   /** The role of the data directory (`standby.signal` absent or present), if there is data. */
   get dataRole(): InstanceRole | undefined {
     return this.#data.kind === "initialized" ? this.#data.config.role : undefined;
+  }
+
+  /** The configuration written into the data directory, if there is data. */
+  get config(): InstanceConfig | undefined {
+    return this.#data.kind === "initialized" ? this.#data.config : undefined;
   }
 
   /** The data's system identifier, if there is data. */
@@ -333,6 +345,10 @@ export class SimPostgresInstance implements InstancePort {
           return { ok: true };
         }
         this.#process = "stopping";
+        // The shutdown checkpoint: everything written is flushed, then the WAL senders send it.
+        if (this.#data.kind === "initialized" && this.#role === "primary") {
+          this.#truth = appendWal(this.#truth, this.#origin, this.#written);
+        }
         return this.#schedule({ op: "stop", mode: action.mode }, this.#o.stopMs);
       case "promote":
         if (this.#process !== "running" || this.#role !== "standby") {
@@ -390,7 +406,7 @@ export class SimPostgresInstance implements InstancePort {
   /** Moves the instance `dtMs` forward: finishes due operations, flushes, streams, replays. */
   advance(dtMs: number): void {
     const pending = this.#pending;
-    if (pending !== undefined && pending.doneAtMs <= this.#net.clockMs()) {
+    if (pending !== undefined && pending.doneAtMs <= this.#net.clockMs() && this.#sent(pending)) {
       this.#pending = undefined;
       this.#finish(pending.what);
     }
@@ -403,6 +419,16 @@ export class SimPostgresInstance implements InstancePort {
     }
     if (this.#pending === undefined) this.#stream(data, dtMs);
     this.#replay = Math.min(this.flushLsn, this.#replay + this.#rate("apply", dtMs));
+  }
+
+  /**
+   * False while a primary's fast stop waits for its streaming standbys to receive its final WAL
+   * (at most ten times the stop's duration, as a standby may stall).
+   */
+  #sent(pending: { what: Pending; doneAtMs: number }): boolean {
+    if (pending.what.op !== "stop" || this.#role !== "primary") return true;
+    const late = this.#net.clockMs() >= pending.doneAtMs + 10 * this.#o.stopMs;
+    return late || (this.#net.walSendersDone?.(this.name, this.flushLsn) ?? true);
   }
 
   #rate(kind: "disk" | "apply" | "stream", dtMs: number): number {
@@ -523,7 +549,10 @@ export class SimPostgresInstance implements InstancePort {
     const up = this.#net.resolve(data.config.primaryConninfo.host);
     if (up === undefined) return refuse("the host is not a pod");
     if (!this.#net.linkUp(this.name, up.name)) return refuse("the upstream is unreachable");
-    if (up.process !== "running" || up.#data.kind !== "initialized") {
+    // A primary in a fast stop still sends its final WAL.
+    const sending = up.process === "running" ||
+      (up.process === "stopping" && up.#role === "primary");
+    if (!sending || up.#data.kind !== "initialized") {
       return refuse("the upstream does not run");
     }
     const upData = up.#data;

@@ -4,13 +4,23 @@
  * - **single writer**: at most one instance accepts writes (a running primary) at any instant;
  * - **standbys follow the target primary**: no standby streams from another instance than the
  *   target primary for longer than a grace period after the target last changed (catching up
- *   is bounded by the convergence check at the end);
+ *   is bounded by the convergence check at the end; nothing is checked while the target does
+ *   not accept writes);
  * - **no clone from a standby**: every clone copies a running primary;
  * - **no re-clone of intact data**: a data directory that could have streamed is never wiped;
  * - **no streaming across a diverged timeline**: a streaming standby's WAL is a prefix of its
  *   upstream's (compared on the ground truth, not on reported timelines);
  * - **acknowledged commits kept**: a commit is acknowledged only once durable on the primary that
  *   acknowledged it, and every commit acknowledged in the final term is on the final primary;
+ * - **acks come from the Lease holder**: the instance that acknowledges a commit holds the primary
+ *   Lease at that instant (one writer per Lease epoch);
+ * - **required durability keeps every acknowledged commit**: with `durability: required`, every
+ *   commit acknowledged so far (all terms) is on each instance when it starts accepting writes;
+ * - **failover within the lag bound**: without required durability, a new primary is never chosen
+ *   further behind than `maxFailoverLagBytes` from the last primary WAL the operator knew;
+ * - **-rw selects a serving primary**: no pod labelled `primary` fails to accept writes for longer
+ *   than the Lease's duration, the failover delay and a second, counted while the operator runs
+ *   and another instance with data has an agent that reaches the API server;
  * - **replication converges** (at the end): after the faults stop, the target primary runs and
  *   every other instance streams from it with zero lag.
  *
@@ -32,8 +42,31 @@ export interface AckedCommit {
   origin: number;
   /** Where it ends. */
   lsn: number;
-  /** The operator's term (failovers so far) when it was acknowledged. */
+  /** Its size in bytes. */
+  bytes: number;
+  /** The operator's term when it was acknowledged. */
   epoch: number;
+  /** The primary Lease's holder when it was acknowledged. */
+  leaseHolder: string | undefined;
+}
+
+/** A new primary the operator chose after a pending failover or switchover. */
+export interface FailoverChoice {
+  /** When. */
+  atMs: number;
+  /** The old primary. */
+  from: string;
+  /** The new target. */
+  to: string;
+  /** The term. */
+  term: number;
+  /** The chosen instance's reported WAL. */
+  chosenLsn: number;
+  /**
+   * The last primary WAL the operator knew: the most WAL received in the old primary's report
+   * and the reports of this term, on the chosen instance's system and timeline.
+   */
+  lastKnownLsn: number;
 }
 
 /** What a checker sees of a replication run. */
@@ -46,8 +79,29 @@ export interface ReplicationView {
   readonly targetPrimary: string | undefined;
   /** When the target primary last changed (to pending or to an instance). */
   readonly targetChangedAtMs: number;
-  /** Failovers so far. */
+  /** The primary term. */
   readonly epoch: number;
+  /** The primary Lease's holder. */
+  readonly leaseHolder: string | undefined;
+  /** The spec's durability (`async` without `spec.synchronous`). */
+  readonly durability: "required" | "preferred" | "async";
+  /** `spec.maxFailoverLagBytes`. */
+  readonly maxFailoverLagBytes: number;
+  /** `spec.failoverDelay`, in milliseconds. */
+  readonly failoverDelayMs: number;
+  /** The primary Lease's duration. */
+  readonly leaseDurationMs: number;
+  /** Each pod's role label, as the operator last set it. */
+  readonly roleLabels: ReadonlyMap<string, string>;
+  /** Since when the operator runs; undefined while it is down. */
+  readonly operatorUpSinceMs: number | undefined;
+  /** New primaries chosen after a pending failover, in order. */
+  readonly choices: readonly FailoverChoice[];
+  /**
+   * Since when the instance's agent runs and reaches the API server (it can know the target);
+   * undefined while it does not.
+   */
+  agentInformedSinceMs(name: string): number | undefined;
   /** Clones, in order. */
   readonly clones: readonly CloneEvent[];
   /** Acknowledged commits, in order. */
@@ -83,15 +137,31 @@ export function singleWriterChecker(): ReplicationChecker {
   };
 }
 
-/** Standbys stream only from the target primary, once the grace after a change has passed. */
+/**
+ * Standbys stream only from the target primary, once the grace after a change (or after the
+ * target started accepting writes, or after their agent reached the API server again) has passed.
+ */
 export function followTargetChecker(graceMs = 2000): ReplicationChecker {
+  let servingSince: number | undefined;
   return {
     name: "standbys follow the target primary",
     check(view) {
-      if (view.nowMs - view.targetChangedAtMs <= graceMs) return undefined;
+      // While a failover is pending, or the target does not serve, there is nothing to follow.
+      const target = view.instances.find((i) => i.name === view.targetPrimary);
+      if (target === undefined || !target.acceptsWrites) {
+        servingSince = undefined;
+        return undefined;
+      }
+      servingSince ??= view.nowMs;
+      if (view.nowMs - Math.max(view.targetChangedAtMs, servingSince) <= graceMs) {
+        return undefined;
+      }
       for (const instance of view.instances) {
         const receiver = instance.walReceiver;
         if (receiver?.streaming !== true || receiver.upstream === view.targetPrimary) continue;
+        // An agent cut off from the API server cannot know the target.
+        const informed = view.agentInformedSinceMs(instance.name);
+        if (informed === undefined || view.nowMs - informed <= graceMs) continue;
         return `"${instance.name}" streams from "${receiver.upstream}", not from the target ` +
           `primary "${view.targetPrimary ?? "(pending)"}"`;
       }
@@ -158,7 +228,11 @@ export function timelineChecker(): ReplicationChecker {
   };
 }
 
-function durableOn(ack: AckedCommit, instance: SimPostgresInstance): boolean {
+/** True when `instance`'s flushed WAL holds the commit (ground truth: same origin at its end). */
+export function durableOn(
+  ack: { origin: number; lsn: number },
+  instance: SimPostgresInstance,
+): boolean {
   return truthEnd(instance.truth) >= ack.lsn &&
     originAt(instance.truth, ack.lsn - 1) === ack.origin;
 }
@@ -186,6 +260,113 @@ export function ackedCommitsChecker(): ReplicationChecker {
         ? `${lost.length} commits acknowledged in term ${view.epoch} are not on "${primary.name}" ` +
           `(first at ${lost[0]!.lsn})`
         : undefined;
+    },
+  };
+}
+
+/** Every acknowledgement comes from the primary Lease's holder at that instant. */
+export function leaseHolderAckChecker(): ReplicationChecker {
+  let seen = 0;
+  return {
+    name: "acks come from the Lease holder",
+    check(view) {
+      for (; seen < view.acks.length; seen++) {
+        const ack = view.acks[seen]!;
+        if (ack.leaseHolder !== ack.instance) {
+          return `"${ack.instance}" acknowledged a commit at ${ack.lsn} while the primary Lease ` +
+            `was held by ${JSON.stringify(ack.leaseHolder ?? null)}`;
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/**
+ * With required durability, each instance that starts accepting writes holds every commit
+ * acknowledged so far, in every term.
+ */
+export function requiredDurabilityChecker(): ReplicationChecker {
+  const writing = new Map<string, boolean>();
+  return {
+    name: "required durability keeps every acknowledged commit",
+    check(view) {
+      for (const instance of view.instances) {
+        const writes = instance.acceptsWrites;
+        const was = writing.get(instance.name) ?? false;
+        writing.set(instance.name, writes);
+        if (!writes || was || view.durability !== "required") continue;
+        const lost = view.acks.filter((a) => !durableOn(a, instance));
+        if (lost.length > 0) {
+          return `"${instance.name}" accepts writes in term ${view.epoch} without ${lost.length} ` +
+            `acknowledged commits (the first at ${lost[0]!.lsn}, acknowledged by ` +
+            `"${lost[0]!.instance}" in term ${lost[0]!.epoch})`;
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/**
+ * Without required durability, no new primary is chosen further behind the last primary WAL the
+ * operator knew than `maxFailoverLagBytes`.
+ */
+export function lagBoundChecker(): ReplicationChecker {
+  let seen = 0;
+  return {
+    name: "failover within the lag bound",
+    check(view) {
+      for (; seen < view.choices.length; seen++) {
+        const choice = view.choices[seen]!;
+        if (view.durability === "required") continue;
+        const behind = choice.lastKnownLsn - choice.chosenLsn;
+        if (behind > view.maxFailoverLagBytes) {
+          return `"${choice.to}" was chosen in term ${choice.term} ${behind} bytes behind the ` +
+            `last known primary WAL ${choice.lastKnownLsn}, past spec.maxFailoverLagBytes ` +
+            `${view.maxFailoverLagBytes}`;
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/**
+ * `-rw` selects only a primary that accepts writes: a pod labelled `primary` may fail to accept
+ * writes for at most the Lease's duration, the failover delay and `extraMs`, counted only while
+ * the operator runs (a crashed operator relabels nothing) and the agent of another instance with
+ * data reaches the API server (the operator learns that a primary is gone from the others'
+ * reports, and fails over only to an instance with the cluster's data).
+ */
+export function readWriteChecker(extraMs = 1000): ReplicationChecker {
+  const since = new Map<string, number>();
+  return {
+    name: "-rw selects a serving primary",
+    check(view) {
+      const grace = view.leaseDurationMs + view.failoverDelayMs + extraMs;
+      for (const instance of view.instances) {
+        const selected = view.roleLabels.get(instance.name) === "primary";
+        if (!selected || instance.acceptsWrites) {
+          since.delete(instance.name);
+          continue;
+        }
+        const from = since.get(instance.name) ?? view.nowMs;
+        since.set(instance.name, from);
+        const up = view.operatorUpSinceMs;
+        // Only another agent can tell the operator that this one is gone (its report is stale),
+        // and only one with the cluster's data can replace it.
+        const informed = view.instances.filter((i) => i !== instance && i.systemId !== undefined)
+          .map((i) => view.agentInformedSinceMs(i.name))
+          .filter((t) => t !== undefined);
+        if (up === undefined || informed.length === 0) continue;
+        const forMs = view.nowMs - Math.max(from, up, Math.min(...informed));
+        if (forMs > grace) {
+          return `-rw selects "${instance.name}" (${instance.process}, ` +
+            `${instance.role ?? "no role"}) which has not accepted writes for ${forMs} ms`;
+        }
+      }
+      return undefined;
     },
   };
 }
@@ -226,6 +407,10 @@ export function replicationCheckers(options: ReplicationCheckOptions = {}): Repl
     intactDataChecker(),
     timelineChecker(),
     ackedCommitsChecker(),
+    leaseHolderAckChecker(),
+    requiredDurabilityChecker(),
+    lagBoundChecker(),
+    readWriteChecker(),
     convergenceChecker(),
   ];
 }

@@ -366,7 +366,10 @@ function choosePhase(
       );
     }
   } else {
-    const known = [fromReport, ...candidates.map((i) => i.report)].filter((r) =>
+    // Every report of this term counts, not only the candidates': a standby that has not seen
+    // the Lease free yet may already hold WAL the candidates lack.
+    const fresh = instances.filter((i) => isFresh(i.report, term)).map((i) => i.report);
+    const known = [fromReport, ...fresh].filter((r) =>
       r !== undefined && r.systemId === system && r.timeline === latest
     ) as PodReport[];
     lastKnown = Math.max(0, ...known.map((r) => r.receivedLsn));

@@ -329,3 +329,55 @@ Deno.test("planFailover() moves the primary off a pod that a scale-down removes"
   assert.equal(p.failover?.requestedTo, "db-1");
   assert.match(p.failover!.message, /spec.replicas 2 removes the primary's pod/);
 });
+
+// Found by the failover campaign (seed 23): a standby that had not yet seen the Lease free held
+// 19502 bytes more of the primary's WAL than the one that had.
+const LAG_SPEC: ValidSpec = spec({
+  failoverDelay: 1,
+  maxFailoverLagBytes: 6530,
+  synchronous: { number: 1, durability: "preferred" },
+});
+
+function laggard(name: string, over: Over): Instance {
+  return instances(
+    report(name, { ready: false, streamingFrom: undefined, systemId: "sys-1", ...over }),
+  )[0]!;
+}
+
+Deno.test("planFailover() does not choose a standby further behind than the bound a report of the term shows", () => {
+  const startedAt = "2026-01-01T00:00:07.950Z";
+  const db: PostgresDB = {
+    apiVersion: "database.thegeekyway.com/v1alpha1",
+    kind: "PostgresDB",
+    metadata: { name: "pg", namespace: "sim" },
+    status: {
+      targetPrimary: "",
+      primaryTerm: 2,
+      failover: {
+        reason: "PrimaryLost",
+        from: "pg-0",
+        term: 2,
+        startedAt,
+        // The first candidate reported 5 s ago: the wait for the others is over.
+        candidatesSince: "2026-01-01T00:00:08.050Z",
+        message: "Failover",
+      },
+    },
+  };
+  const instances = [
+    laggard("pg-0", { role: "primary", term: 1, receivedLsn: 25151, leaseTransitions: 1 }),
+    laggard("pg-1", { term: 2, receivedLsn: 22572, leaseFree: true, leaseTransitions: 1 }),
+    // Not a candidate yet (it has not seen the Lease free), but the primary had this much WAL.
+    laggard("pg-2", { term: 2, receivedLsn: 42074, leaseTransitions: 1 }),
+  ];
+  const nowMs = Date.parse(startedAt) + 5100;
+  const plan = planFailover(
+    db,
+    LAG_SPEC,
+    instances,
+    { targetPrimary: "", primaryTerm: 2 },
+    nowMs,
+  );
+  assert.notEqual(plan.targetPrimary, "pg-1");
+  assert.equal(plan.targetPrimary, "");
+});

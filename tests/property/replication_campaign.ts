@@ -4,7 +4,8 @@
  * simulated data plane with every checker after every step and convergence at the end. A failure
  * is shrunk by dropping faults while it still fails, and printed with its schedule seed.
  *
- * Run: `deno run tests/property/replication_campaign.ts [--runs N] [--seed S]`, or replay one
+ * Run: `deno run tests/property/replication_campaign.ts [--runs N] [--seed S] [--failover]`
+ * (`--failover`: the failover schedules), or replay one
  * schedule with `--schedule-seed N` (prints the report).
  *
  * @module
@@ -12,11 +13,13 @@
 
 import { parseArgs } from "node:util";
 import {
+  type DurabilityMode,
   generateSchedule,
   type ReplicationReport,
   type ReplicationRunOptions,
   type ReplicationSchedule,
   runReplication,
+  type ScheduleOptions,
 } from "../../sim/replication_world.ts";
 
 /** Options of {@link runReplicationCampaign}. */
@@ -29,6 +32,24 @@ export interface ReplicationCampaignOptions {
   options?: () => ReplicationRunOptions;
   /** Stop at the first schedule whose violations include this checker. */
   until?: (report: ReplicationReport) => boolean;
+  /** How schedules are generated (`failover: true` for the failover campaign). */
+  generate?: ScheduleOptions;
+}
+
+/** Per durability mode: schedules, failovers and the acknowledged commits they lost. */
+export interface DurabilityTotals {
+  /** Schedules run in this mode. */
+  schedules: number;
+  /** New primaries chosen after a pending failover or switchover. */
+  failovers: number;
+  /** Of which switchovers. */
+  switchovers: number;
+  /** Acknowledged commits missing from a new primary. */
+  lostCommits: number;
+  /** Their bytes. */
+  lostBytes: number;
+  /** Commits acknowledged. */
+  acks: number;
 }
 
 /** What a campaign found. */
@@ -45,6 +66,12 @@ export interface ReplicationCampaignResult {
   report?: ReplicationReport;
   /** Totals over every schedule run. */
   totals: { steps: number; virtualMs: number; acks: number; clones: number; failovers: number };
+  /** Totals by durability mode. */
+  byDurability: Record<DurabilityMode, DurabilityTotals>;
+}
+
+function emptyTotals(): DurabilityTotals {
+  return { schedules: 0, failovers: 0, switchovers: 0, lostCommits: 0, lostBytes: 0, acks: 0 };
 }
 
 /** Runs schedules `seed .. seed + runs - 1`; stops at the first failure (or `until`). */
@@ -52,11 +79,23 @@ export function runReplicationCampaign(
   campaign: ReplicationCampaignOptions,
 ): ReplicationCampaignResult {
   const totals = { steps: 0, virtualMs: 0, acks: 0, clones: 0, failovers: 0 };
+  const byDurability = {
+    required: emptyTotals(),
+    preferred: emptyTotals(),
+    async: emptyTotals(),
+  };
   const options = campaign.options ?? (() => ({}));
   const stop = campaign.until ?? ((r: ReplicationReport) => r.violations.length > 0);
   for (let i = 0; i < campaign.runs; i++) {
-    const schedule = generateSchedule(campaign.seed + i);
+    const schedule = generateSchedule(campaign.seed + i, campaign.generate);
     const report = runReplication(schedule, options());
+    const mode = byDurability[report.durability];
+    mode.schedules++;
+    mode.failovers += report.failovers;
+    mode.switchovers += report.switchovers;
+    mode.lostCommits += report.lostCommits;
+    mode.lostBytes += report.lostBytes;
+    mode.acks += report.acks;
     totals.steps += report.steps;
     totals.virtualMs += report.virtualMs;
     totals.acks += report.acks;
@@ -71,10 +110,11 @@ export function runReplicationCampaign(
         schedule: shrunk.schedule,
         report: shrunk.report,
         totals,
+        byDurability,
       };
     }
   }
-  return { failed: false, runs: campaign.runs, totals };
+  return { failed: false, runs: campaign.runs, totals, byDurability };
 }
 
 /** Drops faults one at a time while the schedule still fails. */
@@ -100,7 +140,11 @@ function shrink(
  * The lines that describe a failure and, unless `replay` is false (a mutant's run, which the
  * command line cannot rebuild), the command that replays it.
  */
-export function describeFailure(result: ReplicationCampaignResult, replay = true): string[] {
+export function describeFailure(
+  result: ReplicationCampaignResult,
+  replay = true,
+  failover = false,
+): string[] {
   if (!result.failed) return [];
   const lines = [
     `Schedule seed ${result.scheduleSeed}; shrunk: ${JSON.stringify(result.schedule)}`,
@@ -110,7 +154,8 @@ export function describeFailure(result: ReplicationCampaignResult, replay = true
   ];
   if (replay) {
     lines.push(
-      `Replay: deno run tests/property/replication_campaign.ts --schedule-seed ${result.scheduleSeed}`,
+      `Replay: deno run tests/property/replication_campaign.ts --schedule-seed ${result.scheduleSeed}` +
+        (failover ? " --failover" : ""),
     );
   }
   return lines;
@@ -123,16 +168,24 @@ if (import.meta.main) {
       runs: { type: "string", default: "1000" },
       seed: { type: "string", default: "1" },
       "schedule-seed": { type: "string" },
+      failover: { type: "boolean", default: false },
     },
   });
+  const generate = { failover: values.failover };
   const replay = values["schedule-seed"];
   if (replay !== undefined) {
-    const schedule = generateSchedule(Number(replay));
+    const schedule = generateSchedule(Number(replay), generate);
     console.log(JSON.stringify({ schedule, report: runReplication(schedule) }, null, 2));
   } else {
-    const result = runReplicationCampaign({ runs: Number(values.runs), seed: Number(values.seed) });
+    const result = runReplicationCampaign({
+      runs: Number(values.runs),
+      seed: Number(values.seed),
+      generate,
+    });
     console.log(
-      result.failed ? describeFailure(result).join("\n") : `${result.runs} schedules passed`,
+      result.failed
+        ? describeFailure(result, true, values.failover).join("\n")
+        : `${result.runs} schedules passed`,
     );
     if (result.failed) Deno.exit(1);
   }
