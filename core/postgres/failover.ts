@@ -345,10 +345,15 @@ function choosePhase(
     if (to !== undefined && final !== undefined && to.report!.receivedLsn >= final) {
       return choose(db, plan, failover, to, 0, nowMs);
     }
-    return wait(
-      `waiting for ${JSON.stringify(requested)} to hold the old primary's final WAL`,
-      Math.min(1000, SWITCHOVER_WAIT_MS - (nowMs - startedMs)),
-    );
+    // The old primary stopped and released the Lease, and the standby reported after that: its
+    // WAL is final too. Short of the old primary's, it never catches up: choose as a failover.
+    const settled = to !== undefined && final !== undefined;
+    if (!settled) {
+      return wait(
+        `waiting for ${JSON.stringify(requested)} to hold the old primary's final WAL`,
+        Math.min(1000, SWITCHOVER_WAIT_MS - (nowMs - startedMs)),
+      );
+    }
   }
   const sync = spec.synchronous;
   const expected = instances.filter((i) => inSpec(i) && i.pod.metadata.name !== from);

@@ -292,7 +292,17 @@ Deno.test("planFailover() switches over once to the annotated standby, after it 
     report("db-1", { term: 2, leaseFree: true, receivedLsn: 900 }),
     report("db-2", { term: 2, leaseFree: true, receivedLsn: 800 }),
   );
-  assert.equal(plan(pending, spec(), behind, T0 + 1_000).targetPrimary, "");
+  // The requested standby reported after the old primary stopped, short of its final WAL: it
+  // never catches up, so the standby that holds it all is chosen at once (nothing lost).
+  const fallback = plan(pending, spec(), behind, T0 + 1_000);
+  assert.equal(fallback.targetPrimary, "db-1");
+  assert.equal(fallback.failover?.lossWindowBytes, 0);
+  // Before the old primary's final report, it waits.
+  const early = instances(
+    report("db-1", { term: 2, leaseFree: true, receivedLsn: 900 }),
+    report("db-2", { term: 2, leaseFree: true, receivedLsn: 800 }),
+  );
+  assert.equal(plan(pending, spec(), early, T0 + 1_000).targetPrimary, "");
   const caughtUp = instances(
     stopped,
     report("db-1", { term: 2, leaseFree: true, receivedLsn: 900 }),
