@@ -443,7 +443,10 @@ export class SimDataPlane implements SimNetwork {
       agent.lease,
       record(lease),
       now,
-      instance.role === "primary",
+      // Starting or stopping on a primary's data directory counts: a stopping primary still
+      // sends WAL, and the Lease is released only once it is down.
+      instance.dataRole === "primary" && instance.process !== "stopped" &&
+        instance.process !== "crashed",
     );
     if (write !== undefined) {
       if (lease === undefined) {

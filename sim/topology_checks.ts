@@ -89,7 +89,7 @@ export function readWriteChecker(): Checker {
  * While a failover is pending (the target is empty), it may stream from a former target.
  */
 export function streamsFromPrimaryChecker(): Checker {
-  /** The targets each PostgresDB has had, by `namespace/name/uid`. */
+  /** The targets each PostgresDB has had, by `namespace/name`. */
   const targets = new Map<string, Set<string>>();
   return {
     name: "standbys follow the target primary",
@@ -105,7 +105,9 @@ export function streamsFromPrimaryChecker(): Checker {
       const db = harness.cluster.server.peek(POSTGRESDB, owner[1], owner[0]) as PostgresDB;
       const target = db?.status?.targetPrimary;
       if (target === undefined) return undefined;
-      const key = `${owner.join("/")}/${db.metadata.uid}`;
+      // By name, not uid: a PostgresDB re-created on retained volumes finds standbys configured
+      // for the primary of its previous life (see README, "Known limitations").
+      const key = owner.join("/");
       const former = targets.get(key) ?? new Set<string>();
       // While a failover is pending (no target), standbys may still stream from the old primary
       // until it stops.
@@ -116,7 +118,12 @@ export function streamsFromPrimaryChecker(): Checker {
         const instance = harness.cluster.dataPlane?.instanceOfPod(owner[0], pod.metadata.name);
         const receiver = instance?.walReceiver;
         if (receiver === undefined || receiver.upstream === target) continue;
-        if ((receiver.streaming && !pending) || !former.has(receiver.upstream)) {
+        // A receiver's flag is as of the instance's last advance: an upstream that stopped since
+        // (a primary's clean stop ends after its WAL senders are done) no longer streams to it.
+        const upstream = harness.cluster.dataPlane?.instanceOfPod(owner[0], receiver.upstream);
+        const streaming = receiver.streaming && upstream !== undefined &&
+          (upstream.process === "running" || upstream.process === "stopping");
+        if ((streaming && !pending) || !former.has(receiver.upstream)) {
           return `${pod.metadata.name} ${
             receiver.streaming ? "streams" : "retries"
           } from ${receiver.upstream}, not the target primary ${target}`;

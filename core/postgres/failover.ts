@@ -455,7 +455,8 @@ function complete(db: PostgresDB, plan: FailoverPlan, report: PodReport, nowMs: 
 
 /**
  * The instance that saw the Lease free at or after the transition the target holds (so the
- * target stopped renewing it), if any.
+ * target stopped renewing it), if any. A target without a report (its pod was re-created) is
+ * taken to hold the latest transition any report saw.
  */
 function leaseLost(
   instances: readonly Instance[],
@@ -463,8 +464,11 @@ function leaseLost(
   targetReport: PodReport | undefined,
   term: number,
 ): string | undefined {
-  if (targetReport?.role !== "primary") return undefined;
-  const held = targetReport.leaseTransitions ?? 0;
+  // A target that reports another role than primary is not serving for its own reason; one
+  // without a report (its pod was re-created) held the latest transition anyone saw.
+  if (targetReport !== undefined && targetReport.role !== "primary") return undefined;
+  const held = targetReport?.leaseTransitions ??
+    Math.max(0, ...instances.map((i) => i.report?.leaseTransitions ?? 0));
   const seen = instances.find((i) =>
     i.pod.metadata.name !== target && isFresh(i.report, term) && i.report!.leaseFree === true &&
     (i.report!.leaseTransitions ?? 0) >= held && held > 0
