@@ -135,6 +135,14 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
     why: "granted to the agents' Role (escalation rule: only what the operator holds)",
     delegated: true,
   },
+  {
+    apiGroup: "coordination.k8s.io",
+    resource: "leases",
+    verbs: ["create", "get", "update"],
+    why: "granted to the agents' Role for the primary Lease (escalation rule); the operator " +
+      "never writes it",
+    delegated: true,
+  },
 ];
 
 /** What leader election does, in the operator's own namespace only (a Role). */
