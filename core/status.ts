@@ -9,6 +9,10 @@
  * based on a stale cache is rejected with a conflict (and retried on fresh data) instead of
  * overwriting a newer one.
  *
+ * The write is a JSON merge patch of the whole status in which every member the stored status has
+ * and `status` lacks is `null`: the stored status becomes `status`, not a merge of the two (a
+ * member the controller stopped setting, such as a field of a nested record, is removed).
+ *
  * Caveats: the comparison is of JSON values with keys in any order; a status field the controller
  * does not compute but the stored status has counts as a change (compute the whole status, or copy
  * such fields from the stored one).
@@ -55,7 +59,7 @@ export function statusAction(
   const action: PatchStatusAction = {
     kind: "patchStatus",
     target: refOf(object),
-    status,
+    status: withRemovals(stored, status),
     reason: options.reason ?? describeChange(status, stored),
   };
   if (object.metadata.resourceVersion) action.resourceVersion = object.metadata.resourceVersion;
@@ -91,6 +95,22 @@ export function withCondition(
       ? { ...condition, observedGeneration: object.metadata.generation }
       : condition;
   return setCondition(conditionsOf(object), input, nowMs);
+}
+
+/**
+ * `next` as a merge patch over `stored`: members of `stored` absent from `next` become `null`, in
+ * nested records too (arrays are replaced whole, as a merge patch does).
+ */
+function withRemovals(stored: unknown, next: Record<string, unknown>): Record<string, unknown> {
+  if (!isRecord(stored)) return next;
+  const out: Record<string, unknown> = { ...next };
+  for (const key of Object.keys(stored)) {
+    if (!(key in next) || next[key] === undefined) out[key] = null;
+    else if (isRecord(stored[key]) && isRecord(next[key])) {
+      out[key] = withRemovals(stored[key], next[key] as Record<string, unknown>);
+    }
+  }
+  return out;
 }
 
 function describeChange(status: Record<string, unknown>, stored: unknown): string {

@@ -69,3 +69,26 @@ Deno.test("conditionsOf() reads status.conditions, or nothing", () => {
   assert.equal(conditionsOf(greeting({ conditions: "no" })), undefined);
   assert.deepEqual(conditionsOf(greeting({ conditions: [] })), []);
 });
+
+Deno.test("statusAction() removes what the stored status has and the new one lacks, nested members too", () => {
+  const object: KubeObject = {
+    apiVersion: "example.com/v1",
+    kind: "Greeting",
+    metadata: { name: "hi", resourceVersion: "3" },
+    status: {
+      since: "t0",
+      failover: { to: "db-2", completedAt: "t1", durationSeconds: 4 },
+      instances: [{ name: "db-0" }, { name: "db-1" }],
+    },
+  };
+  const [write] = statusAction(object, {
+    failover: { to: "db-0", startedAt: "t2" },
+    instances: [{ name: "db-0" }],
+  });
+  // A merge patch leaves every member it does not name: the stale ones are removed with null.
+  assert.deepEqual(write?.status, {
+    since: null,
+    failover: { to: "db-0", startedAt: "t2", completedAt: null, durationSeconds: null },
+    instances: [{ name: "db-0" }],
+  });
+});
