@@ -321,13 +321,21 @@ export class PostgresPort implements InstancePort {
       if (result.code === 0) {
         if (this.#process === "starting") this.#process = "running";
         const row = parseObservationRow(result.stdout);
+        // A standby whose WAL receiver stopped (its primary went away) falls back to its last
+        // restartpoint's timeline, which may be older than the one it replayed: a running
+        // standby's timeline never goes back, so keep the highest seen on the same data.
+        const previous = this.#snapshot.data;
+        const timeline = row.inRecovery && previous.kind === "initialized" &&
+            previous.systemId === row.systemId
+          ? Math.max(previous.timeline, row.timeline)
+          : row.timeline;
         const snapshot: Snapshot = {
           data: {
             kind: "initialized",
             systemId: row.systemId,
             major,
-            timeline: row.timeline,
-            history: this.#history(row.timeline),
+            timeline,
+            history: this.#history(timeline),
             flushLsn: row.receivedLsn,
             config,
           },
