@@ -30,6 +30,7 @@ import { type ClusterClient, isApiError } from "../core/cluster.ts";
 import type { KubeObject } from "../core/object.ts";
 import { LEASE, microTime } from "../runtime/leader_election.ts";
 export type * from "../core/agent/lease.ts";
+export type * from "../core/object.ts";
 export type * from "../core/agent/types.ts";
 
 /** The name of a PostgresDB's primary Lease. */

@@ -10,6 +10,8 @@ import { controllerReference, type KubeObject } from "../object.ts";
 import { GROUP, type PostgresDB, type ValidSpec } from "./types.ts";
 import { commonLabels } from "./labels.ts";
 import { instanceAccountName } from "./naming.ts";
+export type * from "../object.ts";
+export type * from "./types.ts";
 
 /**
  * What an agent may do: read its PostgresDB; read pods, and patch its own with its report; read,
