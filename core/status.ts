@@ -7,11 +7,9 @@
  *
  * Guarantees: the write carries the resourceVersion the status was computed from, so a status
  * based on a stale cache is rejected with a conflict (and retried on fresh data) instead of
- * overwriting a newer one.
- *
- * The write is a JSON merge patch of the whole status in which every member the stored status has
- * and `status` lacks is `null`: the stored status becomes `status`, not a merge of the two (a
- * member the controller stopped setting, such as a field of a nested record, is removed).
+ * overwriting a newer one; the write is a merge patch that also removes what the stored status
+ * has and the next one does not (a `null` for each such field, at any depth of plain objects), so
+ * the stored status becomes exactly the one computed.
  *
  * Caveats: the comparison is of JSON values with keys in any order; a status field the controller
  * does not compute but the stored status has counts as a change (compute the whole status, or copy
@@ -59,11 +57,31 @@ export function statusAction(
   const action: PatchStatusAction = {
     kind: "patchStatus",
     target: refOf(object),
-    status: withRemovals(stored, status),
+    status: isRecord(stored) ? withRemovals(status, stored) : status,
     reason: options.reason ?? describeChange(status, stored),
   };
   if (object.metadata.resourceVersion) action.resourceVersion = object.metadata.resourceVersion;
   return [action];
+}
+
+/**
+ * `desired` as a merge patch over `stored` (RFC 7386): a field `stored` has and `desired` lacks
+ * becomes `null`, which removes it; plain objects on both sides are compared field by field.
+ */
+function withRemovals(
+  desired: Record<string, unknown>,
+  stored: Record<string, unknown>,
+): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...desired };
+  for (const [key, value] of Object.entries(stored)) {
+    if (value === undefined || value === null) continue;
+    const next = desired[key];
+    if (next === undefined) patch[key] = null;
+    else if (isRecord(next) && isRecord(value) && !Array.isArray(next) && !Array.isArray(value)) {
+      patch[key] = withRemovals(next, value);
+    }
+  }
+  return patch;
 }
 
 /** The conditions of `object.status`, if it has a list of them. */
@@ -95,22 +113,6 @@ export function withCondition(
       ? { ...condition, observedGeneration: object.metadata.generation }
       : condition;
   return setCondition(conditionsOf(object), input, nowMs);
-}
-
-/**
- * `next` as a merge patch over `stored`: members of `stored` absent from `next` become `null`, in
- * nested records too (arrays are replaced whole, as a merge patch does).
- */
-function withRemovals(stored: unknown, next: Record<string, unknown>): Record<string, unknown> {
-  if (!isRecord(stored)) return next;
-  const out: Record<string, unknown> = { ...next };
-  for (const key of Object.keys(stored)) {
-    if (!(key in next) || next[key] === undefined) out[key] = null;
-    else if (isRecord(stored[key]) && isRecord(next[key])) {
-      out[key] = withRemovals(stored[key], next[key] as Record<string, unknown>);
-    }
-  }
-  return out;
 }
 
 function describeChange(status: Record<string, unknown>, stored: unknown): string {

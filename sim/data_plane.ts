@@ -97,6 +97,12 @@ interface AgentPod {
   writing: boolean;
   lastWriteMs: number;
   lease: LeaseMemory;
+  /** The Lease record last read. */
+  leaseRecord?: LeaseRecord | undefined;
+  /** Until when the agent cannot reach the API server (it keeps running on what it last read). */
+  cutOffUntilMs?: number;
+  /** What the agent last read from the API server. */
+  lastRead?: { db: PostgresDB; reports: Map<string, PodReport> };
 }
 
 /** The simulated instances and agents of every PostgresDB in a simulated cluster. */
@@ -172,6 +178,19 @@ export class SimDataPlane implements SimNetwork {
   /** The agent's last report for a running pod (what its `/readyz` and `/status` answer). */
   lastReport(podUid: string): PodReport | undefined {
     return this.#agents.get(podUid)?.report;
+  }
+
+  /**
+   * Cuts a running pod's agent off from the API server for `durationMs` (a network partition):
+   * it reads nothing and writes neither its Lease nor its report, and decides on what it last
+   * read; its PostgreSQL keeps running, so only the agent's fence stops a primary.
+   */
+  cutOff(namespace: string, pod: string, durationMs: number): void {
+    for (const agent of this.#agents.values()) {
+      if (agent.namespace !== namespace || agent.name !== pod) continue;
+      agent.cutOffUntilMs = this.#clock.nowMs() + durationMs;
+      this.#wake();
+    }
   }
 
   /** The holder of a PostgresDB's primary Lease, if any (for checkers and tests). */
@@ -324,14 +343,28 @@ export class SimDataPlane implements SimNetwork {
   /** Runs one agent's round; true when something is in motion (work, or a report to write). */
   #runAgent(agent: AgentPod): boolean {
     const instance = this.#instanceOf(agent);
-    const db = this.#server.peek(POSTGRESDB, agent.db, agent.namespace) as PostgresDB | undefined;
+    const now = this.#clock.nowMs();
+    const cutOff = (agent.cutOffUntilMs ?? -1) > now;
+    const db = cutOff
+      ? agent.lastRead?.db
+      : this.#server.peek(POSTGRESDB, agent.db, agent.namespace) as PostgresDB | undefined;
     const pod = this.#server.byUid(agent.uid);
-    if (!instance || !db || !pod) return false;
-    const reports = this.#reportsOf(agent);
+    if (!instance || !db || !pod) return cutOff;
+    const reports = cutOff ? agent.lastRead!.reports : this.#reportsOf(agent);
+    if (!cutOff) agent.lastRead = { db, reports };
+    const standing = cutOff
+      ? leaseStanding(
+        agent.name,
+        agent.lease,
+        agent.leaseRecord,
+        now,
+        this.#leaseTimings.renewDeadlineMs,
+      )
+      : this.#leaseRound(agent, db, instance);
     let made: InstanceReport | undefined;
     const round = agentRound(
       instance,
-      agentIntent(db, agent.name, reports, this.#leaseRound(agent, db, instance)),
+      agentIntent(db, agent.name, reports, standing),
       (status) => made = status,
       this.#decide,
     );
@@ -342,6 +375,8 @@ export class SimDataPlane implements SimNetwork {
     agent.report = report;
     if (report.ready !== wasReady) this.#pods.reconsiderReadiness(agent.uid);
     const busy = round.actions.some((a) => a.kind !== "report") || isBusy(instance);
+    // Cut off, the agent keeps deciding (its fence must run) but nothing it writes arrives.
+    if (cutOff) return true;
     const writing = this.#maybeWrite(agent, pod);
     return busy || writing;
   }
@@ -364,6 +399,11 @@ export class SimDataPlane implements SimNetwork {
         // Until every other agent had a round past its expiry.
         const bound = this.#leaseTimings.durationMs + 2 * this.#intervalMs;
         orphaned ||= now - lease.changedAtMs <= bound;
+        continue;
+      }
+      if ((agent.cutOffUntilMs ?? -1) > now) {
+        orphaned ||=
+          now - lease.changedAtMs <= this.#leaseTimings.durationMs + 2 * this.#intervalMs;
         continue;
       }
       if (target !== lease.holder || agent.lease.renewedAtMs === undefined) continue;
@@ -418,6 +458,7 @@ export class SimDataPlane implements SimNetwork {
       }
       agent.lease = observeLease(afterLeaseWrite(agent.lease, write, now), record(lease), now);
     }
+    agent.leaseRecord = record(lease);
     return leaseStanding(
       agent.name,
       agent.lease,

@@ -85,6 +85,7 @@ export function readWriteChecker(): Checker {
  * Every running standby's WAL receiver points at the target primary: it never streams from
  * another instance, and it retries only the target or a former target (after a retarget, a
  * standby still configured for the old target retries it until its agent follows the new one).
+ * While a failover is pending (the target is empty), it may stream from a former target.
  */
 export function streamsFromPrimaryChecker(): Checker {
   /** The targets each PostgresDB has had, by `namespace/name/uid`. */
@@ -105,13 +106,16 @@ export function streamsFromPrimaryChecker(): Checker {
       if (target === undefined) return undefined;
       const key = `${owner.join("/")}/${db.metadata.uid}`;
       const former = targets.get(key) ?? new Set<string>();
-      former.add(target);
+      // While a failover is pending (no target), standbys may still stream from the old primary
+      // until it stops.
+      const pending = target === "";
+      if (!pending) former.add(target);
       targets.set(key, former);
       for (const pod of podsOf(harness, ...owner)) {
         const instance = harness.cluster.dataPlane?.instanceOfPod(owner[0], pod.metadata.name);
         const receiver = instance?.walReceiver;
         if (receiver === undefined || receiver.upstream === target) continue;
-        if (receiver.streaming || !former.has(receiver.upstream)) {
+        if ((receiver.streaming && !pending) || !former.has(receiver.upstream)) {
           return `${pod.metadata.name} ${
             receiver.streaming ? "streams" : "retries"
           } from ${receiver.upstream}, not the target primary ${target}`;

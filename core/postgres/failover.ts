@@ -8,7 +8,9 @@
  * 1. **Pending.** The target primary does not serve: its report of this term is not a ready
  *    primary, or another instance reports the Lease free at or after the transition the primary
  *    holds (it stopped renewing: its agent is gone or cut off from the API server). After
- *    `spec.failoverDelay` seconds, the status gets `targetPrimary: ""` and the next term; the old
+ *    `spec.failoverDelay` seconds (a primary that still holds the Lease gets at least
+ *    {@link RESTART_GRACE_MS} to restart in place), the status gets `targetPrimary: ""` and the
+ *    next term; the old
  *    primary's agent, if it still runs, stops PostgreSQL and releases the Lease. A switchover
  *    (the {@link SWITCHOVER_ANNOTATION} annotation, or a scale-down below the primary's ordinal)
  *    starts the same way from a primary that serves.
@@ -45,6 +47,13 @@ export const SWITCHOVER_ANNOTATION = "database.thegeekyway.com/switchover-to";
 
 /** A chosen target that has not become a ready primary after this long is replaced. */
 export const PROMOTION_TIMEOUT_MS = 60_000;
+
+/**
+ * A primary whose agent runs (it holds the Lease) but whose PostgreSQL does not serve gets at least
+ * this long to restart in place before a failover: a crashed process comes back in about a second,
+ * and a failover costs a promotion and a rejoin.
+ */
+export const RESTART_GRACE_MS = 10_000;
 
 /** After the first usable report of a pending failover, how long to wait for the others. */
 export const CANDIDATE_WAIT_MS = 5_000;
@@ -153,7 +162,8 @@ function targetPhase(
   );
   if (others.length === 0) return plan;
   const sinceMs = plan.unavailableSince === undefined ? nowMs : Date.parse(plan.unavailableSince);
-  let dueMs = sinceMs + spec.failoverDelay * 1000;
+  let dueMs = sinceMs +
+    Math.max(spec.failoverDelay * 1000, lost === undefined ? RESTART_GRACE_MS : 0);
   if (inFlight && plan.failover!.chosenAt !== undefined) {
     dueMs = Math.max(dueMs, Date.parse(plan.failover!.chosenAt) + PROMOTION_TIMEOUT_MS);
   }
@@ -394,20 +404,13 @@ function choose(
 ): FailoverPlan {
   const to = best.pod.metadata.name;
   const { candidatesSince: _since, ...rest } = failover;
-  plan.failover = {
-    ...rest,
-    to,
-    chosenAt: new Date(nowMs).toISOString(),
-    lossWindowBytes,
-    message: `${failover.message}: ${JSON.stringify(to)} chosen (WAL ${
-      best.report!.receivedLsn
-    } on timeline ${best.report!.timeline}; at most ${lossWindowBytes} bytes of WAL lost)`,
-  };
+  plan.failover = { ...rest, to, chosenAt: new Date(nowMs).toISOString(), lossWindowBytes };
   plan.targetPrimary = to;
-  plan.condition = inProgress(plan.failover, `${JSON.stringify(to)} takes the Lease and promotes`);
-  plan.events.push(
-    event(db, "Normal", "PrimaryChosen", plan.failover.message),
-  );
+  const chosen = `${JSON.stringify(to)} chosen (WAL ${best.report!.receivedLsn} on timeline ${
+    best.report!.timeline
+  }; at most ${lossWindowBytes} bytes of WAL lost)`;
+  plan.condition = inProgress(plan.failover, `${chosen}; it takes the Lease and promotes`);
+  plan.events.push(event(db, "Normal", "PrimaryChosen", `${failover.message}: ${chosen}`));
   return plan;
 }
 
@@ -421,13 +424,13 @@ function complete(db: PostgresDB, plan: FailoverPlan, report: PodReport, nowMs: 
     durationSeconds: seconds,
   };
   if (report.timeline !== undefined) done.timeline = report.timeline;
-  done.message = `${kindOf(failover)} from ${JSON.stringify(failover.from)} to ${
+  plan.failover = done;
+  const message = `${kindOf(failover)} from ${JSON.stringify(failover.from)} to ${
     JSON.stringify(failover.to)
   } completed in ${seconds} s on timeline ${report.timeline ?? "?"} (at most ${
     failover.lossWindowBytes ?? 0
   } bytes of WAL lost)`;
-  plan.failover = done;
-  plan.events.push(event(db, "Normal", `${kindOf(failover)}Completed`, done.message));
+  plan.events.push(event(db, "Normal", `${kindOf(failover)}Completed`, message));
 }
 
 /**

@@ -162,7 +162,7 @@ export interface FailoverStatus {
    * be lost (0 with required durability or a clean switchover).
    */
   lossWindowBytes?: number;
-  /** What happened, in a sentence. */
+  /** Why it started, in a sentence (the events tell the rest). */
   message: string;
 }
 

@@ -146,7 +146,7 @@ Deno.test("replication: a primary whose volume was lost is replaced by the most 
   await w.controller.stop();
 });
 
-Deno.test("replication: a scale-down that would remove the primary is held at its ordinal and reported", async () => {
+Deno.test("replication: a scale-down that would remove the primary moves it first", async () => {
   const w = await world(16);
   await w.applyYaml(sampleYaml({ replicas: 3 }));
   await w.converge();
@@ -155,19 +155,22 @@ Deno.test("replication: a scale-down that would remove the primary is held at it
   await w.applyYaml(sampleYaml({ replicas: 1 }));
   await w.converge();
   const sts = w.find("StatefulSet", "my-postgres") as Any;
-  assert.equal(sts.spec.replicas, 2, "held at the primary's ordinal + 1");
+  assert.equal(sts.spec.replicas, 1, "scaled once the primary moved");
   const db = w.db("my-postgres");
-  const held = db.status?.conditions?.find((c) => c.type === "ScaleDown");
-  assert.equal(held?.status, "False");
-  assert.equal(held?.reason, "PrimaryAboveReplicas");
-  assert.match(held?.message ?? "", /would remove the primary "my-postgres-1": keeping 2/);
+  assert.equal(db.status?.currentPrimary, "my-postgres-0");
+  assert.equal(db.status?.failover?.reason, "Switchover");
+  assert.equal(db.status?.conditions?.find((c) => c.type === "ScaleDown"), undefined);
+  // The hold was reported while the switchover ran.
+  const held = w.cluster.objects().filter((o) =>
+    o.kind === "Event" && (o as Any).reason === "SwitchoverStarted"
+  ) as Any[];
+  assert.equal(held.length, 1);
   assert.equal(db.status?.ready, true);
-  assert.deepEqual(roles(w), { "my-postgres-0": "standby", "my-postgres-1": "primary" });
+  assert.deepEqual(roles(w), { "my-postgres-0": "primary" });
   await w.applyYaml(sampleYaml({ replicas: 3 }));
   await w.converge();
   assert.equal((w.find("StatefulSet", "my-postgres") as Any).spec.replicas, 3);
   const after = w.db("my-postgres");
-  assert.equal(after.status?.conditions?.find((c) => c.type === "ScaleDown"), undefined);
   assert.equal(after.status?.streamingStandbys, 2);
   assert.deepEqual(checkReplicationConverged(w), []);
   await w.controller.stop();

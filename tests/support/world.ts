@@ -73,6 +73,8 @@ export function sampleYaml(
     replicas?: unknown;
     databaseName?: string | undefined;
     deletionPolicy?: string;
+    synchronous?: unknown;
+    failoverDelay?: number;
   } = {},
 ): string {
   const spec = {
