@@ -1,7 +1,8 @@
 // Goal: two real agents (the process loop, real PostgreSQL) converge to a primary and a streaming
 // standby from an empty start, with the intent built by the same rules as from the API server.
 // Method: an in-memory intent source and report sink in place of the API server (intentFrom
-// over the reports the agents wrote); real binaries as in postgres_port_test.ts; skips without.
+// over the reports the agents wrote, the primary Lease kept by each agent's LeaseKeeper on an
+// in-memory Lease server); real binaries as in postgres_port_test.ts; skips without.
 
 import assert from "node:assert/strict";
 import { InstanceAgent } from "./agent_loop.ts";
@@ -12,6 +13,9 @@ import {
   type IntentSource,
 } from "./intent_source.ts";
 import { PostgresPort } from "./postgres_port.ts";
+import { FakeLeaseServer, postgresDB } from "./_fake_leases.ts";
+import { runsAsPrimary } from "./fence.ts";
+import { LeaseKeeper } from "./lease_keeper.ts";
 import {
   findPostgres,
   freePort,
@@ -31,17 +35,28 @@ class FakeCluster {
   status = { targetPrimary: "db-0", primaryTerm: 1 };
   reports = new Map<string, AnnotatedReport>();
   writes = 0;
+  leases = new FakeLeaseServer();
 
-  source(self: string): IntentSource {
+  source(self: string, port: PostgresPort): IntentSource {
+    const keeper = new LeaseKeeper(this.leases.client(), {
+      self,
+      database: "db",
+      namespace: "default",
+      log: () => {},
+    });
     return {
-      current: (): Promise<CurrentIntent> =>
-        Promise.resolve(
-          intentFrom(
-            { self, database: "db", namespace: "default", major: 16 },
-            this.status,
-            [...this.reports.values()],
-          ),
-        ),
+      current: async (): Promise<CurrentIntent> => {
+        const lease = await keeper.round(
+          postgresDB(this.status.targetPrimary),
+          runsAsPrimary(port.observe()),
+        );
+        return intentFrom(
+          { self, database: "db", namespace: "default", major: 16 },
+          this.status,
+          [...this.reports.values()],
+          lease,
+        );
+      },
     };
   }
 
@@ -78,7 +93,7 @@ Deno.test({
   const agents = ["db-0", "db-1"].map((name, i) =>
     new InstanceAgent({
       port: instances[i]!,
-      intents: cluster.source(name),
+      intents: cluster.source(name, instances[i]!),
       reports: cluster.sink(),
       intervalMs: 200,
       log: () => {},

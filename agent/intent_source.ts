@@ -19,8 +19,10 @@ import type {
   LeaseStanding,
   SecretKeyRef,
 } from "../core/agent/types.ts";
-import { POSTGRESDB } from "../core/postgres/types.ts";
+import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
 import { selectorLabels } from "../core/postgres/labels.ts";
+import { synchronousStandbys } from "../core/postgres/intent.ts";
+import type { LeaseKeeper } from "./lease_keeper.ts";
 export type * from "../core/agent/types.ts";
 export type * from "../core/agent/timeline.ts";
 
@@ -85,7 +87,9 @@ export function parseReportAnnotation(value: string | undefined): AnnotatedRepor
 }
 
 /**
- * Builds the intent from the PostgresDB's status and the pods' reports (pure).
+ * Builds the intent from the PostgresDB's status and the pods' reports (pure). `lease` is the
+ * agent's standing on the primary Lease; without one, the agent holds nothing (it never runs a
+ * primary) and sees the Lease taken.
  *
  * @example
  * ```ts
@@ -139,15 +143,29 @@ export function intentFrom(
   return { intent, term };
 }
 
-/** The intent read from the API server: the PostgresDB and its pods, polled. */
+/** The primary Lease as {@link ClusterIntentSource} keeps it each round. */
+export interface IntentLease {
+  /** Reads and writes the Lease. */
+  keeper: LeaseKeeper;
+  /** True while this instance's PostgreSQL runs (or starts, or stops) as a primary. */
+  runsAsPrimary: () => boolean;
+}
+
+/**
+ * The intent read from the API server: the PostgresDB and its pods, polled; with `lease`, the
+ * primary Lease is read and written in the same round (after the PostgresDB, whose status names
+ * the target and whose uid owns the Lease), and the target gets its synchronous standbys.
+ */
 export class ClusterIntentSource implements IntentSource {
   readonly #client: ClusterClient;
   readonly #identity: IntentIdentity;
+  readonly #lease: IntentLease | undefined;
 
   /** A source reading through `client` for the agent `identity`. */
-  constructor(client: ClusterClient, identity: IntentIdentity) {
+  constructor(client: ClusterClient, identity: IntentIdentity, lease?: IntentLease) {
     this.#client = client;
     this.#identity = identity;
+    this.#lease = lease;
   }
 
   /** {@inheritDoc IntentSource.current} */
@@ -164,6 +182,16 @@ export class ClusterIntentSource implements IntentSource {
       return report !== undefined && report.name === pod.metadata.name ? [report] : [];
     });
     const status = (db as { status?: { targetPrimary?: unknown; primaryTerm?: unknown } }).status;
-    return intentFrom(this.#identity, status, reports);
+    const standing = this.#lease === undefined
+      ? undefined
+      : await this.#lease.keeper.round(db, this.#lease.runsAsPrimary());
+    const current = intentFrom(this.#identity, status, reports, standing);
+    const target = current.intent.targetPrimary;
+    if (target !== undefined && target === this.#identity.self) {
+      const byName = new Map(reports.map((r) => [r.name, r]));
+      const sync = synchronousStandbys(db as PostgresDB, target, byName);
+      if (sync !== undefined) current.intent.synchronous = sync;
+    }
+    return current;
   }
 }

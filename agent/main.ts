@@ -11,8 +11,9 @@
  * (default the user), `PGOP_REPLICATION_PASSWORD`, `PGOP_AGENT_PORT` (default 8008), and
  * optionally `PGOP_PG_BIN` (default `/usr/lib/postgresql/<major>/bin`), `PGOP_AGENT_INTERVAL_MS`
  * (default 2000). It reaches the API server with the pod's service account (no client-node), runs
- * PostgreSQL as its child, serves `/healthz`, `/readyz` and `/status`, and on SIGTERM or SIGINT
- * stops PostgreSQL fast and exits 0. A bad configuration exits 2 with one line.
+ * PostgreSQL as its child, holds the primary Lease while it is the target primary (a watchdog
+ * stops PostgreSQL at once when a primary loses it), serves `/healthz`, `/readyz` and `/status`,
+ * and on SIGTERM or SIGINT stops PostgreSQL fast, releases the Lease if it holds it, and exits 0. A bad configuration exits 2 with one line.
  *
  * @module
  */
@@ -23,6 +24,8 @@ import { KubeConfigError } from "../adapters/kubeconfig.ts";
 import { InstanceAgent } from "./agent_loop.ts";
 import { serveAgentHttp } from "./http.ts";
 import { ClusterIntentSource, replicationSecret } from "./intent_source.ts";
+import { Fence, runsAsPrimary } from "./fence.ts";
+import { LeaseKeeper } from "./lease_keeper.ts";
 import { PostgresPort } from "./postgres_port.ts";
 import { ReportWriter } from "./report_writer.ts";
 
@@ -154,6 +157,14 @@ export async function runAgent(env: (name: string) => string | undefined): Promi
   });
   await port.refresh();
   port.run();
+  const keeper = new LeaseKeeper(client, {
+    self: config.pod,
+    database: config.database,
+    namespace: config.namespace,
+    log,
+  });
+  const fence = new Fence({ port, standing: () => keeper.standing(), log });
+  fence.start();
   const agent = new InstanceAgent({
     port,
     intents: new ClusterIntentSource(client, {
@@ -161,7 +172,7 @@ export async function runAgent(env: (name: string) => string | undefined): Promi
       database: config.database,
       namespace: config.namespace,
       major: config.major,
-    }),
+    }, { keeper, runsAsPrimary: () => runsAsPrimary(port.observe()) }),
     reports: new ReportWriter(client, { pod: config.pod, namespace: config.namespace }),
     intervalMs: config.intervalMs,
     log,
@@ -183,6 +194,9 @@ export async function runAgent(env: (name: string) => string | undefined): Promi
   log(`${signal}: stopping PostgreSQL (fast)`);
   await agent.stop();
   await port.shutdown();
+  fence.stop();
+  // PostgreSQL is down (a fast stop flushed its WAL): a successor need not wait for expiry.
+  if (!runsAsPrimary(port.observe()) && await keeper.release()) log("released the primary Lease");
   await http.shutdown();
   client.close();
   log("agent stopped");

@@ -8,6 +8,7 @@
  */
 
 import type { TimelineHistory } from "../core/agent/timeline.ts";
+import type { SynchronousStandbys } from "../core/agent/types.ts";
 export type * from "../core/agent/timeline.ts";
 
 /**
@@ -233,11 +234,89 @@ export interface Endpoint {
  * undefined); every other line is kept.
  */
 export function withPrimaryConninfo(autoConf: string, conninfo: string | undefined): string {
-  const kept = autoConf.split("\n").filter((line) =>
-    !/^\s*primary_conninfo\s*=/.test(line) && line.trim() !== ""
-  );
-  if (conninfo !== undefined) kept.push(`primary_conninfo = ${confQuote(conninfo)}`);
+  return withSetting(autoConf, "primary_conninfo", conninfo);
+}
+
+/**
+ * `postgresql.auto.conf` with the setting `name` replaced (or removed when `value` is undefined);
+ * every other line is kept.
+ *
+ * @example
+ * ```ts
+ * import { withSetting } from "./pg_text.ts";
+ * console.assert(withSetting("a = '1'\nb = '2'\n", "a", "3") === "b = '2'\na = '3'\n");
+ * ```
+ */
+export function withSetting(autoConf: string, name: string, value: string | undefined): string {
+  const pattern = new RegExp(`^\\s*${name}\\s*=`);
+  const kept = autoConf.split("\n").filter((line) => !pattern.test(line) && line.trim() !== "");
+  if (value !== undefined) kept.push(`${name} = ${confQuote(value)}`);
   return kept.join("\n") + "\n";
+}
+
+/**
+ * The value of the setting `name` in a configuration file (the last assignment wins, as in
+ * PostgreSQL), unquoted; undefined when it is not set.
+ */
+export function readSetting(conf: string, name: string): string | undefined {
+  const pattern = new RegExp(`^\\s*${name}\\s*=\\s*(.*?)\\s*$`);
+  let value: string | undefined;
+  for (const line of conf.split("\n")) {
+    const m = pattern.exec(line);
+    if (m === null) continue;
+    const raw = m[1]!;
+    const quoted = /^'((?:[^'\\]|''|\\.)*)'/.exec(raw);
+    value = quoted === null
+      ? raw.replace(/\s*#.*$/, "")
+      : quoted[1]!.replaceAll("''", "'").replace(/\\(.)/g, "$1");
+  }
+  return value;
+}
+
+/**
+ * The `synchronous_standby_names` value of a quorum: `ANY n ("a", "b")`, each name quoted as an
+ * identifier; empty (asynchronous) without one.
+ *
+ * @example
+ * ```ts
+ * import { synchronousStandbyNames } from "./pg_text.ts";
+ * const value = synchronousStandbyNames({ number: 1, standbys: ["db-1", "db-2"] });
+ * console.assert(value === 'ANY 1 ("db-1", "db-2")');
+ * ```
+ */
+export function synchronousStandbyNames(sync: SynchronousStandbys | undefined): string {
+  if (sync === undefined || sync.number < 1 || sync.standbys.length === 0) return "";
+  return `ANY ${sync.number} (${sync.standbys.map(sqlIdentifier).join(", ")})`;
+}
+
+/**
+ * The quorum a `synchronous_standby_names` value names: undefined when it is empty; a value this
+ * agent did not write (another form) comes back as `number: 0` with the value as its only name,
+ * so it never equals a quorum the agent wants and is written again.
+ */
+export function parseSynchronousStandbyNames(
+  value: string | undefined,
+): SynchronousStandbys | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  const m = /^ANY\s+(\d+)\s*\((.*)\)$/.exec(value.trim());
+  const names = m === null ? undefined : parseNameList(m[2]!);
+  if (m === null || names === undefined) return { number: 0, standbys: [value] };
+  return { number: Number(m[1]), standbys: names };
+}
+
+function parseNameList(text: string): string[] | undefined {
+  const names: string[] = [];
+  const item = /\s*(?:"((?:[^"]|"")*)"|([A-Za-z0-9_\-]+))\s*(,|$)/y;
+  let at = 0;
+  while (at < text.length) {
+    item.lastIndex = at;
+    const m = item.exec(text);
+    if (m === null) return undefined;
+    names.push(m[1] !== undefined ? m[1].replaceAll('""', '"') : m[2]!);
+    at = item.lastIndex;
+    if (m[3] === "") break;
+  }
+  return names;
 }
 
 /** A `primary_conninfo` value; the password is read from `passfile`, never written here. */

@@ -10,7 +10,11 @@ import {
   parseHistory,
   parseLsn,
   parseObservationRow,
+  parseSynchronousStandbyNames,
+  readSetting,
+  synchronousStandbyNames,
   withPrimaryConninfo,
+  withSetting,
 } from "./pg_text.ts";
 import { agentConfig } from "./main.ts";
 
@@ -123,4 +127,43 @@ Deno.test("socketDirectory: the first writable candidate, else /tmp", async () =
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("synchronousStandbyNames() quotes each name; parseSynchronousStandbyNames() reads it back", () => {
+  const sync = { number: 1, standbys: ["db-1", 'we"ird'] };
+  const value = synchronousStandbyNames(sync);
+  assert.equal(value, 'ANY 1 ("db-1", "we""ird")');
+  assert.deepEqual(parseSynchronousStandbyNames(value), sync);
+  assert.equal(synchronousStandbyNames(undefined), "");
+  assert.equal(synchronousStandbyNames({ number: 0, standbys: ["db-1"] }), "");
+  assert.equal(parseSynchronousStandbyNames(""), undefined);
+  assert.equal(parseSynchronousStandbyNames(undefined), undefined);
+  // A value the agent did not write never equals a quorum it wants.
+  assert.deepEqual(parseSynchronousStandbyNames("FIRST 1 (a)"), {
+    number: 0,
+    standbys: ["FIRST 1 (a)"],
+  });
+  assert.deepEqual(parseSynchronousStandbyNames("ANY 2 (a, b)"), {
+    number: 2,
+    standbys: ["a", "b"],
+  });
+});
+
+Deno.test("withSetting() replaces one setting and readSetting() reads the last assignment, unquoted", () => {
+  const conf = withSetting(
+    "primary_conninfo = 'host=x'\nsynchronous_standby_names = 'old'\n",
+    "synchronous_standby_names",
+    'ANY 1 ("it\'s")',
+  );
+  assert.equal(
+    conf,
+    "primary_conninfo = 'host=x'\nsynchronous_standby_names = 'ANY 1 (\"it''s\")'\n",
+  );
+  assert.equal(readSetting(conf, "synchronous_standby_names"), 'ANY 1 ("it\'s")');
+  assert.equal(readSetting(conf, "primary_conninfo"), "host=x");
+  assert.equal(readSetting(conf, "port"), undefined);
+  assert.equal(
+    withSetting(conf, "synchronous_standby_names", undefined),
+    "primary_conninfo = 'host=x'\n",
+  );
 });

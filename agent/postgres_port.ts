@@ -7,7 +7,8 @@
  * superuser's password and, in single-user mode before any network listener, the replication
  * role and the application database), `cloneFrom`/`reclone` (`pg_basebackup` into a directory
  * beside the data directory, then `standby.signal` and `primary_conninfo`), `writeConfig` (a
- * running standby reloads), `start` (`postgres -D` as a child), `stop` (`pg_ctl stop -m`) and
+ * standby's `primary_conninfo`, a primary's `synchronous_standby_names`; a running server
+ * reloads), `start` (`postgres -D` as a child), `stop` (`pg_ctl stop -m`) and
  * `promote` (`pg_ctl promote`). {@link PostgresPort.observe} is synchronous: it returns the
  * latest snapshot, which a background loop refreshes (`pg_controldata` when stopped, one
  * `psql -Atc` query when running, the `.history` files for the timeline history), overlaid with
@@ -48,12 +49,16 @@ import {
   parseControlData,
   parseHistory,
   parseObservationRow,
+  parseSynchronousStandbyNames,
   pgpassLine,
   primaryConninfo,
+  readSetting,
   replicationSettings,
   sqlIdentifier,
   sqlLiteral,
+  synchronousStandbyNames,
   withPrimaryConninfo,
+  withSetting,
 } from "./pg_text.ts";
 export type * from "../core/agent/types.ts";
 export type * from "../core/agent/timeline.ts";
@@ -316,13 +321,21 @@ export class PostgresPort implements InstancePort {
       if (result.code === 0) {
         if (this.#process === "starting") this.#process = "running";
         const row = parseObservationRow(result.stdout);
+        // A standby whose WAL receiver stopped (its primary went away) falls back to its last
+        // restartpoint's timeline, which may be older than the one it replayed: a running
+        // standby's timeline never goes back, so keep the highest seen on the same data.
+        const previous = this.#snapshot.data;
+        const timeline = row.inRecovery && previous.kind === "initialized" &&
+            previous.systemId === row.systemId
+          ? Math.max(previous.timeline, row.timeline)
+          : row.timeline;
         const snapshot: Snapshot = {
           data: {
             kind: "initialized",
             systemId: row.systemId,
             major,
-            timeline: row.timeline,
-            history: this.#history(row.timeline),
+            timeline,
+            history: this.#history(timeline),
             flushLsn: row.receivedLsn,
             config,
           },
@@ -373,10 +386,19 @@ export class PostgresPort implements InstancePort {
     }
   }
 
-  /** The role from `standby.signal`, the decided `primary_conninfo` from `pgop-config.json`. */
+  /**
+   * The role from `standby.signal`; a standby's decided `primary_conninfo` from
+   * `pgop-config.json`; a primary's synchronous standbys from `postgresql.auto.conf`, the file
+   * the server reads (a promoted clone has its former primary's).
+   */
   #readConfig(): InstanceConfig {
     const pgdata = this.#o.pgdata;
-    if (!exists(`${pgdata}/standby.signal`)) return { role: "primary" };
+    if (!exists(`${pgdata}/standby.signal`)) {
+      const sync = parseSynchronousStandbyNames(
+        readSetting(readOr(`${pgdata}/postgresql.auto.conf`, ""), "synchronous_standby_names"),
+      );
+      return sync === undefined ? { role: "primary" } : { role: "primary", synchronous: sync };
+    }
     try {
       const saved = JSON.parse(Deno.readTextFileSync(`${pgdata}/${CONFIG_FILE}`));
       if (saved?.role === "standby" && typeof saved.primaryConninfo?.host === "string") {
@@ -485,7 +507,15 @@ export class PostgresPort implements InstancePort {
         this.#configureStandby(this.#o.pgdata, config.primaryConninfo);
       } else {
         const auto = `${this.#o.pgdata}/postgresql.auto.conf`;
-        this.#writeFile(auto, withPrimaryConninfo(readOr(auto, ""), undefined));
+        const names = synchronousStandbyNames(config.synchronous);
+        this.#writeFile(
+          auto,
+          withSetting(
+            withPrimaryConninfo(readOr(auto, ""), undefined),
+            "synchronous_standby_names",
+            names,
+          ),
+        );
         if (exists(`${this.#o.pgdata}/standby.signal`)) {
           Deno.removeSync(`${this.#o.pgdata}/standby.signal`);
         }
@@ -500,8 +530,14 @@ export class PostgresPort implements InstancePort {
         ? { ...this.#snapshot.data, config }
         : this.#snapshot.data,
     };
-    if (this.#process === "running" && this.#snapshot.reportedRole === "standby") {
-      void this.#pgCtl(["reload"]);
+    // A standby reloads its primary_conninfo, a primary its synchronous standbys.
+    if (this.#process === "running") {
+      void this.#pgCtl(["reload"]).then((result) => {
+        if (result.code !== 0) this.#lastError = `pg_ctl reload: ${lastLine(result.stderr)}`;
+      });
+    }
+    if (config.role === "primary") {
+      this.#o.log(`synchronous_standby_names = '${synchronousStandbyNames(config.synchronous)}'`);
     }
     return { ok: true };
   }

@@ -264,3 +264,93 @@ function exists(path: string): boolean {
     return false;
   }
 }
+
+Deno.test({
+  name: "PostgresPort: a primary's synchronous standbys are written, reloaded and read back",
+  ignore: typeof setup === "string",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const s = setup as PgTestSetup;
+  const ports = new Map([["db-0", freePort()], ["db-1", freePort()]]);
+  const dir0 = ownedTempDir(s, "pgop-sync-0-");
+  const dir1 = ownedTempDir(s, "pgop-sync-1-");
+  const p0 = new PostgresPort(testPortOptions(s, dir0, ports.get("db-0")!, ports));
+  const p1 = new PostgresPort(testPortOptions(s, dir1, ports.get("db-1")!, ports));
+  const port0 = ports.get("db-0")!;
+  try {
+    must(p0.perform({ kind: "initdb", reason: "test" }));
+    await until(p0, "initdb", (o) => o.data.kind === "initialized");
+    must(p0.perform({ kind: "start", reason: "test" }));
+    await until(p0, "the primary", (o) => o.reportedRole === "primary");
+    await p1.refresh();
+    const [clone] = decide(p1.observe(), intent("db-1", { ...p0.observe(), name: "db-0" }));
+    must(p1.perform(clone as never));
+    await until(p1, "the clone", (o) => o.data.kind === "initialized");
+    must(p1.perform({ kind: "start", reason: "test" }));
+    await until(p1, "the standby to stream", (o) => o.walReceiver?.streaming === true);
+
+    const sync = { number: 1, standbys: ["db-1", "db-2"] };
+    const withSync = { ...intent("db-0"), synchronous: sync };
+    const [configure] = decide(p0.observe(), withSync);
+    assert.equal(configure?.kind, "writeConfig", JSON.stringify(configure));
+    must(p0.perform(configure as never));
+    await waitFor(
+      "the reloaded setting",
+      async () =>
+        await sql(s, port0, "show synchronous_standby_names") === 'ANY 1 ("db-1", "db-2")'
+          ? true
+          : undefined,
+      () => show(p0),
+      30_000,
+    );
+    await waitFor(
+      "db-1 as a quorum standby",
+      async () =>
+        await sql(
+            s,
+            port0,
+            "select application_name || ':' || sync_state from pg_stat_replication",
+          ) ===
+            "db-1:quorum"
+          ? true
+          : undefined,
+      () => show(p0),
+      30_000,
+    );
+    // Read back from the data directory: the next decision is to do nothing.
+    const configured = await until(
+      p0,
+      "the config read back",
+      (o) =>
+        o.data.kind === "initialized" && o.data.config.role === "primary" &&
+        o.data.config.synchronous !== undefined,
+    );
+    assert.ok(configured.data.kind === "initialized");
+    assert.deepEqual(configured.data.config, { role: "primary", synchronous: sync });
+    assert.equal(decide(configured, withSync)[0]?.kind, "report");
+    // A commit waits for the standby: acknowledged only once db-1 flushed it.
+    await sql(s, port0, "create table t (v int); insert into t values (1)");
+    assert.equal(await sql(s, ports.get("db-1")!, "select count(*) from t"), "1");
+
+    // No quorum: asynchronous again.
+    const [clear] = decide(configured, intent("db-0"));
+    assert.equal(clear?.kind, "writeConfig");
+    must(p0.perform(clear as never));
+    await waitFor(
+      "the setting cleared",
+      async () => await sql(s, port0, "show synchronous_standby_names") === "" ? true : undefined,
+      () => show(p0),
+      30_000,
+    );
+    await p0.refresh(true);
+    const cleared = p0.observe();
+    assert.ok(cleared.data.kind === "initialized");
+    assert.deepEqual(cleared.data.config, { role: "primary" });
+  } finally {
+    await p1.shutdown();
+    await p0.shutdown();
+    Deno.removeSync(dir0, { recursive: true });
+    Deno.removeSync(dir1, { recursive: true });
+  }
+});

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { KubeObject } from "../core/object.ts";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
 import { POSTGRESDB, SERVICE } from "../core/postgres/types.ts";
+import { INSTANCE_RULES } from "../core/postgres/instance_rbac.ts";
 import { postgresDBCrd } from "../crds/postgresdb.ts";
 import { Manager } from "../runtime/manager.ts";
 import { SimCluster } from "../sim/cluster.ts";
@@ -163,11 +164,27 @@ Deno.test("accessFor() maps port calls to RBAC verbs: apply is patch, status is 
   );
 });
 
-Deno.test("RBAC: no wildcards, and the operator's own leases only in the Role", () => {
+Deno.test("RBAC: no wildcards, and the operator's own leases only in the Role (the agents' are delegated)", () => {
   for (const rule of [...OPERATOR_RULES, ...LEADER_ELECTION_RULES]) {
     assert.ok(!rule.verbs.includes("*" as never) && rule.resource !== "*" && rule.apiGroup !== "*");
     assert.deepEqual([...rule.verbs], [...rule.verbs].sort(), `${rule.resource}: verbs sorted`);
   }
-  // Cluster-wide, leases are only held to be granted to the agents (the primary Lease).
   assert.ok(!OPERATOR_RULES.some((r) => r.resource === "leases" && r.delegated !== true));
+});
+
+Deno.test("RBAC: the operator holds every permission it grants to the agents' Role (escalation rule)", () => {
+  for (const rule of INSTANCE_RULES) {
+    const r = rule as { apiGroups: string[]; resources: string[]; verbs: string[] };
+    for (const apiGroup of r.apiGroups) {
+      for (const resource of r.resources) {
+        for (const verb of r.verbs) {
+          const access = { apiGroup, resource, verb } as Access;
+          assert.ok(
+            allows(OPERATOR_RULES, access),
+            `the agents get ${accessKey(access)}, which the operator does not hold`,
+          );
+        }
+      }
+    }
+  }
 });

@@ -31,6 +31,7 @@ import {
   leaseWrite,
   observeLease,
 } from "../core/agent/lease.ts";
+export type { LeaseTimings } from "../core/agent/lease.ts";
 import type { InstanceReport } from "../core/agent/types.ts";
 import type { Timer } from "../core/clock.ts";
 import type { KubeObject } from "../core/object.ts";
@@ -55,8 +56,6 @@ import {
   type SimNetwork,
   SimPostgresInstance,
 } from "./postgres_instance.ts";
-
-export type { LeaseTimings } from "../core/agent/lease.ts";
 
 const POD = { apiVersion: "v1", kind: "Pod" };
 

@@ -1,7 +1,7 @@
 /**
  * The instance agents' identity: the ServiceAccount `<name>-instance` the pods run as, a Role that
- * lets an agent read its PostgresDB and read and annotate the pods (its report), and the
- * RoleBinding between them. All three are owned by the PostgresDB. Pure.
+ * lets an agent read its PostgresDB, read and annotate the pods (its report) and keep the primary
+ * Lease `<name>-primary`, and the RoleBinding between them. All three are owned by the PostgresDB. Pure.
  *
  * @module
  */
@@ -10,11 +10,17 @@ import { controllerReference, type KubeObject } from "../object.ts";
 import { GROUP, type PostgresDB, type ValidSpec } from "./types.ts";
 import { commonLabels } from "./labels.ts";
 import { instanceAccountName } from "./naming.ts";
+export type * from "../object.ts";
+export type * from "./types.ts";
 
-/** What an agent may do: read its PostgresDB; read pods, and patch its own with its report. */
+/**
+ * What an agent may do: read its PostgresDB; read pods, and patch its own with its report; read,
+ * create and update (acquire, renew, release) the primary Lease.
+ */
 export const INSTANCE_RULES: readonly Record<string, unknown>[] = [
   { apiGroups: [GROUP], resources: ["postgresdbs"], verbs: ["get", "list", "watch"] },
   { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "patch", "watch"] },
+  { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create", "get", "update"] },
 ];
 
 function metadata(db: PostgresDB, spec: ValidSpec) {
