@@ -8,9 +8,9 @@
  * 1. **Pending.** The target primary does not serve: its report of this term is not a ready
  *    primary, or another instance reports the Lease free at or after the transition the primary
  *    holds (it stopped renewing: its agent is gone or cut off from the API server). After
- *    `spec.failoverDelay` seconds (a primary that still holds the Lease gets at least
- *    {@link RESTART_GRACE_MS} to restart in place), the status gets `targetPrimary: ""` and the
- *    next term; the old
+ *    `spec.failoverDelay` seconds (0 by default: a crashed process or a deleted pod fails over at
+ *    once; a delay lets the agent restart it in place first), the status gets
+ *    `targetPrimary: ""` and the next term; the old
  *    primary's agent, if it still runs, stops PostgreSQL and releases the Lease. A switchover
  *    (the {@link SWITCHOVER_ANNOTATION} annotation, or a scale-down below the primary's ordinal)
  *    starts the same way from a primary that serves.
@@ -47,13 +47,6 @@ export const SWITCHOVER_ANNOTATION = "database.thegeekyway.com/switchover-to";
 
 /** A chosen target that has not become a ready primary after this long is replaced. */
 export const PROMOTION_TIMEOUT_MS = 60_000;
-
-/**
- * A primary whose agent runs (it holds the Lease) but whose PostgreSQL does not serve gets at least
- * this long to restart in place before a failover: a crashed process comes back in about a second,
- * and a failover costs a promotion and a rejoin.
- */
-export const RESTART_GRACE_MS = 10_000;
 
 /** After the first usable report of a pending failover, how long to wait for the others. */
 export const CANDIDATE_WAIT_MS = 5_000;
@@ -165,8 +158,7 @@ function targetPhase(
   );
   if (others.length === 0) return plan;
   const sinceMs = plan.unavailableSince === undefined ? nowMs : Date.parse(plan.unavailableSince);
-  let dueMs = sinceMs +
-    Math.max(spec.failoverDelay * 1000, lost === undefined ? RESTART_GRACE_MS : 0);
+  let dueMs = sinceMs + spec.failoverDelay * 1000;
   if (inFlight && plan.failover!.chosenAt !== undefined) {
     dueMs = Math.max(dueMs, Date.parse(plan.failover!.chosenAt) + PROMOTION_TIMEOUT_MS);
   }

@@ -114,7 +114,8 @@ function systemIds(w: TestWorld): (string | undefined)[] {
 
 Deno.test("replication: a primary whose volume was lost is replaced by the most advanced standby and clones from it", async () => {
   const w = await world(15);
-  await w.applyYaml(sampleYaml({ replicas: 3 }));
+  // A failover delay keeps a failover from moving the primary first: the lost volume does.
+  await w.applyYaml(sampleYaml({ replicas: 3, failoverDelay: 600 }));
   await w.converge();
   const [system] = systemIds(w);
   const clones = w.cluster.dataPlane!.clones.length;
