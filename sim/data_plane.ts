@@ -32,7 +32,7 @@ import {
   observeLease,
 } from "../core/agent/lease.ts";
 export type { LeaseTimings } from "../core/agent/lease.ts";
-import type { InstanceReport } from "../core/agent/types.ts";
+import type { AgentAction, InstanceObservation, InstanceReport } from "../core/agent/types.ts";
 import type { Timer } from "../core/clock.ts";
 import type { KubeObject } from "../core/object.ts";
 import { agentIntent } from "../core/postgres/intent.ts";
@@ -182,8 +182,9 @@ export class SimDataPlane implements SimNetwork {
 
   /**
    * Cuts a running pod's agent off from the API server for `durationMs` (a network partition):
-   * it reads nothing and writes neither its Lease nor its report, and decides on what it last
-   * read; its PostgreSQL keeps running, so only the agent's fence stops a primary.
+   * it reads nothing and writes neither its Lease nor its report; as the real agent, it takes no
+   * action but its fence (a stop decided on what it last read, without the Lease); its
+   * PostgreSQL keeps running, so only the fence stops a primary.
    */
   cutOff(namespace: string, pod: string, durationMs: number): void {
     for (const agent of this.#agents.values()) {
@@ -366,7 +367,9 @@ export class SimDataPlane implements SimNetwork {
       instance,
       agentIntent(db, agent.name, reports, standing),
       (status) => made = status,
-      this.#decide,
+      // Cut off, the real agent skips its rounds (it cannot read the intent); only its fence
+      // acts: a primary without the Lease stops at once.
+      cutOff ? (o) => fenceOnly(o, standing.held) : this.#decide,
     );
     if (made === undefined) return true;
     const wasReady = agent.report?.ready === true;
@@ -564,6 +567,14 @@ function intentChanged(db: PostgresDB, old: PostgresDB): boolean {
   return db.status?.targetPrimary !== old.status?.targetPrimary ||
     db.status?.primaryTerm !== old.status?.primaryTerm || db.spec?.version !== old.spec?.version ||
     db.metadata.uid !== old.metadata.uid || db.metadata.deletionTimestamp !== undefined;
+}
+
+/** The fence of an agent that cannot run its rounds (as `agent/fence.ts` does for real). */
+function fenceOnly(obs: InstanceObservation, held: boolean): AgentAction[] {
+  const primary = obs.process === "running" && obs.reportedRole === "primary";
+  return primary && !held
+    ? [{ kind: "stop", mode: "immediate", reason: "this instance does not hold the primary Lease" }]
+    : [];
 }
 
 /** The report without what changes with every byte of WAL. */

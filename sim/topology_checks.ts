@@ -166,7 +166,8 @@ export function scaleDownChecker(): Checker {
       const name = write.object.metadata.name;
       const namespace = write.object.metadata.namespace ?? "default";
       const db = harness.cluster.server.peek(POSTGRESDB, name, namespace) as PostgresDB;
-      const target = db?.status?.targetPrimary;
+      // While a failover is pending (no target), the old primary's pod is kept until it moved.
+      const target = db?.status?.targetPrimary || db?.status?.failover?.from;
       const ordinal = target === undefined ? undefined : podOrdinal(name, target);
       return replicas !== undefined && ordinal !== undefined && replicas <= ordinal
         ? `${write.target} scaled to ${replicas}, removing the target primary ${target}`
