@@ -166,12 +166,19 @@ export function scaleDownChecker(): Checker {
       const name = write.object.metadata.name;
       const namespace = write.object.metadata.namespace ?? "default";
       const db = harness.cluster.server.peek(POSTGRESDB, name, namespace) as PostgresDB;
-      // While a failover is pending (no target), the old primary's pod is kept until it moved.
-      const target = db?.status?.targetPrimary || db?.status?.failover?.from;
-      const ordinal = target === undefined ? undefined : podOrdinal(name, target);
-      return replicas !== undefined && ordinal !== undefined && replicas <= ordinal
-        ? `${write.target} scaled to ${replicas}, removing the target primary ${target}`
-        : undefined;
+      // Until a failover or switchover completed, the old primary's pod is kept too.
+      const failover = db?.status?.failover;
+      const kept = [db?.status?.targetPrimary];
+      if (failover !== undefined && failover.completedAt === undefined) kept.push(failover.from);
+      for (const target of kept) {
+        const ordinal = target ? podOrdinal(name, target) : undefined;
+        if (replicas !== undefined && ordinal !== undefined && replicas <= ordinal) {
+          return `${write.target} scaled to ${replicas}, removing the ${
+            target === db?.status?.targetPrimary ? "target primary" : "primary being moved"
+          } ${target}`;
+        }
+      }
+      return undefined;
     },
   };
 }

@@ -78,12 +78,14 @@ export function convergeActions(
     targetPrimary: plan.targetPrimary,
     primaryTerm: plan.primaryTerm,
   };
-  // While a failover is pending, the old primary's pod is kept as the target's would be.
-  const held = heldReplicas(
-    db.metadata.name,
-    spec.replicas,
-    plan.targetPrimary || plan.failover?.from || chosen.targetPrimary,
+  // Until a failover or switchover is recorded complete (in the stored status: the StatefulSet
+  // is written before the status), the old primary's pod is kept as well.
+  const moving = [db.status?.failover, plan.failover].filter((f) =>
+    f !== undefined && f.completedAt === undefined && f.from !== ""
   );
+  const holds = [plan.targetPrimary || chosen.targetPrimary, ...moving.map((f) => f!.from)];
+  const held = holds.map((target) => heldReplicas(db.metadata.name, spec.replicas, target))
+    .sort((a, b) => b.replicas - a.replicas)[0]!;
   const steps = [
     credentialsStep(db, spec, children, context),
     serviceStep(db, buildHeadlessService(db, spec), children.service),
