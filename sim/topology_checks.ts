@@ -83,10 +83,10 @@ export function readWriteChecker(): Checker {
 }
 
 /**
- * Every running standby's WAL receiver points at the target primary: it never streams from
- * another instance, and it retries only the target or a former target (after a retarget, a
- * standby still configured for the old target retries it until its agent follows the new one).
- * While a failover is pending (the target is empty), it may stream from a former target.
+ * Every running standby's WAL receiver points at the target primary or a former one: after a
+ * failover or a retarget, a standby still configured for the old target streams from it (while it
+ * stops, or cascading once it is a standby itself) or retries it, until its agent follows the new
+ * one; it never points at an instance that was never a target (a standby, a cascade by mistake).
  */
 export function streamsFromPrimaryChecker(): Checker {
   /** The targets each PostgresDB has had, by `namespace/name`. */
@@ -118,15 +118,12 @@ export function streamsFromPrimaryChecker(): Checker {
         const instance = harness.cluster.dataPlane?.instanceOfPod(owner[0], pod.metadata.name);
         const receiver = instance?.walReceiver;
         if (receiver === undefined || receiver.upstream === target) continue;
-        // A receiver's flag is as of the instance's last advance: an upstream that stopped since
-        // (a primary's clean stop ends after its WAL senders are done) no longer streams to it.
-        const upstream = harness.cluster.dataPlane?.instanceOfPod(owner[0], receiver.upstream);
-        const streaming = receiver.streaming && upstream !== undefined &&
-          (upstream.process === "running" || upstream.process === "stopping");
-        if ((streaming && !pending) || !former.has(receiver.upstream)) {
+        // A former target may still feed a standby whose agent has not followed the new one yet
+        // (it may by then be a standby itself: PostgreSQL cascades); any other upstream is a bug.
+        if (!former.has(receiver.upstream)) {
           return `${pod.metadata.name} ${
             receiver.streaming ? "streams" : "retries"
-          } from ${receiver.upstream}, not the target primary ${target}`;
+          } from ${receiver.upstream}, never a target primary (now ${target || "pending"})`;
         }
       }
       return undefined;

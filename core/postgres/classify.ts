@@ -50,6 +50,8 @@ export interface Children {
   roleBinding?: KubeObject | undefined;
   /** The StatefulSet's pods, with their agents' reports. */
   instances?: Instance[];
+  /** The names of the data volumes (PVCs) that exist. */
+  volumes?: string[];
   /**
    * The credentials Secret has no controller (a retained one, or the user's) and lacks the labels
    * that bring it into the operator's cache: this reconcile labels it, and writes nothing else.
@@ -182,6 +184,7 @@ function findChildren(
     } else blockers.push({ object: found, previous: isPreviousIncarnation(found, db) });
   }
   children.instances = findInstances(observed, children.statefulSet?.metadata.uid);
+  children.volumes = existingVolumes(observed, db);
   return { children, blockers };
 }
 

@@ -71,7 +71,7 @@ export function convergeActions(
     children.instances ?? [],
     chosen,
     context.nowMs,
-    rollout.switchoverTo,
+    { rolloutTo: rollout.switchoverTo, volumes: children.volumes },
   );
   const choice: TargetChoice = {
     ...chosen,

@@ -38,7 +38,8 @@ import type { Action } from "../actions.ts";
 import type { ConditionInput } from "../conditions.ts";
 import type { Instance } from "./instances.ts";
 import { podName, podOrdinal } from "./naming.ts";
-import { isFresh, type PodReport } from "./replication.ts";
+import { FIRST_TERM, isFresh, type PodReport } from "./replication.ts";
+import { DATA_CLAIM } from "./statefulset.ts";
 import type { TargetChoice } from "./target.ts";
 import type { FailoverStatus, PostgresDB, ValidSpec } from "./types.ts";
 
@@ -56,6 +57,14 @@ export const SWITCHOVER_WAIT_MS = 60_000;
 
 /** The condition reasons of a failover in progress. */
 export const FAILOVER_IN_PROGRESS = "FailoverInProgress";
+
+/** What else {@link planFailover} knows. */
+export interface FailoverOptions {
+  /** The updated standby a rolling update wants the primary moved to (see `rollout.ts`). */
+  rolloutTo?: string | undefined;
+  /** The names of the data volumes (PVCs) that exist; absent: unknown. */
+  volumes?: readonly string[] | undefined;
+}
 
 /** What the operator does about the primary in this reconcile. */
 export interface FailoverPlan {
@@ -79,8 +88,7 @@ export interface FailoverPlan {
 
 /**
  * Plans this reconcile's part of a failover or switchover, after {@link chooseTarget} (whose
- * retarget after a lost volume wins). `rolloutTo` is the updated standby a rolling update wants
- * the primary moved to (see `rollout.ts`).
+ * retarget after a lost volume wins).
  *
  * @example
  * ```ts
@@ -112,8 +120,9 @@ export function planFailover(
   instances: readonly Instance[],
   choice: TargetChoice,
   nowMs: number,
-  rolloutTo?: string,
+  options: FailoverOptions = {},
 ): FailoverPlan {
+  const rolloutTo = options.rolloutTo;
   const status = db.status ?? {};
   const plan: FailoverPlan = {
     targetPrimary: choice.targetPrimary,
@@ -123,7 +132,9 @@ export function planFailover(
   if (status.failover !== undefined) plan.failover = status.failover;
   if (status.switchoverHandled !== undefined) plan.switchoverHandled = status.switchoverHandled;
   if (choice.retarget !== undefined) return plan;
-  if (status.targetPrimary === "") return choosePhase(db, spec, instances, plan, nowMs);
+  if (status.targetPrimary === "") {
+    return choosePhase(db, spec, instances, plan, nowMs, options.volumes);
+  }
   if (status.primaryUnavailableSince !== undefined) {
     plan.unavailableSince = status.primaryUnavailableSince;
   }
@@ -294,6 +305,7 @@ function choosePhase(
   instances: readonly Instance[],
   plan: FailoverPlan,
   nowMs: number,
+  volumes?: readonly string[],
 ): FailoverPlan {
   const name = db.metadata.name;
   const term = plan.primaryTerm;
@@ -325,7 +337,12 @@ function choosePhase(
     plan.requeueAfterMs = afterMs;
     return plan;
   };
-  if (candidates.length === 0) return wait("waiting for reports made while the Lease is free");
+  if (candidates.length === 0) {
+    if (volumes !== undefined && noDataLeft(name, spec, instances, term, volumes)) {
+      return startAfresh(db, plan, failover);
+    }
+    return wait("waiting for reports made while the Lease is free");
+  }
   const startedMs = Date.parse(failover.startedAt);
   const requested = failover.requestedTo;
   if (requested !== undefined && nowMs - startedMs < SWITCHOVER_WAIT_MS) {
@@ -423,6 +440,46 @@ function choose(
   }; at most ${lossWindowBytes} bytes of WAL lost)`;
   plan.condition = inProgress(plan.failover, `${chosen}; it takes the Lease and promotes`);
   plan.events.push(event(db, "Normal", "PrimaryChosen", `${failover.message}: ${chosen}`));
+  return plan;
+}
+
+/**
+ * True when no instance holds data any more: for every ordinal of the spec, its volume does not
+ * exist, or its agent reported in this term an empty data directory that nothing initialises
+ * (the volumes were deleted, e.g. with the StatefulSet under `deletionPolicy: Delete`).
+ */
+function noDataLeft(
+  name: string,
+  spec: ValidSpec,
+  instances: readonly Instance[],
+  term: number,
+  volumes: readonly string[],
+): boolean {
+  for (let ordinal = 0; ordinal < spec.replicas; ordinal++) {
+    const pod = podName(name, ordinal);
+    if (!volumes.includes(`${DATA_CLAIM}-${pod}`)) continue;
+    const r = reportOf(instances, pod);
+    const empty = isFresh(r, term) && r!.systemId === undefined && r!.initializing === undefined &&
+      r!.process !== "running";
+    if (!empty) return false;
+  }
+  return true;
+}
+
+/**
+ * Nothing is left to fail over to: the cluster starts again as a new one, `<name>-0` in the first
+ * term, which alone may run `initdb` (the data was deleted; there is nothing to protect).
+ */
+function startAfresh(db: PostgresDB, plan: FailoverPlan, failover: FailoverStatus): FailoverPlan {
+  const first = podName(db.metadata.name, 0);
+  const message = `${failover.message}: no instance holds the cluster's data any more (its ` +
+    `volumes were deleted or are empty): starting a new, empty database on ${
+      JSON.stringify(first)
+    }`;
+  plan.targetPrimary = first;
+  plan.primaryTerm = FIRST_TERM;
+  plan.failover = { ...failover, to: first, message };
+  plan.events.push(warning(db, "AllDataLost", message));
   return plan;
 }
 

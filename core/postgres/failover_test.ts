@@ -391,3 +391,50 @@ Deno.test("planFailover() does not choose a standby further behind than the boun
   assert.notEqual(plan.targetPrimary, "pg-1");
   assert.equal(plan.targetPrimary, "");
 });
+
+Deno.test("planFailover() starts afresh on <name>-0 when no volume holds data any more, and not before", () => {
+  const empty = (name: string) =>
+    report(name, {
+      term: 2,
+      role: "none",
+      process: "stopped",
+      ready: false,
+      systemId: undefined,
+      timeline: undefined,
+      streamingFrom: undefined,
+      leaseFree: true,
+    });
+  const gone = planFailover(
+    db(PENDING),
+    spec({ replicas: 2 }),
+    instances(empty("db-0")),
+    {
+      targetPrimary: "",
+      primaryTerm: 2,
+    },
+    T0,
+    { volumes: ["data-db-0"] },
+  );
+  assert.equal(gone.targetPrimary, "db-0");
+  assert.equal(gone.primaryTerm, 1);
+  assert.deepEqual(reasons(gone.events), ["AllDataLost"]);
+  // A volume without a report may hold data: wait.
+  const unknown = planFailover(
+    db(PENDING),
+    spec({ replicas: 2 }),
+    instances(empty("db-0")),
+    {
+      targetPrimary: "",
+      primaryTerm: 2,
+    },
+    T0,
+    { volumes: ["data-db-0", "data-db-1"] },
+  );
+  assert.equal(unknown.targetPrimary, "");
+  // Without knowing the volumes, never.
+  const blind = planFailover(db(PENDING), spec({ replicas: 1 }), instances(empty("db-0")), {
+    targetPrimary: "",
+    primaryTerm: 2,
+  }, T0);
+  assert.equal(blind.targetPrimary, "");
+});
