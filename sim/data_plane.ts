@@ -398,15 +398,13 @@ export class SimDataPlane implements SimNetwork {
       const agent = agents.find((a) => a.namespace === namespace && a.name === lease.holder);
       const target = (this.#server.peek(POSTGRESDB, db, namespace) as PostgresDB | undefined)
         ?.status?.targetPrimary;
-      if (agent === undefined) {
-        // Until every other agent had a round past its expiry.
-        const bound = this.#leaseTimings.durationMs + 2 * this.#intervalMs;
-        orphaned ||= now - lease.changedAtMs <= bound;
-        continue;
-      }
-      if ((agent.cutOffUntilMs ?? -1) > now) {
-        orphaned ||=
-          now - lease.changedAtMs <= this.#leaseTimings.durationMs + 2 * this.#intervalMs;
+      if (agent === undefined || (agent.cutOffUntilMs ?? -1) > now) {
+        // Until every other agent of the PostgresDB saw it expire (each counts from its own first
+        // sight of the version: an agent that restarted meanwhile counts again).
+        orphaned ||= agents.some((a) =>
+          a.namespace === namespace && a.db === db && a !== agent &&
+          (a.cutOffUntilMs ?? -1) <= now && !this.#sawFree(a, lease, now)
+        );
         continue;
       }
       if (target !== lease.holder || agent.lease.renewedAtMs === undefined) continue;
@@ -415,6 +413,13 @@ export class SimDataPlane implements SimNetwork {
       agent.lease = { seen: { version: String(lease.version), atMs: now }, renewedAtMs: now };
     }
     return orphaned;
+  }
+
+  /** True when `agent` last saw `lease` free (its memory of the version is older than the Lease). */
+  #sawFree(agent: AgentPod, lease: SimLease, now: number): boolean {
+    const seen = agent.lease.seen;
+    return seen === undefined || seen.version !== String(lease.version) ||
+      now - seen.atMs >= this.#leaseTimings.durationMs + 2 * this.#intervalMs;
   }
 
   /**
@@ -599,7 +604,9 @@ function isBusy(instance: SimPostgresInstance): boolean {
   const obs = instance.observe();
   if (obs.data.kind === "initializing" || obs.promoting === true) return true;
   if (obs.process === "starting" || obs.process === "stopping") return true;
-  return obs.receivedLsn !== obs.replayLsn;
+  // A running standby replays what it received; a stopped former primary never replayed.
+  return obs.process === "running" && obs.reportedRole === "standby" &&
+    obs.receivedLsn !== obs.replayLsn;
 }
 
 /** True when the pod's first container runs the instance agent. */
