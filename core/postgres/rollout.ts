@@ -79,7 +79,7 @@ export function rolloutStep(
   if (stale.length === 0) return NOTHING;
   // One at a time: every instance but at most one stale one is ready, and a broken (not ready)
   // pod of an old revision is replaced first: waiting for it would wait forever.
-  const notReady = members.filter((i) => !podReady(i.pod));
+  const notReady = members.filter((i) => !ready(i));
   if (notReady.length > 1) return NOTHING;
   if (notReady.length === 1) {
     const broken = notReady[0]!;
@@ -120,6 +120,14 @@ function replace(db: PostgresDB, pod: KubeObject, what: string, note = ""): Roll
       { kind: "emitEvent", regarding: db, type: "Normal", eventReason: "RollingUpdate", message },
     ],
   };
+}
+
+/**
+ * An instance's readiness: its agent's report when it has one (the pod's readiness probe asks the
+ * agent, and a pod's condition changing wakes no reconcile, a report does), else the pod's Ready.
+ */
+function ready(instance: Instance): boolean {
+  return instance.report !== undefined ? instance.report.ready : podReady(instance.pod);
 }
 
 function podReady(pod: KubeObject): boolean {
