@@ -130,7 +130,13 @@ export function planFailover(
     events: [],
   };
   if (status.failover !== undefined) plan.failover = status.failover;
-  if (status.switchoverHandled !== undefined) plan.switchoverHandled = status.switchoverHandled;
+  // A request is remembered while its annotation is there: removing it lets the same value ask again.
+  if (
+    status.switchoverHandled !== undefined &&
+    db.metadata.annotations?.[SWITCHOVER_ANNOTATION] === status.switchoverHandled
+  ) {
+    plan.switchoverHandled = status.switchoverHandled;
+  }
   if (choice.retarget !== undefined) return plan;
   if (status.targetPrimary === "") {
     return choosePhase(db, spec, instances, plan, nowMs, options.volumes);

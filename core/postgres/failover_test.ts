@@ -309,9 +309,13 @@ Deno.test("planFailover() switches over once to the annotated standby, after it 
     report("db-2", { term: 2, leaseFree: true, receivedLsn: 900 }),
   );
   assert.equal(plan(pending, spec(), caughtUp, T0 + 1_000).targetPrimary, "db-2");
-  // The same annotation value is not acted on again.
+  // The same annotation value is not acted on again while it stays.
   const again = db({ ...SERVING, switchoverHandled: "db-2" }, { [SWITCHOVER_ANNOTATION]: "db-2" });
   assert.equal(plan(again, spec(), serving, T0).targetPrimary, "db-0");
+  assert.equal(plan(again, spec(), serving, T0).switchoverHandled, "db-2");
+  // Removed, it is forgotten: the same value may ask again later.
+  const removed = db({ ...SERVING, switchoverHandled: "db-2" });
+  assert.equal(plan(removed, spec(), serving, T0).switchoverHandled, undefined);
 });
 
 Deno.test("planFailover() refuses a switchover to a pod that does not stream from the primary", () => {

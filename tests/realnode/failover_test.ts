@@ -376,6 +376,12 @@ Deno.test({
         60_000,
       );
       const seconds = (ack.ackedAtMs - startedAtMs) / 1000;
+      // Done: remove the request, so that the same pod may be asked for again later.
+      await kube.ok("annotate", "postgresdb", NAME, `${SWITCHOVER}-`);
+      await waitFor("the switchover request forgotten", async () => {
+        const db = await kube.json("postgresdb", NAME);
+        return db?.status?.switchoverHandled === undefined;
+      }, 60_000);
       await healthy(kube, mode === "required");
       const lost = (await missingRows(kube, uri, writer!)).length;
       const outcome: Outcome = {

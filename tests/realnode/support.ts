@@ -174,22 +174,24 @@ export class PortForward {
       );
       throw new Error(`kubectl port-forward to ${pod} did not start: ${err.trim() || seen.trim()}`);
     }
-    // Keep draining stdout so kubectl never blocks on a full pipe.
+    // Keep draining stdout and stderr so kubectl never blocks on a full pipe: a forward to a pod
+    // that died logs an error for every connection, and a kubectl blocked on its stderr does not
+    // exit on SIGTERM.
     void (async () => {
       try {
         while (!(await reader.read()).done) { /* drain */ }
       } catch { /* closed */ }
     })();
+    void child.stderr.pipeTo(new WritableStream()).catch(() => {});
     return new PortForward(child, port);
   }
 
-  /** Stops kubectl. */
+  /** Stops kubectl (SIGKILL: nothing of it is worth waiting for). */
   async close(): Promise<void> {
     try {
-      this.#child.kill("SIGTERM");
+      this.#child.kill("SIGKILL");
     } catch { /* exited */ }
     await this.#child.status;
-    await this.#child.stderr.cancel().catch(() => {});
   }
 }
 
