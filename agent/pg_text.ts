@@ -106,7 +106,9 @@ export function historyFileName(timeline: number): string {
 export const OBSERVATION_QUERY: string = [
   "select pg_is_in_recovery(),",
   "(select system_identifier from pg_control_system()),",
-  "case when pg_is_in_recovery() then coalesce(pg_last_wal_receive_lsn(),",
+  // A restarted WAL receiver reports where it restarted streaming (a segment's start), which may be
+  // behind WAL this standby already replayed: its WAL ends at the greater of the two.
+  "case when pg_is_in_recovery() then greatest(pg_last_wal_receive_lsn(),",
   "pg_last_wal_replay_lsn()) else pg_current_wal_flush_lsn() end,",
   "case when pg_is_in_recovery() then pg_last_wal_replay_lsn()",
   "else pg_current_wal_flush_lsn() end,",
@@ -160,7 +162,7 @@ export function parseObservationRow(line: string): ObservationRow {
   const row: ObservationRow = {
     inRecovery: recovery === "t",
     systemId,
-    receivedLsn: received === "" ? replayLsn : parseLsn(received),
+    receivedLsn: received === "" ? replayLsn : Math.max(parseLsn(received), replayLsn),
     replayLsn,
     timeline: Math.max(Number(timeline || "0"), Number(receivedTli || "0")),
   };

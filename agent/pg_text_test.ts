@@ -73,6 +73,14 @@ Deno.test("parseObservationRow: a streaming standby and a primary", () => {
   assert.throws(() => parseObservationRow("f|1"), RangeError);
 });
 
+Deno.test("parseObservationRow: a restarted receiver's segment start is not the end of the WAL replayed", () => {
+  // Seen on the real node: a fenced former primary restarted as a standby reported 0/4000000
+  // received but had replayed 0/40445F8, past the new timeline's fork at 0/4044548.
+  const row = parseObservationRow("t|735|0/4000000|0/40445F8|waiting|fo-0|4|4");
+  assert.equal(row.receivedLsn, 0x40445F8);
+  assert.equal(row.replayLsn, 0x40445F8);
+});
+
 Deno.test("withPrimaryConninfo: replaces or removes the setting, keeps the rest", () => {
   const auto = "# Do not edit\nwork_mem = '8MB'\nprimary_conninfo = 'host=a'\n";
   assert.equal(
