@@ -29,6 +29,14 @@ function podsOf(harness: Pick<Harness, "cluster">, namespace: string, db: string
   );
 }
 
+/** The PostgresDB a committed pod, or a PostgresDB itself, is, as `[namespace, name]`. */
+function dbOfChange(object: KubeObject): [string, string] | undefined {
+  if (object.kind === POSTGRESDB.kind) {
+    return [object.metadata.namespace ?? "default", object.metadata.name];
+  }
+  return object.kind === "Pod" ? ownerOf(object) : undefined;
+}
+
 /** The PostgresDB a committed pod or Service belongs to, as `[namespace, name]`. */
 function ownerOf(object: KubeObject): [string, string] | undefined {
   const db = instanceOfVolume(object.metadata.labels);
@@ -94,13 +102,7 @@ export function streamsFromPrimaryChecker(): Checker {
   return {
     name: "standbys follow the target primary",
     onCommit(change, { harness }) {
-      if (change.object.kind !== "Pod" && change.object.kind !== POSTGRESDB.kind) return undefined;
-      const owner = change.object.kind === "Pod"
-        ? ownerOf(change.object)
-        : [change.object.metadata.namespace ?? "default", change.object.metadata.name] as [
-          string,
-          string,
-        ];
+      const owner = dbOfChange(change.object);
       if (!owner) return undefined;
       const db = harness.cluster.server.peek(POSTGRESDB, owner[1], owner[0]) as PostgresDB;
       const target = db?.status?.targetPrimary;
@@ -189,13 +191,7 @@ export function singleWriterChecker(): Checker {
   return {
     name: "single writer",
     onCommit(change, { harness }) {
-      if (change.object.kind !== "Pod" && change.object.kind !== POSTGRESDB.kind) return undefined;
-      const owner = change.object.kind === "Pod"
-        ? ownerOf(change.object)
-        : [change.object.metadata.namespace ?? "default", change.object.metadata.name] as [
-          string,
-          string,
-        ];
+      const owner = dbOfChange(change.object);
       const plane = harness.cluster.dataPlane;
       if (!owner || !plane) return undefined;
       const writers: string[] = [];
