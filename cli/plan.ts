@@ -10,7 +10,8 @@ import { describeAction } from "../core/actions.ts";
 import { isApiError } from "../core/cluster.ts";
 import { describeRef, type KubeObject, refOf } from "../core/object.ts";
 import { postgresReconciler, reconcilePostgresDB } from "../core/postgres/reconcile.ts";
-import { DELETION_POLICIES, POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
+import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
+import { postgresDBCrd } from "../crds/postgresdb.ts";
 import { observe } from "../core/reconciler.ts";
 import { SeededRandom } from "../sim/random.ts";
 import { VIRTUAL_EPOCH_MS } from "../sim/clock.ts";
@@ -133,7 +134,27 @@ export async function planAgainstCluster(
 /** The spec as the API server stores it: the CRD schema's defaults filled in. */
 function withSchemaDefaults(spec: unknown): Record<string, unknown> {
   const copy = structuredClone(spec ?? {}) as Record<string, unknown>;
-  copy.replicas ??= 1;
-  copy.deletionPolicy ??= DELETION_POLICIES[0];
+  // deno-lint-ignore no-explicit-any
+  const crd = postgresDBCrd as any;
+  const schema = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec;
+  fillDefaults(schema, copy);
   return copy;
+}
+
+/** Sets each missing property that has a `default` in `schema`, at every depth present in `value`. */
+function fillDefaults(
+  schema: { properties?: Record<string, { default?: unknown; properties?: unknown }> },
+  value: Record<string, unknown>,
+): void {
+  for (const [key, property] of Object.entries(schema.properties ?? {})) {
+    if (value[key] === undefined && property.default !== undefined) {
+      value[key] = structuredClone(property.default);
+    }
+    const child = value[key];
+    if (
+      property.properties && typeof child === "object" && child !== null && !Array.isArray(child)
+    ) {
+      fillDefaults(property as never, child as Record<string, unknown>);
+    }
+  }
 }
