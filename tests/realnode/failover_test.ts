@@ -51,18 +51,36 @@ interface Ack {
   ackedAtMs: number;
 }
 
+/** `promise`, or a rejection after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+      ),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** psql against `uri` with a hard deadline (the process is killed: never a local-only commit). */
 async function psqlWithin(uri: string, sql: string, timeoutMs: number) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
-    const out = await new Deno.Command("psql", {
-      args: ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", sql],
-      env: { PGCONNECT_TIMEOUT: "3" },
-      stdout: "piped",
-      stderr: "piped",
-      signal: controller.signal,
-    }).output();
+    const out = await within(
+      new Deno.Command("psql", {
+        args: ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", sql],
+        env: { PGCONNECT_TIMEOUT: "3" },
+        stdout: "piped",
+        stderr: "piped",
+        signal: controller.signal,
+      }).output(),
+      timeoutMs + 5_000,
+    );
     const decoder = new TextDecoder();
     return {
       code: out.code,
@@ -124,7 +142,11 @@ class Writer {
     let forward: PortForward | undefined;
     while (this.#running) {
       try {
-        forward ??= await PortForward.open(this.#kube, `svc/${NAME}-rw`, { timeoutMs: 10_000 });
+        // Bounded twice: a kubectl that hangs must not stop the writer.
+        forward ??= await within(
+          PortForward.open(this.#kube, `svc/${NAME}-rw`, { timeoutMs: 10_000 }),
+          15_000,
+        );
       } catch {
         await new Promise((r) => setTimeout(r, 300));
         continue;
@@ -141,7 +163,7 @@ class Writer {
         continue;
       }
       this.failedAtMs.push(sentAtMs);
-      await forward.close();
+      await within(forward.close(), 5_000).catch(() => {});
       forward = undefined;
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -150,8 +150,19 @@ export class PortForward {
       stderr: "piped",
     }).spawn();
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    // Drain stderr from the start, keeping its beginning for an error: a kubectl blocked on a full
+    // pipe never exits (a forward to a pod that died logs an error for every connection).
+    let errors = "";
+    void child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({
+        write(chunk) {
+          if (errors.length < 4096) errors += chunk;
+        },
+      }),
+    ).catch(() => {});
     const timeoutMs = options.timeoutMs ?? 30_000;
     let seen = "";
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const port = await Promise.race([
       (async () => {
         while (true) {
@@ -161,28 +172,25 @@ export class PortForward {
           const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(seen);
           if (m) return Number(m[1]);
         }
-      })(),
-      new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs)),
+      })().catch(() => undefined),
+      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), timeoutMs)),
     ]);
+    clearTimeout(timer);
     if (port === undefined) {
       try {
         child.kill("SIGKILL");
       } catch { /* exited */ }
-      const err = decoder.decode(
-        (await child.output().catch(() => ({ stderr: new Uint8Array() })))
-          .stderr,
+      await child.status;
+      throw new Error(
+        `kubectl port-forward to ${pod} did not start: ${errors.trim() || seen.trim()}`,
       );
-      throw new Error(`kubectl port-forward to ${pod} did not start: ${err.trim() || seen.trim()}`);
     }
-    // Keep draining stdout and stderr so kubectl never blocks on a full pipe: a forward to a pod
-    // that died logs an error for every connection, and a kubectl blocked on its stderr does not
-    // exit on SIGTERM.
+    // Keep draining stdout so kubectl never blocks on a full pipe.
     void (async () => {
       try {
         while (!(await reader.read()).done) { /* drain */ }
       } catch { /* closed */ }
     })();
-    void child.stderr.pipeTo(new WritableStream()).catch(() => {});
     return new PortForward(child, port);
   }
 
