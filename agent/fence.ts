@@ -12,18 +12,10 @@
  * @module
  */
 
-import type { InstanceObservation, InstancePort, LeaseStanding } from "../core/agent/types.ts";
+import { fenceStop } from "../core/agent/lease.ts";
+import type { InstancePort, LeaseStanding } from "../core/agent/types.ts";
+export { runsAsPrimary } from "../core/agent/lease.ts";
 export type * from "../core/agent/types.ts";
-
-/**
- * True while PostgreSQL runs as a primary, or may: running with the primary role, or starting or
- * stopping on a primary's data directory. A holder releases the Lease only when this is false.
- */
-export function runsAsPrimary(obs: InstanceObservation): boolean {
-  if (obs.process === "stopped" || obs.process === "crashed") return false;
-  if (obs.reportedRole !== undefined) return obs.reportedRole === "primary";
-  return obs.data.kind === "initialized" && obs.data.config.role === "primary";
-}
 
 /** Options of {@link Fence}. */
 export interface FenceOptions {
@@ -57,14 +49,9 @@ export class Fence {
    * Stops PostgreSQL at once if it runs as a primary without the Lease; returns whether it did.
    */
   check(): boolean {
-    const obs = this.#o.port.observe();
-    if (obs.process !== "running" || obs.reportedRole !== "primary") return false;
-    if (this.#o.standing().held) return false;
-    const result = this.#o.port.perform({
-      kind: "stop",
-      mode: "immediate",
-      reason: "the fence: this instance does not hold the primary Lease",
-    });
+    const stop = fenceStop(this.#o.port.observe(), this.#o.standing().held);
+    if (stop === undefined) return false;
+    const result = this.#o.port.perform(stop);
     if (!result.ok) return false;
     this.#stops++;
     this.#o.log("fence: stopped PostgreSQL (immediate): the primary Lease is not held");

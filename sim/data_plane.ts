@@ -24,15 +24,17 @@ import { decide } from "../core/agent/decide.ts";
 import {
   afterLeaseWrite,
   DEFAULT_LEASE_TIMINGS,
+  fenceStop,
   type LeaseMemory,
   type LeaseRecord,
   leaseStanding,
   type LeaseTimings,
   leaseWrite,
   observeLease,
+  runsAsPrimary,
 } from "../core/agent/lease.ts";
 export type { LeaseTimings } from "../core/agent/lease.ts";
-import type { AgentAction, InstanceObservation, InstanceReport } from "../core/agent/types.ts";
+import type { InstanceReport } from "../core/agent/types.ts";
 import type { Timer } from "../core/clock.ts";
 import type { KubeObject } from "../core/object.ts";
 import { agentIntent } from "../core/postgres/intent.ts";
@@ -369,7 +371,7 @@ export class SimDataPlane implements SimNetwork {
       (status) => made = status,
       // Cut off, the real agent skips its rounds (it cannot read the intent); only its fence
       // acts: a primary without the Lease stops at once.
-      cutOff ? (o) => fenceOnly(o, standing.held) : this.#decide,
+      cutOff ? (o) => [fenceStop(o, standing.held) ?? []].flat() : this.#decide,
     );
     if (made === undefined) return true;
     const wasReady = agent.report?.ready === true;
@@ -450,10 +452,7 @@ export class SimDataPlane implements SimNetwork {
       agent.lease,
       record(lease),
       now,
-      // Starting or stopping on a primary's data directory counts: a stopping primary still
-      // sends WAL, and the Lease is released only once it is down.
-      instance.dataRole === "primary" && instance.process !== "stopped" &&
-        instance.process !== "crashed",
+      runsAsPrimary(instance.observe()),
     );
     if (write !== undefined) {
       if (lease === undefined) {
@@ -572,14 +571,6 @@ function intentChanged(db: PostgresDB, old: PostgresDB): boolean {
   return db.status?.targetPrimary !== old.status?.targetPrimary ||
     db.status?.primaryTerm !== old.status?.primaryTerm || db.spec?.version !== old.spec?.version ||
     db.metadata.uid !== old.metadata.uid || db.metadata.deletionTimestamp !== undefined;
-}
-
-/** The fence of an agent that cannot run its rounds (as `agent/fence.ts` does for real). */
-function fenceOnly(obs: InstanceObservation, held: boolean): AgentAction[] {
-  const primary = obs.process === "running" && obs.reportedRole === "primary";
-  return primary && !held
-    ? [{ kind: "stop", mode: "immediate", reason: "this instance does not hold the primary Lease" }]
-    : [];
 }
 
 /** The report without what changes with every byte of WAL. */

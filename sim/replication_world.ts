@@ -36,6 +36,7 @@ import {
   type LeaseTimings,
   leaseWrite,
   observeLease,
+  runsAsPrimary,
 } from "../core/agent/lease.ts";
 import type { InstancePort, InstanceReport } from "../core/agent/types.ts";
 import { agentIntent } from "../core/postgres/intent.ts";
@@ -390,16 +391,13 @@ class World implements SimNetwork, ReplicationView {
     const reachable = (this.apiDownUntil.get(name) ?? -1) <= now;
     if (reachable) {
       agent.memory = observeLease(agent.memory, this.#leaseRecord(), now);
-      const runsAsPrimary = instance.dataRole === "primary" &&
-        (instance.process === "running" || instance.process === "starting" ||
-          instance.process === "stopping");
       const write = leaseWrite(
         name,
         this.targetPrimary,
         agent.memory,
         this.#leaseRecord(),
         now,
-        runsAsPrimary,
+        runsAsPrimary(instance.observe()),
       );
       if (write !== undefined) {
         // The conditional update: applied at once, nothing runs between the read and the write.

@@ -24,7 +24,7 @@
  * @module
  */
 
-import type { LeaseStanding } from "./types.ts";
+import type { InstanceObservation, LeaseStanding, StopAction } from "./types.ts";
 
 /** The Lease as read from the API server; `undefined` when it does not exist yet. */
 export interface LeaseRecord {
@@ -161,4 +161,40 @@ export function afterLeaseWrite(
 ): LeaseMemory {
   if (write.kind === "release") return { seen: memory.seen };
   return { ...memory, renewedAtMs: sentAtMs };
+}
+
+/**
+ * True while PostgreSQL runs as a primary, or may: running with the primary role, or starting or
+ * stopping on a primary's data directory (a stopping primary still sends WAL). A holder releases
+ * the Lease only when this is false.
+ *
+ * @example
+ * ```ts
+ * import { runsAsPrimary } from "./lease.ts";
+ * const data = {
+ *   kind: "initialized" as const, systemId: "7", major: 16, timeline: 1, history: [], flushLsn: 0,
+ *   config: { role: "primary" as const },
+ * };
+ * console.assert(runsAsPrimary({ data, process: "stopping", receivedLsn: 0, replayLsn: 0 }));
+ * console.assert(!runsAsPrimary({ data, process: "stopped", receivedLsn: 0, replayLsn: 0 }));
+ * ```
+ */
+export function runsAsPrimary(obs: InstanceObservation): boolean {
+  if (obs.process === "stopped" || obs.process === "crashed") return false;
+  if (obs.reportedRole !== undefined) return obs.reportedRole === "primary";
+  return obs.data.kind === "initialized" && obs.data.config.role === "primary";
+}
+
+/**
+ * The fence on its own, without the rest of a decision (an agent that cannot run its rounds, or a
+ * watchdog between them): an immediate stop of a running primary whose agent does not hold the
+ * Lease, or nothing.
+ */
+export function fenceStop(obs: InstanceObservation, held: boolean): StopAction | undefined {
+  if (held || obs.process !== "running" || obs.reportedRole !== "primary") return undefined;
+  return {
+    kind: "stop",
+    mode: "immediate",
+    reason: "this instance does not hold the primary Lease",
+  };
 }
