@@ -30,6 +30,24 @@ export interface Observed<T extends KubeObject = KubeObject> {
   readonly owned: readonly KubeObject[];
   /** Reads any cached object of a watched kind. */
   lookup(ref: ObjectRef): KubeObject | undefined;
+  /**
+   * Lists the cached objects of a watched kind in `namespace` that carry every label of `labels`
+   * (the pods of a Job, say, whose names are random). Absent in snapshots made before it existed:
+   * call it as `observed.list?.(...) ?? []`.
+   */
+  list?(type: TypeRef, namespace: string, labels: Record<string, string>): KubeObject[];
+}
+
+/** True when `object` is of `type`, in `namespace`, and carries every label of `labels`. */
+export function matchesList(
+  object: KubeObject,
+  type: TypeRef,
+  namespace: string,
+  labels: Record<string, string>,
+): boolean {
+  return object.apiVersion === type.apiVersion && object.kind === type.kind &&
+    (object.metadata.namespace ?? "default") === namespace &&
+    Object.entries(labels).every(([k, v]) => object.metadata.labels?.[k] === v);
 }
 
 /** Inputs that are not part of the cluster: time and randomness. */
@@ -126,6 +144,15 @@ export function withLiveReads<T extends KubeObject>(
       }
       return observed.lookup(ref);
     },
+    list(type, namespace, labels) {
+      for (let i = reads.length - 1; i >= 0; i--) {
+        const { read, found } = reads[i]!;
+        if (covers(read, { ...type, namespace, name: "" }) && read.name === undefined) {
+          return found.filter((o) => matchesList(o, type, namespace, labels));
+        }
+      }
+      return observed.list?.(type, namespace, labels) ?? [];
+    },
   };
 }
 
@@ -147,6 +174,9 @@ export function observe<T extends KubeObject>(
         o.apiVersion === ref.apiVersion && o.kind === ref.kind && o.metadata.name === ref.name &&
         (o.metadata.namespace ?? undefined) === (ref.namespace ?? undefined)
       );
+    },
+    list(type, namespace, labels) {
+      return others.filter((o) => matchesList(o, type, namespace, labels));
     },
   };
 }

@@ -15,6 +15,7 @@ import { type ClusterClient, isApiError } from "../core/cluster.ts";
 import { controllerOf, type KubeObject, objectKey, typeKey, type TypeRef } from "../core/object.ts";
 import {
   type LiveRead,
+  matchesList,
   type Observed,
   type Reconciler,
   withLiveReads,
@@ -230,6 +231,10 @@ export class Controller<T extends KubeObject = KubeObject> {
       object,
       owned,
       lookup: (ref) => this.#byType.get(typeKey(ref))?.get(objectKey(ref)),
+      list: (type, namespace, labels) =>
+        (this.#byType.get(typeKey(type))?.list() ?? []).filter((o) =>
+          matchesList(o, type, namespace, labels)
+        ),
     };
   }
 
