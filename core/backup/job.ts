@@ -32,6 +32,8 @@ import type { ValidBackupSpec } from "./validate.ts";
 export const BACKUP_LABEL = "database.thegeekyway.com/backup";
 /** The label that names the PostgresDB a restore Job (and its pod) restores into. */
 export const RESTORE_LABEL = "database.thegeekyway.com/restore-of";
+/** The component label: `backup` or `restore` on a run's Job and pod. */
+export const COMPONENT_LABEL = "app.kubernetes.io/component";
 /** The label and annotation that carry a run's backup id. */
 export const BACKUP_ID_LABEL = "database.thegeekyway.com/backup-id";
 /** The annotation that carries a scheduled run's slot (RFC 3339). */
@@ -234,7 +236,11 @@ export function backupJob(
     owner: backup,
     name: backupJobName(spec.postgresRef),
     namespace,
-    labels: { [BACKUP_LABEL]: backup.metadata.name, [BACKUP_ID_LABEL]: run.id },
+    labels: {
+      [COMPONENT_LABEL]: "backup",
+      [BACKUP_LABEL]: backup.metadata.name,
+      [BACKUP_ID_LABEL]: run.id,
+    },
     annotations,
     version: run.version,
     backoffLimit: 0,
@@ -272,7 +278,7 @@ export function restoreJob(db: PostgresDB, version: string, source: RestoreSourc
     owner: db,
     name: restoreJobName(name),
     namespace,
-    labels: { [RESTORE_LABEL]: name, [BACKUP_ID_LABEL]: source.id },
+    labels: { [COMPONENT_LABEL]: "restore", [RESTORE_LABEL]: name, [BACKUP_ID_LABEL]: source.id },
     annotations: { [BACKUP_ID_LABEL]: source.id },
     version,
     backoffLimit: 2,
