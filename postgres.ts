@@ -8,11 +8,11 @@
  * ```ts
  * import { Controller } from "./mod.ts";
  * import { SimCluster } from "./sim/mod.ts";
- * import { postgresDBCrd, postgresReconciler } from "./postgres.ts";
+ * import { CRDS, postgresReconciler } from "./postgres.ts";
  *
  * const cluster = new SimCluster({ seed: 42 });
  * const user = cluster.client({ name: "user" });
- * await cluster.request(user.create(postgresDBCrd));
+ * for (const { crd } of CRDS) await cluster.request(user.create(crd));
  * const controller = new Controller(cluster.client(), postgresReconciler, {
  *   clock: cluster.clock,
  *   random: cluster.random.fork(),

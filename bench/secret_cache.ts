@@ -10,7 +10,7 @@
 
 import { Controller } from "../runtime/controller.ts";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
-import { postgresDBCrd } from "../crds/postgresdb.ts";
+import { CRDS } from "../crds/postgresdb.ts";
 import type { Reconciler } from "../core/reconciler.ts";
 import type { PostgresDB } from "../core/postgres/types.ts";
 import { SimCluster } from "../sim/cluster.ts";
@@ -26,7 +26,7 @@ function heapMiB(): number {
 async function measure(secrets: number, reconciler: Reconciler<PostgresDB>) {
   const cluster = new SimCluster({ seed: 1 });
   const server = cluster.server;
-  server.create(structuredClone(postgresDBCrd));
+  for (const { crd } of CRDS) server.create(structuredClone(crd));
   const filler = btoa("x".repeat(768));
   for (let i = 0; i < 20; i++) {
     server.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: `team-${i}` } });

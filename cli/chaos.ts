@@ -9,7 +9,7 @@
 import type { ApiErrorReason } from "../core/cluster.ts";
 import type { KubeObject } from "../core/object.ts";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
-import { postgresDBCrd } from "../crds/postgresdb.ts";
+import { CRDS } from "../crds/postgresdb.ts";
 import { FAULT_PRESETS, type FaultOptions, type FaultPresetName } from "../sim/faults.ts";
 import { checkPostgresConverged, postgresCheckers } from "../sim/postgres_checks.ts";
 import {
@@ -274,7 +274,7 @@ export async function runWithFaults(
   if (file.cluster) schedule.cluster = file.cluster;
   return await runSchedule(schedule, {
     reconciler: postgresReconciler,
-    install: [postgresDBCrd],
+    install: CRDS.map((c) => c.crd),
     checkers: postgresCheckers,
     converged: checkPostgresConverged,
   }, { convergeWithinMs: options.convergeWithinMs });

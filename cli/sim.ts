@@ -123,6 +123,7 @@ async function failoverDemo(seed: number): Promise<number> {
   table();
   const back = currentPrimary(world.cluster.objects(), name);
   await world.controller.stop();
+  await world.backups.stop();
   const ok = !twoWriters && now !== undefined && now !== primary && back === primary;
   console.log(
     twoWriters

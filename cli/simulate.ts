@@ -8,7 +8,8 @@
 import { isApiError } from "../core/cluster.ts";
 import { describeRef, type KubeObject, refOf } from "../core/object.ts";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
-import { postgresDBCrd } from "../crds/postgresdb.ts";
+import { backupReconciler } from "../core/backup/reconcile.ts";
+import { CRDS } from "../crds/postgresdb.ts";
 import { Controller } from "../runtime/controller.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { SimClient } from "../sim/client.ts";
@@ -61,6 +62,8 @@ export interface OperatorWorld {
   operatorClient: SimClient;
   /** The operator's controller. */
   controller: Controller;
+  /** The PostgresBackup controller. */
+  backups: Controller;
   /** Applies objects as `kubectl apply` would. Unknown kinds are an {@link InputError}. */
   apply(objects: readonly KubeObject[]): Promise<void>;
 }
@@ -69,7 +72,7 @@ export interface OperatorWorld {
 export async function startOperatorWorld(options: SimulateOptions = {}): Promise<OperatorWorld> {
   const cluster = new SimCluster({ ...options.cluster, seed: options.seed ?? 1 });
   const user = cluster.client({ name: "kubectl" });
-  await runWhile(cluster, user.apply(postgresDBCrd, { fieldManager: "kubectl" }));
+  for (const { crd } of CRDS) await runWhile(cluster, user.apply(crd, { fieldManager: "kubectl" }));
   const controllerOptions = {
     clock: cluster.clock,
     random: cluster.random.fork(),
@@ -83,10 +86,17 @@ export async function startOperatorWorld(options: SimulateOptions = {}): Promise
     options.logger ? { ...controllerOptions, logger: options.logger } : controllerOptions,
   );
   await runWhile(cluster, controller.start());
+  const backups = new Controller(
+    cluster.client({ name: backupReconciler.name }),
+    backupReconciler,
+    options.logger ? { ...controllerOptions, logger: options.logger } : controllerOptions,
+  );
+  await runWhile(cluster, backups.start());
   return {
     cluster,
     operatorClient,
     controller,
+    backups,
     async apply(objects) {
       for (const object of objects) {
         try {
@@ -112,7 +122,7 @@ export async function simulate(
   const startMs = world.cluster.clock.nowMs();
   const result = await world.cluster.run({ maxVirtualMs: options.maxVirtualMs ?? 600_000 });
   const objects = world.cluster.objects();
-  const rested = result.quiescent && world.controller.idle;
+  const rested = result.quiescent && world.controller.idle && world.backups.idle;
   const problems = rested ? checkPostgresConverged(world) : [];
   const report: SimulationReport & { nowMs: number } = {
     nowMs: world.cluster.clock.nowMs(),
@@ -125,6 +135,7 @@ export async function simulate(
     events: objects.filter((o) => o.kind === "Event"),
   };
   await world.controller.stop();
+  await world.backups.stop();
   return report;
 }
 
@@ -141,6 +152,8 @@ export async function checkManifestsApply(
     await world.apply(manifests);
   } finally {
     await world.controller.stop();
+    await world.backups.stop();
+  await world.backups.stop();
   }
 }
 

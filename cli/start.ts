@@ -18,6 +18,8 @@ import { KubeConfigError } from "../adapters/kubeconfig.ts";
 import { cryptoRandom, systemClock } from "../adapters/system.ts";
 import { type ClusterClient, isApiError } from "../core/cluster.ts";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
+import { backupReconciler } from "../core/backup/reconcile.ts";
+import type { PostgresBackup } from "../core/backup/types.ts";
 import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
 import { CRDS } from "../crds/postgresdb.ts";
 import type { Controller } from "../runtime/controller.ts";
@@ -78,6 +80,8 @@ export interface OperatorManager {
   manager: Manager;
   /** The PostgresDB controller, the manager's only one. */
   controller: Controller<PostgresDB>;
+  /** The PostgresBackup controller. */
+  backups: Controller<PostgresBackup>;
 }
 
 /**
@@ -91,7 +95,8 @@ export function operatorManager(
 ): OperatorManager {
   const manager = new Manager(client, options);
   const controller = manager.add(postgresReconciler);
-  return { manager, controller };
+  const backups = manager.add(backupReconciler);
+  return { manager, controller, backups };
 }
 
 /** Runs the operator until a signal, or until the leader Lease is lost; resolves with the exit code. */

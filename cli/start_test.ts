@@ -7,7 +7,7 @@
 // replicas through their clients' counters.
 import assert from "node:assert/strict";
 import { POSTGRESDB } from "../core/postgres/types.ts";
-import { postgresDBCrd } from "../crds/postgresdb.ts";
+import { CRDS } from "../crds/postgresdb.ts";
 import { silentLogger } from "../runtime/log.ts";
 import { SimCluster } from "../sim/cluster.ts";
 import { sampleYaml } from "../tests/support/world.ts";
@@ -19,7 +19,7 @@ const ELECTION = { leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs
 async function twoReplicas(seed: number) {
   const cluster = new SimCluster({ seed });
   const user = cluster.client({ name: "kubectl" });
-  await cluster.request(user.apply(postgresDBCrd, { fieldManager: "kubectl" }));
+  for (const { crd } of CRDS) await cluster.request(user.apply(crd, { fieldManager: "kubectl" }));
   const lost: string[] = [];
   const replicas = ["pod-a", "pod-b"].map((identity) => {
     const client = cluster.client({ name: identity });
@@ -116,7 +116,7 @@ Deno.test("operatorManager(): a leader cut off from the API server stops reconci
 Deno.test("operatorManager(): Events beyond the per-object burst are dropped and counted", async () => {
   const cluster = new SimCluster({ seed: 9 });
   const user = cluster.client({ name: "kubectl" });
-  await cluster.request(user.apply(postgresDBCrd, { fieldManager: "kubectl" }));
+  for (const { crd } of CRDS) await cluster.request(user.apply(crd, { fieldManager: "kubectl" }));
   const client = cluster.client({ name: "operator" });
   const operator = operatorManager(client, {
     clock: cluster.clock,

@@ -19,6 +19,7 @@ import {
 } from "../core/postgres/types.ts";
 import { MAX_REPLICAS, PG_IDENTIFIER } from "../core/postgres/validate.ts";
 import { POSTGRES_VERSION } from "../core/postgres/version.ts";
+import { postgresBackupCrd } from "./postgresbackup.ts";
 
 /** A Kubernetes quantity as a schema pattern (kubebuilder's `resource.Quantity` pattern). */
 const QUANTITY_PATTERN =
@@ -28,6 +29,11 @@ const specSchema: JsonSchema = {
   type: "object",
   description: "What the user asks for.",
   required: ["version", "storage", "databaseName"],
+  "x-kubernetes-validations": [{
+    rule: "has(self.restoreFrom) == has(oldSelf.restoreFrom) && " +
+      "(!has(self.restoreFrom) || self.restoreFrom == oldSelf.restoreFrom)",
+    message: "restoreFrom can be set only when the PostgresDB is created, and cannot change",
+  }],
   properties: {
     version: {
       type: "string",
@@ -96,6 +102,17 @@ const specSchema: JsonSchema = {
       default: 0,
       description: "Seconds the primary may be unavailable before a failover starts.",
     },
+    restoreFrom: {
+      type: "object",
+      description: "Start from a backup: the database is not Ready until the backup taken by " +
+        "this PostgresBackup (its newest successful one, or the one named by id) is restored " +
+        "into it. Set it only when creating the PostgresDB; it cannot change afterwards.",
+      required: ["backup"],
+      properties: {
+        backup: { type: "string", description: "A PostgresBackup in the same namespace." },
+        id: { type: "string", description: "A backup id from its status; default: the newest." },
+      },
+    },
     maxFailoverLagBytes: {
       type: "integer",
       format: "int64",
@@ -111,7 +128,33 @@ const statusSchema: JsonSchema = {
   type: "object",
   description: "What the operator observed.",
   properties: {
-    phase: { type: "string", enum: ["Pending", "Creating", "Running", "Failed"] },
+    phase: { type: "string", enum: ["Pending", "Creating", "Restoring", "Running", "Failed"] },
+    restore: {
+      type: "object",
+      description: "The restore this database started from (spec.restoreFrom), once chosen.",
+      properties: {
+        backup: { type: "string" },
+        id: { type: "string" },
+        sha256: { type: "string" },
+        sizeBytes: { type: "integer", format: "int64" },
+        store: {
+          type: "object",
+          properties: {
+            endpoint: { type: "string" },
+            region: { type: "string" },
+            bucket: { type: "string" },
+            prefix: { type: "string" },
+            credentialsSecret: { type: "string" },
+          },
+        },
+        phase: { type: "string", enum: ["Pending", "Running", "Succeeded", "Failed"] },
+        reason: { type: "string" },
+        message: { type: "string" },
+        startedAt: { type: "string", format: "date-time" },
+        completedAt: { type: "string", format: "date-time" },
+        rows: { type: "integer", format: "int64" },
+      },
+    },
     ready: { type: "boolean" },
     connectionString: { type: "string", description: "Through <name>-rw, no password." },
     readOnlyConnectionString: { type: "string", description: "Through <name>-ro, no password." },
@@ -195,4 +238,5 @@ export const postgresDBCrd: KubeObject = buildCrd({
 /** Every CRD the operator installs, with the file each is written to under `crds/`. */
 export const CRDS: readonly { file: string; crd: KubeObject }[] = [
   { file: "database.thegeekyway.com_postgresdbs.yaml", crd: postgresDBCrd },
+  { file: "database.thegeekyway.com_postgresbackups.yaml", crd: postgresBackupCrd },
 ];

@@ -124,6 +124,27 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   },
   {
     apiGroup: "database.thegeekyway.com",
+    resource: "postgresbackups",
+    verbs: ["get", "list", "watch"],
+    why: "the PostgresBackup informer; a live read (get) before a backup Job is created, so a " +
+      "slot runs at most once; a restore reads the backup it starts from",
+  },
+  {
+    apiGroup: "database.thegeekyway.com",
+    resource: "postgresbackups/status",
+    verbs: ["patch"],
+    why: "status written as a merge patch with a resourceVersion precondition",
+  },
+  {
+    apiGroup: "batch",
+    resource: "jobs",
+    verbs: ["create", "delete", "get", "list", "watch"],
+    why: "a backup or restore runs as a Job (label selector): created when due (a backup's name " +
+      "is the database's backup lock, read live before), deleted (uid precondition) once its " +
+      "outcome is in the status",
+  },
+  {
+    apiGroup: "database.thegeekyway.com",
     resource: "postgresdbs",
     verbs: ["get"],
     why: "granted to the agents' Role (escalation rule: only what the operator holds)",

@@ -10,7 +10,7 @@ import type { KubeObject } from "../core/object.ts";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
 import { POSTGRESDB, SERVICE } from "../core/postgres/types.ts";
 import { INSTANCE_RULES } from "../core/postgres/instance_rbac.ts";
-import { postgresDBCrd } from "../crds/postgresdb.ts";
+import { CRDS } from "../crds/postgresdb.ts";
 import { Manager } from "../runtime/manager.ts";
 import { SimCluster } from "../sim/cluster.ts";
 import {
@@ -43,7 +43,7 @@ async function operatorAccesses(seed: number): Promise<Access[]> {
   const apply = async (object: KubeObject) => {
     await cluster.request(user.apply(object, { fieldManager: "kubectl" }));
   };
-  await apply(postgresDBCrd);
+  for (const { crd } of CRDS) await apply(crd);
   const accesses: Access[] = [];
   const manager = new Manager(
     recordAccess(cluster.client({ name: "postgres-operator" }), (a) => accesses.push(a)),

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
 import { POSTGRESDB } from "../core/postgres/types.ts";
-import { postgresDBCrd } from "../crds/postgresdb.ts";
+import { CRDS } from "../crds/postgresdb.ts";
 import { SimCluster } from "../sim/cluster.ts";
 import { Controller } from "./controller.ts";
 import { ControllerMetrics, WORKQUEUE_BUCKETS } from "./controller_metrics.ts";
@@ -20,7 +20,7 @@ Deno.test("WORKQUEUE_BUCKETS are client-go's: 1e-8 to 1e3, times ten", () => {
 Deno.test("ControllerMetrics: controller-runtime's series move with reconciles", async () => {
   const cluster = new SimCluster({ seed: 3 });
   const user = cluster.client({ name: "kubectl" });
-  await cluster.request(user.apply(postgresDBCrd, { fieldManager: "kubectl" }));
+  for (const { crd } of CRDS) await cluster.request(user.apply(crd, { fieldManager: "kubectl" }));
   const metrics = new ControllerMetrics();
   const controller = new Controller(cluster.client(), postgresReconciler, {
     clock: cluster.clock,

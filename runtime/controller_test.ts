@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type { ClusterClient } from "../core/cluster.ts";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
-import { postgresDBCrd } from "../crds/postgresdb.ts";
+import { CRDS } from "../crds/postgresdb.ts";
 import { SimCluster } from "../sim/cluster.ts";
 import { Controller } from "./controller.ts";
 import { memoryLogger } from "./log.ts";
@@ -42,7 +42,7 @@ Deno.test('Controller.start() does not log "Caches synced" when stopped before t
 Deno.test('Controller.start() logs "Caches synced" once, when the caches synced', async () => {
   const cluster = new SimCluster({ seed: 1 });
   const user = cluster.client({ name: "kubectl" });
-  await cluster.request(user.apply(postgresDBCrd, { fieldManager: "kubectl" }));
+  for (const { crd } of CRDS) await cluster.request(user.apply(crd, { fieldManager: "kubectl" }));
   const { controller, synced } = controllerOn(cluster, cluster.client({ name: "operator" }));
   await cluster.request(controller.start());
   assert.equal(synced(), 1);

@@ -36,6 +36,7 @@ import { type ExtraConditions, READY, statefulSetReadiness, type StatusInput } f
 import { statusActions } from "./status_actions.ts";
 import { planFailover } from "./failover.ts";
 import { rolloutStep } from "./rollout.ts";
+import { NO_RESTORE, type RestoreStep } from "./restore.ts";
 import {
   chooseTarget,
   heldReplicas,
@@ -54,6 +55,7 @@ export function convergeActions(
   spec: ValidSpec,
   children: Children,
   context: ReconcileContext,
+  restore: RestoreStep = NO_RESTORE,
 ): Action[] {
   const kept = keepClaimTemplates(children.statefulSet, spec);
   const chosen = chooseTarget(db, children.instances ?? []);
@@ -92,9 +94,16 @@ export function convergeActions(
     serviceStep(db, buildRoleService(db, spec, "primary"), children.readWrite),
     serviceStep(db, buildRoleService(db, spec, "standby"), children.readOnly),
     ...agentIdentitySteps(db, spec, children),
-    statefulSetStep(db, spec, children.statefulSet, kept.claimTemplates, held.replicas),
+    // A database restored from a backup runs its primary alone until the restore succeeded.
+    statefulSetStep(
+      db,
+      spec,
+      children.statefulSet,
+      kept.claimTemplates,
+      restore.hold ? Math.min(held.replicas, 1) : held.replicas,
+    ),
   ];
-  const childWrites = steps.flatMap((step) => step.writes);
+  const childWrites = [...steps.flatMap((step) => step.writes), ...restore.writes];
   // Role labels follow the reports; they change nothing the StatefulSet's readiness describes.
   const writes = [...childWrites, ...roleLabelStep(children, choice).writes];
   const events = steps.flatMap((step) => step.events);
@@ -124,6 +133,14 @@ export function convergeActions(
     replication,
     extra: { set, remove },
   };
+  if (restore.status !== undefined) input.restore = restore.status;
+  if (restore.notReady !== undefined) {
+    input.phase = restore.notReady.phase;
+    input.ready = false;
+    input.reason = restore.notReady.reason;
+    input.message = restore.notReady.message;
+  }
+  events.push(...restore.events);
   const wasReady = findCondition(db.status?.conditions, READY)?.status === "True";
   if (input.ready && !wasReady) {
     events.push(normalEvent(db, "Ready", `${spec.replicas}/${spec.replicas} instances ready`));
@@ -133,7 +150,14 @@ export function convergeActions(
     delayMs: plan.requeueAfterMs,
     reason: plan.condition?.message ?? "the primary does not serve: the failover delay runs",
   }];
-  return [...writes, ...statusActions(db, input, context), ...events, ...requeue];
+  if (restore.requeueMs !== undefined) {
+    requeue.push({
+      kind: "requeueAfter",
+      delayMs: restore.requeueMs,
+      reason: restore.status?.message ?? "the restore waits",
+    });
+  }
+  return [...writes, ...statusActions(db, input, context), ...restore.after, ...events, ...requeue];
 }
 
 /** The credentials Secret: created once, adopted or relabelled by its labels only. */

@@ -27,6 +27,9 @@ import { controllerOf, objectKey } from "../object.ts";
 import type { Observed, ReconcileContext, Reconciler, ReconcileResult } from "../reconciler.ts";
 import { classify, credentialsLiveReads } from "./classify.ts";
 import { convergeActions } from "./converge.ts";
+import { restoreStep } from "./restore.ts";
+import { RESTORE_LABEL } from "../backup/job.ts";
+import { JOB, POSTGRESBACKUP } from "../backup/types.ts";
 import { instanceOfVolume, managedByLabels, MANAGER, ROLE_LABEL } from "./labels.ts";
 import { REPORT_ANNOTATION } from "./replication.ts";
 import { ownerOfCredentialsSecret } from "./naming.ts";
@@ -99,7 +102,15 @@ export function reconcilePostgresDB(
     case "majorChange":
       return { actions: majorChangeActions(db, state, context) };
     case "reconciling":
-      return { actions: convergeActions(db, state.spec, state.children, context) };
+      return {
+        actions: convergeActions(
+          db,
+          state.spec,
+          state.children,
+          context,
+          restoreStep(observed, state.spec, state.children.instances ?? [], context.nowMs),
+        ),
+      };
   }
 }
 
@@ -109,6 +120,14 @@ export function reconcilePostgresDB(
  * its deletion or its owner), not on the kubelet's status updates.
  */
 function instanceChangeKey(pod: KubeObject, old?: KubeObject): string | undefined {
+  const restoring = pod.metadata.labels?.[RESTORE_LABEL];
+  if (restoring !== undefined) {
+    // A restore Job's pod: its end (the runner's report) wakes the PostgresDB.
+    if (old !== undefined && JSON.stringify(old.status) === JSON.stringify(pod.status)) {
+      return undefined;
+    }
+    return objectKey({ namespace: pod.metadata.namespace ?? "default", name: restoring });
+  }
   if (old !== undefined && !instanceFactsChanged(pod, old)) return undefined;
   return instanceKey(pod);
 }
@@ -134,12 +153,13 @@ function instanceKey(object: KubeObject): string | undefined {
 export const postgresReconciler: Reconciler<PostgresDB> = {
   name: MANAGER,
   for: POSTGRESDB,
-  owns: [SECRET, SERVICE, STATEFULSET, SERVICE_ACCOUNT, ROLE, ROLE_BINDING],
+  owns: [SECRET, SERVICE, STATEFULSET, SERVICE_ACCOUNT, ROLE, ROLE_BINDING, JOB],
   // Only the operator's own Secrets are cached; a user's is read by name when it is adopted.
   // Pods carry the template's labels, the manager's among them: only the instances are cached.
   cacheSelectors: [
     { type: SECRET, labelSelector: managedByLabels() },
     { type: POD, labelSelector: managedByLabels() },
+    { type: JOB, labelSelector: managedByLabels() },
   ],
   liveReads: credentialsLiveReads,
   watches: [
@@ -153,6 +173,8 @@ export const postgresReconciler: Reconciler<PostgresDB> = {
           : undefined;
       },
     },
+    // The backups a new PostgresDB restores from are read by name (a waiting restore rechecks).
+    { type: POSTGRESBACKUP, keyOf: () => undefined },
     // An instance's pod (the StatefulSet's, not the PostgresDB's): a report wakes its PostgresDB.
     { type: POD, keyOf: instanceChangeKey },
     // PVCs carry the StatefulSet's selector labels: a volume coming or going wakes its PostgresDB.

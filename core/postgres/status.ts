@@ -9,7 +9,7 @@ import { setCondition } from "../conditions.ts";
 import type { ConditionInput } from "../conditions.ts";
 import type { KubeObject } from "../object.ts";
 import type { ReplicationStatus } from "./instances.ts";
-import type { Phase, PostgresDB, PostgresDBStatus } from "./types.ts";
+import type { Phase, PostgresDB, PostgresDBStatus, RestoreStatus } from "./types.ts";
 
 /** The condition that `kubectl wait --for=condition=Ready` reads. */
 export const READY = "Ready";
@@ -24,7 +24,9 @@ export type ReadyReason =
   | "CredentialsMissing"
   | "WaitingForPreviousChildren"
   | "MajorUpgradeUnsupported"
-  | "MajorDowngradeRefused";
+  | "MajorDowngradeRefused"
+  | "Restoring"
+  | "RestoreFailed";
 
 /** Extra conditions to set, and condition types to remove. */
 export interface ExtraConditions {
@@ -54,6 +56,8 @@ export interface StatusInput {
   replication?: ReplicationStatus;
   /** Extra conditions to set, and types to remove. */
   extra?: ExtraConditions;
+  /** The restore's record. Absent to keep the stored one. */
+  restore?: RestoreStatus;
 }
 
 /** Builds the next status from the stored one, keeping transition times where nothing changed. */
@@ -84,6 +88,8 @@ export function buildStatus(db: PostgresDB, input: StatusInput, nowMs: number): 
   if (readOnly !== undefined) status.readOnlyConnectionString = readOnly;
   const readyReplicas = input.readyReplicas ?? previous.readyReplicas;
   if (readyReplicas !== undefined) status.readyReplicas = readyReplicas;
+  const restore = input.restore ?? previous.restore;
+  if (restore !== undefined) status.restore = restore;
   return { ...status, ...replicationFields(previous, input.replication) };
 }
 

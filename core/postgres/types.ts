@@ -56,6 +56,48 @@ export interface PostgresDBSpec {
    * is never promoted. @default 16777216 (16 MiB)
    */
   maxFailoverLagBytes?: number;
+  /** Start from a backup; set only at creation, immutable. */
+  restoreFrom?: RestoreFromSpec;
+}
+
+/** The backup a new PostgresDB starts from. */
+export interface RestoreFromSpec {
+  /** A PostgresBackup in the same namespace. */
+  backup: string;
+  /** One of its backups' ids; default: its newest successful backup when the restore starts. */
+  id?: string;
+}
+
+/** The restore a PostgresDB started from, as its status records it once chosen. */
+export interface RestoreStatus {
+  /** The PostgresBackup that took the backup. */
+  backup: string;
+  /** The backup's id (absent while none could be chosen). */
+  id?: string;
+  /** The dump's sha256. */
+  sha256?: string;
+  /** The dump's size. */
+  sizeBytes?: number;
+  /** Where the backup is: pinned when chosen, so the PostgresBackup may change or go. */
+  store?: {
+    endpoint: string;
+    region: string;
+    bucket: string;
+    prefix: string;
+    credentialsSecret: string;
+  };
+  /** `Pending`, `Running`, `Succeeded` or `Failed`. */
+  phase: "Pending" | "Running" | "Succeeded" | "Failed";
+  /** Why it waits or failed. */
+  reason?: string;
+  /** A sentence for people. */
+  message?: string;
+  /** When the restore Job was created (RFC 3339). */
+  startedAt?: string;
+  /** When it ended (RFC 3339). */
+  completedAt?: string;
+  /** Rows restored, in all tables. */
+  rows?: number;
 }
 
 /**
@@ -92,7 +134,7 @@ export type DeletionPolicy = "Retain" | "Delete";
 export const DELETION_POLICIES: readonly DeletionPolicy[] = ["Retain", "Delete"];
 
 /** The lifecycle phase shown by `kubectl get postgresdbs`. */
-export type Phase = "Pending" | "Creating" | "Running" | "Failed";
+export type Phase = "Pending" | "Creating" | "Restoring" | "Running" | "Failed";
 
 /** What the operator reports. */
 export interface PostgresDBStatus {
@@ -131,6 +173,8 @@ export interface PostgresDBStatus {
   readyReplicas?: number;
   /** `Ready`, and `VolumeResize` when a storage change is not applied. */
   conditions?: Condition[];
+  /** The restore the database started from (`spec.restoreFrom`), once chosen. */
+  restore?: RestoreStatus;
 }
 
 /** A failover or switchover as the status tells it. */
@@ -208,4 +252,6 @@ export interface ValidSpec {
   failoverDelay: number;
   /** The promotion bound without required durability. */
   maxFailoverLagBytes: number;
+  /** The backup to start from, when asked for. */
+  restoreFrom?: RestoreFromSpec;
 }

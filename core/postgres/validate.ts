@@ -14,6 +14,7 @@ import {
   DURABILITIES,
   type Durability,
   type PostgresDB,
+  type RestoreFromSpec,
   type ValidSpec,
 } from "./types.ts";
 import { POSTGRES_VERSION } from "./version.ts";
@@ -104,6 +105,7 @@ export function validatePostgresDB(db: PostgresDB): Validation {
     "spec.maxFailoverLagBytes",
     problems,
   );
+  const restoreFrom = restoreFromSpec(db, problems);
   if (problems.length > 0) return { ok: false, problems };
   const valid: ValidSpec = {
     version: version!,
@@ -115,7 +117,63 @@ export function validatePostgresDB(db: PostgresDB): Validation {
     maxFailoverLagBytes: maxLag!,
   };
   if (synchronous !== undefined) valid.synchronous = synchronous;
+  if (restoreFrom !== undefined) valid.restoreFrom = restoreFrom;
   return { ok: true, spec: valid };
+}
+
+/**
+ * `spec.restoreFrom`: a PostgresBackup's name and, optionally, a backup id. Once a restore was
+ * chosen (`status.restore`), it cannot change or go: the data came from it.
+ */
+function restoreFromSpec(db: PostgresDB, problems: FieldProblem[]): RestoreFromSpec | undefined {
+  const value = (db.spec as { restoreFrom?: unknown }).restoreFrom;
+  const stored = db.status?.restore;
+  if (value === undefined || value === null) {
+    if (stored !== undefined) {
+      problems.push({
+        field: "spec.restoreFrom",
+        message: `was removed, but the database was restored from PostgresBackup ${
+          quote(stored.backup)
+        }: it cannot change after creation`,
+      });
+    }
+    return undefined;
+  }
+  if (typeof value !== "object" || Array.isArray(value)) {
+    problems.push({ field: "spec.restoreFrom", message: "must be an object with a backup name" });
+    return undefined;
+  }
+  const v = value as Record<string, unknown>;
+  const backup = checkString(v.backup, "spec.restoreFrom.backup", problems);
+  if (backup !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(backup)) {
+    problems.push({
+      field: "spec.restoreFrom.backup",
+      message: `${quote(backup)} is not a PostgresBackup name`,
+    });
+  }
+  let id: string | undefined;
+  if (v.id !== undefined && v.id !== null) {
+    id = checkString(v.id, "spec.restoreFrom.id", problems);
+    if (id !== undefined && !/^[0-9]{8}T[0-9]{6}Z-[a-z0-9]{5}$/.test(id)) {
+      problems.push({
+        field: "spec.restoreFrom.id",
+        message: `${quote(id)} is not a backup id (such as "20260301T020000Z-1a2b3")`,
+      });
+    }
+  }
+  if (backup === undefined) return undefined;
+  if (
+    stored !== undefined &&
+    (stored.backup !== backup || (id !== undefined && stored.id !== undefined && stored.id !== id))
+  ) {
+    problems.push({
+      field: "spec.restoreFrom",
+      message: `cannot change after creation: the database was restored from PostgresBackup ${
+        quote(stored.backup)
+      }${stored.id ? ` (backup ${quote(stored.id)})` : ""}`,
+    });
+  }
+  return id === undefined ? { backup } : { backup, id };
 }
 
 /** A whole number from 0 up, or a problem. */

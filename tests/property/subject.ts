@@ -5,7 +5,7 @@
  */
 
 import { postgresReconciler } from "../../core/postgres/reconcile.ts";
-import { postgresDBCrd } from "../../crds/postgresdb.ts";
+import { CRDS } from "../../crds/postgresdb.ts";
 import { checkPostgresConverged, postgresCheckers } from "../../sim/postgres_checks.ts";
 import type { Subject } from "../../sim/schedule.ts";
 import type { Mutant } from "../mutants/mutants.ts";
@@ -14,7 +14,7 @@ import type { Mutant } from "../mutants/mutants.ts";
 export function postgresSubject(mutant?: Mutant): Subject {
   const subject: Subject = {
     reconciler: mutant?.reconciler ?? postgresReconciler,
-    install: [postgresDBCrd],
+    install: CRDS.map((c) => c.crd),
     checkers: postgresCheckers,
     converged: checkPostgresConverged,
   };

@@ -5,7 +5,7 @@
 // content in a terminating namespace with the real server's answer; count the operator's writes
 // that reached the server after the namespace's deletion, and the ones it refused.
 import assert from "node:assert/strict";
-import { postgresDBCrd } from "../../crds/postgresdb.ts";
+import { CRDS } from "../../crds/postgresdb.ts";
 import { postgresReconciler } from "../../core/postgres/reconcile.ts";
 import { Controller } from "../../runtime/controller.ts";
 import { SimCluster } from "../../sim/cluster.ts";
@@ -17,7 +17,7 @@ const COUNT = 200;
 Deno.test("PostgresDB: deleting a namespace with 200 PostgresDBs makes few writes, none retried into it", async () => {
   const cluster = new SimCluster({ seed: 61 });
   const user = cluster.client({ name: "kubectl" });
-  await cluster.request(user.apply(postgresDBCrd, { fieldManager: "kubectl" }));
+  for (const { crd } of CRDS) await cluster.request(user.apply(crd, { fieldManager: "kubectl" }));
   await cluster.request(
     user.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "team" } }),
   );
