@@ -186,6 +186,7 @@ Deno.test({
             "wait",
             "--for=condition=Established",
             "crd/postgresdbs.database.thegeekyway.com",
+            "crd/postgresbackups.database.thegeekyway.com",
             "--timeout=60s",
           );
           // The pod spec passes the namespace's "restricted" Pod Security admission (kwok runs

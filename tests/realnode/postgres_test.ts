@@ -69,6 +69,7 @@ Deno.test({
           "wait",
           "--for=condition=Established",
           "crd/postgresdbs.database.thegeekyway.com",
+          "crd/postgresbackups.database.thegeekyway.com",
           "--timeout=60s",
         );
         await operator.start();

@@ -112,6 +112,7 @@ export async function installCrds(kube: Kube): Promise<void> {
     "wait",
     "--for=condition=Established",
     "crd/postgresdbs.database.thegeekyway.com",
+    "crd/postgresbackups.database.thegeekyway.com",
     "--timeout=60s",
   );
 }
