@@ -55,11 +55,14 @@ import {
 
 export type {
   BackupManifest,
+  BackupRecord,
   DatabaseDumper,
   DatabaseRestorer,
+  FailureReason,
   ObjectStore,
   RunnerResult,
   TableCount,
+  UploadedPart,
 };
 
 /** The default part size: 8 MiB. */

@@ -112,10 +112,12 @@ export class PgRestorer implements DatabaseRestorer {
     return parseCounts(await this.query(COUNT_ROWS_SQL, "count the restored rows"));
   }
 
+  /** A DatabaseError for psql's exit `code` (2: the connection failed). */
   private failure(code: number, message: string): DatabaseError {
     return new DatabaseError(code === 2 ? "Unreachable" : "Failed", message);
   }
 
+  /** Runs one query; returns its unaligned output. */
   private async query(sql: string, what: string): Promise<string> {
     const result = await runTool(this.options, "psql", [
       "-X",
