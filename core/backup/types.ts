@@ -283,6 +283,11 @@ export interface BackupManifest {
   dumpVersion: string;
   /** Every table's row count in the dump's snapshot. */
   tables: TableCount[];
+  /**
+   * True when a throwaway restore matched this manifest before it was written (absent: not
+   * verified). A backup that fails its verification gets no manifest.
+   */
+  verified?: boolean;
 }
 
 /** Why a run failed, as conditions and Events say it. */
@@ -310,6 +315,8 @@ export type RunnerResult =
     backup: BackupRecord;
     /** Ids of older backups retention deleted. */
     deleted: string[];
+    /** What went wrong after the backup was complete (retention), which does not fail it. */
+    warning?: string;
   }
   | {
     /** Discriminant. */
