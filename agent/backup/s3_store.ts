@@ -47,8 +47,16 @@ export interface S3StoreOptions {
   pageSize?: number;
 }
 
-/** The credentials codes: the store refused who we are or what we signed. */
-const CREDENTIALS_CODES = new Set(["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"]);
+/**
+ * The credentials codes: the store refused who we are or what we signed. versitygw answers an
+ * unknown access key id with `XAdminUserNotFound` (HTTP 404) where S3 says `InvalidAccessKeyId`.
+ */
+const CREDENTIALS_CODES = new Set([
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "AccessDenied",
+  "XAdminUserNotFound",
+]);
 
 /** One request: what it is for people, and what goes on the wire. */
 interface Call {
