@@ -12,6 +12,8 @@
 # `go build` the commands from there. etcd is built in the same wrapper at the
 # version Kubernetes' go.mod requires. kwok has no replace directives, so it is
 # built in its own tiny wrapper (its k8s.io deps differ from the release's).
+# CoreDNS (a main of our own with only the plugins needed) and versitygw (the
+# S3-compatible store backups go to) are built in wrappers of their own too.
 #
 # Binaries are cached per version pair; a second run returns at once.
 # Prints the bin directory on stdout as its last line.

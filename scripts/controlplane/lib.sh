@@ -74,7 +74,7 @@ cp_die() {
 
 # Order in which components are started; down.sh stops them in reverse.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-PGOP_CP_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+PGOP_CP_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok versitygw)
 
 # Seconds to wait for each component (and for nodes/pods) before giving up.
 PGOP_CP_TIMEOUT="${PGOP_CP_TIMEOUT:-90}"
