@@ -146,13 +146,12 @@ export class S3Store implements ObjectStore {
       key,
       query: { partNumber: String(partNumber), uploadId },
       body,
-    }, async (response) => {
-      await response.body?.cancel();
+    }, (response) => {
       const etag = response.headers.get("etag");
       if (etag === null || etag === "") {
-        throw this.#failed("Failed", what, "the answer has no ETag");
+        return Promise.reject(this.#failed("Failed", what, "the answer has no ETag"));
       }
-      return etag;
+      return Promise.resolve(etag);
     });
   }
 
@@ -300,7 +299,10 @@ export class S3Store implements ObjectStore {
         if (tolerate?.when(xmlText(text, "Code"), response.status)) return tolerate.value;
         throw this.#answerError(call.what, response.status, text);
       }
-      return await read(response);
+      const value = await read(response);
+      // An answer read or not, its connection is freed.
+      if (!response.bodyUsed) await response.body?.cancel();
+      return value;
     } catch (error) {
       throw this.#classify(call.what, error, timer);
     } finally {

@@ -62,8 +62,6 @@ async function rejectsWith(
 Deno.test({
   name: "S3Store: against a real versitygw, every ObjectStore call and its failure classes",
   ignore: typeof setup === "string",
-  sanitizeOps: false,
-  sanitizeResources: false,
 }, async (t) => {
   const server = await startTestStore(setup as VersitygwSetup);
   try {
@@ -251,6 +249,37 @@ Deno.test("S3Store: a server that never answers is Unreachable after the timeout
   } finally {
     listener.close();
     await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+  }
+});
+
+Deno.test("S3Store: an object whose body stalls errors its stream as Unreachable", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      await conn.read(new Uint8Array(65536));
+      // Headers and 3 of the 100 bytes promised, then nothing.
+      await conn.write(
+        new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"),
+      );
+    }
+  })();
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    const store = new S3Store({
+      endpoint: `http://127.0.0.1:${port}`,
+      bucket: "b",
+      accessKeyId: "k",
+      secretAccessKey: "s",
+      timeoutMs: 300,
+    });
+    const stream = await store.getObject("stalls");
+    await rejectsWith(() => bytesOf(stream), "Unreachable", 'reading "stalls"', "no answer within");
+  } finally {
+    listener.close();
+    await serving.catch(() => {});
     for (const conn of held) conn.close();
   }
 });
