@@ -12,6 +12,8 @@
 # `go build` the commands from there. etcd is built in the same wrapper at the
 # version Kubernetes' go.mod requires. kwok has no replace directives, so it is
 # built in its own tiny wrapper (its k8s.io deps differ from the release's).
+# CoreDNS (a main of our own with only the plugins needed) and versitygw (the
+# S3-compatible store backups go to) are built in wrappers of their own too.
 #
 # Binaries are cached per version pair; a second run returns at once.
 # Prints the bin directory on stdout as its last line.
@@ -31,8 +33,9 @@ all_built() {
   # kwok's stage config is produced by this script too.
   [[ -f "${PGOP_CP_BUILD_DIR}/kwok-stages.yaml" ]] || return 1
   [[ -x "${PGOP_COREDNS_BIN}" ]] || return 1
+  [[ -x "${PGOP_VERSITYGW_BIN}" ]] || return 1
 }
-# The Kubernetes binaries and kwok (one cache dir) and CoreDNS (its own) are
+# The Kubernetes binaries and kwok (one cache dir), CoreDNS and versitygw (each its own) are
 # built separately, so adding or bumping one does not rebuild the other.
 k8s_built() {
   local b
@@ -43,7 +46,7 @@ k8s_built() {
 }
 
 if [[ "${PGOP_CP_FORCE_BUILD:-0}" != "1" ]] && all_built; then
-  cp_log "cached binaries found (k8s ${PGOP_K8S_VERSION}, kwok ${PGOP_KWOK_VERSION})"
+  cp_log "cached binaries found (k8s ${PGOP_K8S_VERSION}, kwok ${PGOP_KWOK_VERSION}, versitygw ${PGOP_VERSITYGW_VERSION})"
   echo "${PGOP_CP_BIN}"
   exit 0
 fi
@@ -59,7 +62,7 @@ if ! flock -n 9; then
   flock 9
 fi
 if [[ "${PGOP_CP_FORCE_BUILD:-0}" != "1" ]] && all_built; then
-  cp_log "cached binaries found (k8s ${PGOP_K8S_VERSION}, kwok ${PGOP_KWOK_VERSION})"
+  cp_log "cached binaries found (k8s ${PGOP_K8S_VERSION}, kwok ${PGOP_KWOK_VERSION}, versitygw ${PGOP_VERSITYGW_VERSION})"
   echo "${PGOP_CP_BIN}"
   exit 0
 fi
@@ -255,6 +258,32 @@ printf 'module pgop.local/controlplane-coredns\n\ngo %s\n\nrequire github.com/co
   go build -trimpath -ldflags "-s -w" -o "${coredns_out}/coredns.new" .
 )
 mv -f "${coredns_out}/coredns.new" "${PGOP_COREDNS_BIN}"
+rm -rf "${work}"
+fi
+
+if [[ "${PGOP_CP_FORCE_BUILD:-0}" == "1" || ! -x "${PGOP_VERSITYGW_BIN}" ]]; then
+# ----------------------------------------------------------------- versitygw
+# The S3-compatible object store backups go to, with its POSIX backend (a bucket is a directory).
+# Its main package is built as published, from a wrapper module that requires it.
+vgw_ver="${PGOP_VERSITYGW_VERSION}"
+cp_log "building versitygw ${vgw_ver}"
+vgw_out="$(dirname "${PGOP_VERSITYGW_BIN}")"
+work="${vgw_out}/src"
+rm -rf "${work}"
+mkdir -p "${work}"
+vgw_dir="$(go mod download -json "github.com/versity/versitygw@${vgw_ver}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+[[ -n "${vgw_dir}" && -f "${vgw_dir}/go.mod" ]] || cp_die "could not download github.com/versity/versitygw@${vgw_ver}"
+vgw_go="$(awk '$1=="go"{print $2; exit}' "${vgw_dir}/go.mod")"
+printf 'module pgop.local/controlplane-versitygw\n\ngo %s\n\nrequire github.com/versity/versitygw %s\n' \
+  "${vgw_go}" "${vgw_ver}" >"${work}/go.mod"
+(
+  cd "${work}"
+  go get "github.com/versity/versitygw/cmd/versitygw@${vgw_ver}"
+  go build -trimpath \
+    -ldflags "-s -w -X main.Version=${vgw_ver} -X main.Build=module -X main.BuildTime=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    -o "${vgw_out}/versitygw.new" github.com/versity/versitygw/cmd/versitygw
+)
+mv -f "${vgw_out}/versitygw.new" "${PGOP_VERSITYGW_BIN}"
 rm -rf "${work}"
 fi
 

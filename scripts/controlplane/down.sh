@@ -48,8 +48,11 @@ for ((i = ${#PGOP_CP_COMPONENTS[@]} - 1; i >= 0; i--)); do
   stop_one "${PGOP_CP_COMPONENTS[i]}"
 done
 
-# The guard up.sh put before an API server that binds every address (real-node mode).
+# The guard up.sh put before an API server that binds every address and the object store on the
+# bridge address (real-node mode).
 if [[ -f "${S}/apiserver-guard" ]]; then
+  while iptables -D INPUT -p tcp --dport "${PGOP_CP_S3_PORT:-0}" -m comment --comment pgop-s3-guard \
+    -j PGOP-APISERVER-GUARD 2>/dev/null; do :; done
   while iptables -D INPUT -p tcp --dport "${PGOP_CP_APISERVER_PORT:-0}" -m comment --comment pgop-apiserver-guard \
     -j PGOP-APISERVER-GUARD 2>/dev/null; do :; done
   iptables -F PGOP-APISERVER-GUARD 2>/dev/null && iptables -X PGOP-APISERVER-GUARD 2>/dev/null

@@ -4,6 +4,7 @@
 # Everything here can be overridden from the environment:
 #   PGOP_K8S_VERSION          Kubernetes release the binaries are built from.
 #   PGOP_KWOK_VERSION         kwok release (fake kubelets).
+#   PGOP_VERSITYGW_VERSION    versitygw release (the S3-compatible object store).
 #   PGOP_CONTROLPLANE_CACHE   where built binaries are cached (outside the repo).
 #   PGOP_CONTROLPLANE_STATE   where a running control plane keeps certs, data, logs, pids.
 
@@ -22,6 +23,9 @@ PGOP_CP_BUILD_DIR="${PGOP_CONTROLPLANE_CACHE}/k8s-${PGOP_K8S_VERSION}-kwok-${PGO
 PGOP_CP_BIN="${PGOP_CP_BUILD_DIR}/bin"
 # CoreDNS has its own version, so its own cache dir.
 PGOP_COREDNS_BIN="${PGOP_CONTROLPLANE_CACHE}/coredns-${PGOP_COREDNS_VERSION}-${PGOP_COREDNS_PLUGINS// /.}/coredns"
+# The S3-compatible object store backups go to (versitygw, POSIX backend), in its own cache dir.
+PGOP_VERSITYGW_VERSION="${PGOP_VERSITYGW_VERSION:-v1.8.0}"
+PGOP_VERSITYGW_BIN="${PGOP_CONTROLPLANE_CACHE}/versitygw-${PGOP_VERSITYGW_VERSION}/versitygw"
 # Every binary build.sh produces; up.sh checks for all of them.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PGOP_CP_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kwok)
@@ -70,7 +74,7 @@ cp_die() {
 
 # Order in which components are started; down.sh stops them in reverse.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-PGOP_CP_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+PGOP_CP_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok versitygw)
 
 # Seconds to wait for each component (and for nodes/pods) before giving up.
 PGOP_CP_TIMEOUT="${PGOP_CP_TIMEOUT:-90}"

@@ -14,15 +14,20 @@
 #   PGOP_CONTROLPLANE_STATE   state dir (default /tmp/pgop-controlplane): certs,
 #                             etcd data, logs/, pids/, kubeconfig, env
 #   PGOP_CP_ETCD_PORT, PGOP_CP_ETCD_PEER_PORT, PGOP_CP_APISERVER_PORT,
-#   PGOP_CP_KCM_PORT, PGOP_CP_SCHEDULER_PORT, PGOP_CP_KWOK_PORT
+#   PGOP_CP_KCM_PORT, PGOP_CP_SCHEDULER_PORT, PGOP_CP_KWOK_PORT, PGOP_CP_S3_PORT
 #                             ports on 127.0.0.1 (defaults 16379 16380 16443
-#                             16257 16259 16247)
+#                             16257 16259 16247 16900)
+#   PGOP_CP_S3_BUCKET         the bucket made in the object store (default pgop-backups)
 #   PGOP_CP_NODES             number of fake nodes (default 3)
 #   PGOP_CP_TIMEOUT           seconds to wait for each step (default 90)
 #   PGOP_CP_SERVICE_CIDR      Service ClusterIP range (default 10.96.0.0/16)
 #   PGOP_CP_POD_CIDR          range kwok takes fake pod IPs from (default 10.244.0.0/16)
 #   PGOP_CP_NODE_IP_PREFIX    fake node n gets InternalIP <prefix>n (default 10.240.0.)
 #   PGOP_CP_VERBOSITY         klog -v for the Kubernetes components (default 1)
+#
+# An S3-compatible object store (versitygw, POSIX backend under $STATE/s3) runs beside the
+# control plane on 127.0.0.1:PGOP_CP_S3_PORT with one bucket; its endpoint and root credentials
+# are in $STATE/s3.env.
 #
 # Pod, node and Service IPs are bookkeeping only: nothing listens on them and no
 # route leads there. Tests must not try to connect to them.
@@ -57,6 +62,8 @@ PGOP_CP_APISERVER_PORT="${PGOP_CP_APISERVER_PORT:-16443}"
 PGOP_CP_KCM_PORT="${PGOP_CP_KCM_PORT:-16257}"
 PGOP_CP_SCHEDULER_PORT="${PGOP_CP_SCHEDULER_PORT:-16259}"
 PGOP_CP_KWOK_PORT="${PGOP_CP_KWOK_PORT:-16247}"
+PGOP_CP_S3_PORT="${PGOP_CP_S3_PORT:-16900}"
+PGOP_CP_S3_BUCKET="${PGOP_CP_S3_BUCKET:-pgop-backups}"
 PGOP_CP_SERVICE_CIDR="${PGOP_CP_SERVICE_CIDR:-10.96.0.0/16}"
 PGOP_CP_POD_CIDR="${PGOP_CP_POD_CIDR:-10.244.0.0/16}"
 if [[ "${real_node}" == "1" ]]; then
@@ -87,7 +94,7 @@ fi
 
 # Every port must be free on 127.0.0.1 (and any address) before we start.
 for p in "${PGOP_CP_ETCD_PORT}" "${PGOP_CP_ETCD_PEER_PORT}" "${PGOP_CP_APISERVER_PORT}" \
-  "${PGOP_CP_KCM_PORT}" "${PGOP_CP_SCHEDULER_PORT}" "${PGOP_CP_KWOK_PORT}"; do
+  "${PGOP_CP_KCM_PORT}" "${PGOP_CP_SCHEDULER_PORT}" "${PGOP_CP_KWOK_PORT}" "${PGOP_CP_S3_PORT}"; do
   if [[ -n "$(ss -Hltn "sport = :${p}" 2>/dev/null)" ]]; then
     cp_die "port ${p} is already in use; set the matching PGOP_CP_*_PORT variable (see up.sh header)"
   fi
@@ -104,7 +111,7 @@ if [[ -e "${S}" ]]; then
   [[ -f "${S}/.pgop-controlplane" ]] || cp_die "${S} exists and was not made by up.sh; refusing to reuse it"
   rm -rf "${S}"
 fi
-mkdir -p "${S}"/{pki,logs,pids,etcd,apiserver-certs,kcm-certs,scheduler-certs}
+mkdir -p "${S}"/{pki,logs,pids,etcd,apiserver-certs,kcm-certs,scheduler-certs,s3}
 touch "${S}/.pgop-controlplane"
 chmod 700 "${S}"
 
@@ -130,6 +137,7 @@ PGOP_CP_APISERVER_PORT='${PGOP_CP_APISERVER_PORT}'
 PGOP_CP_KCM_PORT='${PGOP_CP_KCM_PORT}'
 PGOP_CP_SCHEDULER_PORT='${PGOP_CP_SCHEDULER_PORT}'
 PGOP_CP_KWOK_PORT='${PGOP_CP_KWOK_PORT}'
+PGOP_CP_S3_PORT='${PGOP_CP_S3_PORT}'
 PGOP_CP_SERVICE_CIDR='${PGOP_CP_SERVICE_CIDR}'
 PGOP_CP_POD_CIDR='${PGOP_CP_POD_CIDR}'
 PGOP_CP_VERBOSITY='${PGOP_CP_VERBOSITY:-1}'
@@ -217,6 +225,8 @@ if [[ "${real_node}" == "1" ]]; then
   iptables -A PGOP-APISERVER-GUARD -i "${PGOP_NODE_BRIDGE}" -j RETURN
   iptables -A PGOP-APISERVER-GUARD -j DROP
   iptables -I INPUT 1 -p tcp --dport "${PGOP_CP_APISERVER_PORT}" -m comment --comment pgop-apiserver-guard -j PGOP-APISERVER-GUARD
+  # The object store listens on the bridge address too: the same guard.
+  iptables -I INPUT 1 -p tcp --dport "${PGOP_CP_S3_PORT}" -m comment --comment pgop-s3-guard -j PGOP-APISERVER-GUARD
   touch "${S}/apiserver-guard"
 fi
 
@@ -378,6 +388,43 @@ cp_wait_until kube-controller-manager "ServiceAccount default/default" \
 if [[ "${real_node}" == "1" ]]; then
   "${here}/node-up.sh"
 fi
+
+# ------------------------------------------------------------- object store
+# versitygw with its POSIX backend: a bucket is a directory under $S/s3 (ownership and ACL in
+# xattrs). Root credentials are made here and given in the environment, never on the command
+# line. With a real node it also listens on the bridge address (after node-up.sh made it), where
+# pods reach it; the guard chain above admits only loopback and the bridge there.
+s3_access="pgop-$(openssl rand -hex 8)"
+s3_secret="$(openssl rand -hex 20)"
+s3_listen=(--port "127.0.0.1:${PGOP_CP_S3_PORT}")
+[[ "${real_node}" == "1" ]] && s3_listen+=(--port "${PGOP_NODE_IP}:${PGOP_CP_S3_PORT}")
+ROOT_ACCESS_KEY_ID="${s3_access}" ROOT_SECRET_ACCESS_KEY="${s3_secret}" \
+  cp_spawn versitygw "${PGOP_VERSITYGW_BIN}" "${s3_listen[@]}" --health /health --quiet \
+  posix "${S}/s3"
+s3_healthy() { [[ "$(curl -fsS --max-time 3 "http://$1:${PGOP_CP_S3_PORT}/health")" == "OK" ]]; }
+cp_wait_until versitygw "versitygw /health on 127.0.0.1:${PGOP_CP_S3_PORT}" s3_healthy 127.0.0.1
+if [[ "${real_node}" == "1" ]]; then
+  cp_wait_until versitygw "versitygw /health on ${PGOP_NODE_IP}:${PGOP_CP_S3_PORT}" s3_healthy "${PGOP_NODE_IP}"
+fi
+# CreateBucket, signed (SigV4) by curl. The payload hash is that of an empty body.
+s3_log="$(cp_logfile s3-setup)"
+curl -fsS --max-time 10 --aws-sigv4 "aws:amz:us-east-1:s3" --user "${s3_access}:${s3_secret}" \
+  -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+  -X PUT "http://127.0.0.1:${PGOP_CP_S3_PORT}/${PGOP_CP_S3_BUCKET}" >"${s3_log}" 2>&1 ||
+  cp_die "could not create bucket ${PGOP_CP_S3_BUCKET} in versitygw" "${s3_log}"
+(
+  umask 077
+  {
+    echo "# Written by scripts/controlplane/up.sh: the S3-compatible object store (versitygw) and its root credentials."
+    echo "PGOP_S3_ENDPOINT='http://127.0.0.1:${PGOP_CP_S3_PORT}'"
+    [[ "${real_node}" == "1" ]] && echo "PGOP_S3_POD_ENDPOINT='http://${PGOP_NODE_IP}:${PGOP_CP_S3_PORT}'"
+    echo "PGOP_S3_REGION='us-east-1'"
+    echo "PGOP_S3_BUCKET='${PGOP_CP_S3_BUCKET}'"
+    echo "PGOP_S3_ACCESS_KEY_ID='${s3_access}'"
+    echo "PGOP_S3_SECRET_ACCESS_KEY='${s3_secret}'"
+  } >"${S}/s3.env"
+)
+cp_log "versitygw ready on http://127.0.0.1:${PGOP_CP_S3_PORT}$([[ "${real_node}" == "1" ]] && echo " and http://${PGOP_NODE_IP}:${PGOP_CP_S3_PORT}"), bucket ${PGOP_CP_S3_BUCKET} (credentials in ${S}/s3.env)"
 
 cp_log "control plane up in $((SECONDS - start_time))s (state ${S}$([[ "${real_node}" == "1" ]] && echo ", real node ${PGOP_NODE_NAME}"))"
 echo "export KUBECONFIG=${S}/kubeconfig"
