@@ -65,8 +65,7 @@ export const RUNNER_INSTALL_COMMAND: readonly string[] = [
   "sh",
   "-c",
   `${AGENT_INSTALL_COMMAND[2]} && mkdir -p ${AGENT_MOUNT}/app/vendor && ` +
-  `cp "$(find /app/node_modules -path '*/aws4fetch/dist/aws4fetch.esm.mjs' | head -n 1)" ` +
-  `${AGENT_MOUNT}/app/vendor/aws4fetch.esm.mjs`,
+  `cp /app/node_modules/aws4fetch/dist/aws4fetch.esm.mjs ${AGENT_MOUNT}/app/vendor/`,
 ];
 
 /** Where an object store is, for a run. */
