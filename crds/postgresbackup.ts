@@ -37,7 +37,8 @@ const specSchema: JsonSchema = {
     destination: {
       type: "string",
       description: 'Where backups go: "s3://bucket/prefix/". Each PostgresDB\'s backups are ' +
-        "under <prefix><namespace>/<name>/<backup id>/ as dump.pgc and manifest.json.",
+        "under <prefix><namespace>/<postgresRef>/<this backup's name>/<backup id>/ as dump.pgc and " +
+        "manifest.json; retention applies there.",
       pattern: "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
     },
     endpoint: {

@@ -52,9 +52,18 @@ export function restoreJobName(db: string): string {
   return `${db}-restore`;
 }
 
-/** The key prefix of one PostgresDB's backups: `<prefix><namespace>/<db>/`. */
-export function databasePrefix(prefix: string, namespace: string, db: string): string {
-  return `${prefix}${namespace}/${db}/`;
+/**
+ * The key prefix of the backups one PostgresBackup takes of one PostgresDB:
+ * `<prefix><namespace>/<db>/<backup>/`. Retention applies under it, so a PostgresBackup never
+ * deletes another's backups (a one-off before a migration outlives the nightly retention).
+ */
+export function backupPrefix(
+  prefix: string,
+  namespace: string,
+  db: string,
+  backup: string,
+): string {
+  return `${prefix}${namespace}/${db}/${backup}/`;
 }
 
 /**
@@ -82,13 +91,13 @@ export interface StoreTarget {
   credentialsSecret: string;
 }
 
-/** The store a PostgresBackup writes to, for one PostgresDB. */
-export function storeTarget(spec: ValidBackupSpec, namespace: string): StoreTarget {
+/** The store a PostgresBackup named `backup` in `namespace` writes to. */
+export function storeTarget(spec: ValidBackupSpec, namespace: string, backup: string): StoreTarget {
   return {
     endpoint: spec.endpoint,
     region: spec.region,
     bucket: spec.bucket,
-    prefix: databasePrefix(spec.prefix, namespace, spec.postgresRef),
+    prefix: backupPrefix(spec.prefix, namespace, spec.postgresRef, backup),
     credentialsSecret: spec.credentialsSecret,
   };
 }
@@ -251,7 +260,7 @@ export function backupJob(
       env(RUNNER_ENV.namespace, namespace),
       env(RUNNER_ENV.keepLast, String(spec.keepLast)),
       env(RUNNER_ENV.verify, spec.verify ? "1" : "0"),
-      ...storeEnv(storeTarget(spec, namespace)),
+      ...storeEnv(storeTarget(spec, namespace, backup.metadata.name)),
       ...databaseEnv(spec.postgresRef, namespace),
     ],
   });

@@ -38,7 +38,7 @@ export const RUNNER_ENV = {
   region: "PGOP_STORE_REGION",
   /** The bucket. */
   bucket: "PGOP_STORE_BUCKET",
-  /** The key prefix of this PostgresDB's backups, ending with `/`: `<prefix><namespace>/<db>/`. */
+  /** The key prefix of the backups, ending with `/`: `<prefix><namespace>/<db>/<backup>/`. */
   prefix: "PGOP_STORE_PREFIX",
   /** The access key id (from the credentials Secret). */
   accessKeyId: "AWS_ACCESS_KEY_ID",

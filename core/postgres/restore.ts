@@ -292,7 +292,7 @@ function choose(
     id: record.id,
     sha256: record.sha256,
     sizeBytes: record.sizeBytes,
-    store: storeTarget(validation.spec, backup.metadata.namespace ?? namespace),
+    store: storeTarget(validation.spec, backup.metadata.namespace ?? namespace, name),
     phase: "Pending",
   };
 }

@@ -134,7 +134,7 @@ Deno.test("restore: the newest backup is chosen and pinned, and the primary runs
   assert.equal(step.hold, true);
   assert.equal(step.status?.id, "20260228T020000Z-b0uid");
   assert.equal(step.status?.sha256, "b".repeat(64));
-  assert.equal(step.status?.store?.prefix, "pg/default/orig/");
+  assert.equal(step.status?.store?.prefix, "pg/default/orig/nightly/");
   assert.equal(step.status?.reason, "WaitingForPrimary");
   assert.equal(step.notReady?.phase, "Restoring");
   assert.deepEqual(step.writes, []);

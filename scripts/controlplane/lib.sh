@@ -227,6 +227,26 @@ cp_wait_apiserver() {
 }
 
 # Load the settings up.sh recorded for a running control plane.
+# cp_start_s3 ACCESS SECRET REAL_NODE: start versitygw (POSIX backend under $STATE/s3) with these
+# root credentials (in its environment, never on its command line), on 127.0.0.1 and, with a real
+# node, on the bridge address too; wait until /health answers on each. Used by up.sh and s3.sh.
+cp_start_s3() {
+  local access="$1" secret="$2" real_node="$3" listen
+  listen=(--port "127.0.0.1:${PGOP_CP_S3_PORT}")
+  [[ "${real_node}" == "1" ]] && listen+=(--port "${PGOP_NODE_IP}:${PGOP_CP_S3_PORT}")
+  ROOT_ACCESS_KEY_ID="${access}" ROOT_SECRET_ACCESS_KEY="${secret}" \
+    cp_spawn versitygw "${PGOP_VERSITYGW_BIN}" "${listen[@]}" --health /health --quiet \
+    posix "${PGOP_CONTROLPLANE_STATE}/s3"
+  cp_wait_until versitygw "versitygw /health on 127.0.0.1:${PGOP_CP_S3_PORT}" cp_s3_healthy 127.0.0.1
+  if [[ "${real_node}" == "1" ]]; then
+    cp_wait_until versitygw "versitygw /health on ${PGOP_NODE_IP}:${PGOP_CP_S3_PORT}" \
+      cp_s3_healthy "${PGOP_NODE_IP}"
+  fi
+}
+
+# cp_s3_healthy HOST: versitygw answers OK on /health there.
+cp_s3_healthy() { [[ "$(curl -fsS --max-time 3 "http://$1:${PGOP_CP_S3_PORT}/health")" == "OK" ]]; }
+
 cp_load_state() {
   local envfile="${PGOP_CONTROLPLANE_STATE}/env"
   [[ -f "${envfile}" ]] || cp_die "no control plane state in ${PGOP_CONTROLPLANE_STATE} (run up.sh first)"

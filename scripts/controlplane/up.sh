@@ -396,16 +396,7 @@ fi
 # pods reach it; the guard chain above admits only loopback and the bridge there.
 s3_access="pgop-$(openssl rand -hex 8)"
 s3_secret="$(openssl rand -hex 20)"
-s3_listen=(--port "127.0.0.1:${PGOP_CP_S3_PORT}")
-[[ "${real_node}" == "1" ]] && s3_listen+=(--port "${PGOP_NODE_IP}:${PGOP_CP_S3_PORT}")
-ROOT_ACCESS_KEY_ID="${s3_access}" ROOT_SECRET_ACCESS_KEY="${s3_secret}" \
-  cp_spawn versitygw "${PGOP_VERSITYGW_BIN}" "${s3_listen[@]}" --health /health --quiet \
-  posix "${S}/s3"
-s3_healthy() { [[ "$(curl -fsS --max-time 3 "http://$1:${PGOP_CP_S3_PORT}/health")" == "OK" ]]; }
-cp_wait_until versitygw "versitygw /health on 127.0.0.1:${PGOP_CP_S3_PORT}" s3_healthy 127.0.0.1
-if [[ "${real_node}" == "1" ]]; then
-  cp_wait_until versitygw "versitygw /health on ${PGOP_NODE_IP}:${PGOP_CP_S3_PORT}" s3_healthy "${PGOP_NODE_IP}"
-fi
+cp_start_s3 "${s3_access}" "${s3_secret}" "${real_node}"
 # CreateBucket, signed (SigV4) by curl. The payload hash is that of an empty body.
 s3_log="$(cp_logfile s3-setup)"
 curl -fsS --max-time 10 --aws-sigv4 "aws:amz:us-east-1:s3" --user "${s3_access}:${s3_secret}" \
