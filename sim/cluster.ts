@@ -30,6 +30,7 @@ import { settle, VIRTUAL_EPOCH_MS, VirtualClock } from "./clock.ts";
 import { PodLifecycle, type PodLifecycleOptions } from "./pod_lifecycle.ts";
 import { type DataPlaneOptions, SimDataPlane } from "./data_plane.ts";
 import { SeededRandom } from "./random.ts";
+import { JobController, type JobControllerOptions } from "./job_controller.ts";
 import {
   StatefulSetController,
   type StatefulSetControllerOptions,
@@ -43,7 +44,11 @@ import {
  * `readyDelayMs`, `readyJitterMs`, `bindDelayMs`, `keepPodsUnready`).
  */
 export interface SimClusterOptions
-  extends SimApiServerOptions, StatefulSetControllerOptions, PodLifecycleOptions {
+  extends
+    SimApiServerOptions,
+    StatefulSetControllerOptions,
+    JobControllerOptions,
+    PodLifecycleOptions {
   /** The seed of every random choice in the run. @default 1 */
   seed?: number;
   /** Virtual time at the start, in epoch milliseconds. @default 2026-01-01T00:00:00Z */
@@ -84,6 +89,8 @@ export class SimCluster {
   readonly server: SimApiServer;
   /** The built-in StatefulSet controller. */
   readonly statefulSets: StatefulSetController;
+  /** The built-in Job controller (with the TTL-after-finished controller). */
+  readonly jobs: JobController;
   /** The scheduler, kubelet and volume binder. */
   readonly pods: PodLifecycle;
   /** The PostgresDB pods' instances and agents, unless turned off. */
@@ -99,6 +106,7 @@ export class SimCluster {
     this.#latencyMs = options.latencyMs ?? 1;
     this.server = new SimApiServer(this.clock, this.random.fork(), options);
     this.statefulSets = new StatefulSetController(this.server, this.clock, options);
+    this.jobs = new JobController(this.server, this.clock, options);
     this.pods = new PodLifecycle(this.server, this.clock, this.random.fork(), options);
     this.dataPlane = options.dataPlane === false ? undefined : new SimDataPlane(
       this.server,
