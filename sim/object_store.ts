@@ -271,7 +271,7 @@ export class SimObjectStores {
   ): Promise<T> {
     const endpoint = this.#endpoints.get(request.url);
     const factor = endpoint?.latencyFactor ?? 1;
-    const delayMs = (this.#latencyMs + request.bytes / this.#bytesPerMs) * factor;
+    const delayMs = Math.round((this.#latencyMs + request.bytes / this.#bytesPerMs) * factor);
     return new Promise<T>((resolve, reject) => {
       this.#clock.setTimer(delayMs, () => {
         // A dead client's request never arrives whole, and nobody reads the answer.
