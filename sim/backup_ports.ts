@@ -188,6 +188,34 @@ export function simRestorer(
   };
 }
 
+/**
+ * A restorer into a fresh, empty throwaway database in memory (a verification's): it restores
+ * any valid archive once and answers its row counts.
+ */
+export function simThrowawayRestorer(
+  clock: Clock,
+  options: BackupPortsOptions = {},
+): DatabaseRestorer {
+  const o = withDefaults(options);
+  let marker: string | undefined;
+  return {
+    restoredMarker: () => Promise.resolve(marker),
+    async restore(archive: ReadableStream<Uint8Array>, next: string): Promise<TableCount[]> {
+      const bytes = await readAll(archive);
+      await sleep(clock, Math.ceil(bytes.length / o.bytesPerMs));
+      const header = parseHeader(bytes);
+      if (marker !== undefined) {
+        throw new DatabaseError(
+          "Failed",
+          `pg_restore: error: relation ${JSON.stringify(SIM_TABLE)} already exists`,
+        );
+      }
+      marker = next;
+      return header.tables.map((t) => ({ ...t }));
+    },
+  };
+}
+
 function withDefaults(options: BackupPortsOptions): Required<BackupPortsOptions> {
   return {
     walBytesPerRow: options.walBytesPerRow ?? 64,
@@ -199,7 +227,10 @@ function withDefaults(options: BackupPortsOptions): Required<BackupPortsOptions>
 }
 
 /** The instance behind `target.host`, as a connection reaches it; `Unreachable` otherwise. */
-export function resolveDatabase(world: SimDatabaseWorld, target: SimDatabaseTarget): SimPostgresInstance {
+export function resolveDatabase(
+  world: SimDatabaseWorld,
+  target: SimDatabaseTarget,
+): SimPostgresInstance {
   const [service = "", namespace = target.namespace] = target.host.split(".");
   const unreachable = (why: string) =>
     new DatabaseError(

@@ -29,7 +29,12 @@ import type {
 } from "../core/backup/types.ts";
 import { RUNNER_COMMAND, RUNNER_ENV } from "../core/backup/runner_env.ts";
 import type { SimApiServer, StoreChange } from "./api_server.ts";
-import { type BackupPortsOptions, simDumper, simRestorer } from "./backup_ports.ts";
+import {
+  type BackupPortsOptions,
+  simDumper,
+  simRestorer,
+  simThrowawayRestorer,
+} from "./backup_ports.ts";
 import type { SimDataPlane } from "./data_plane.ts";
 import { type SimObjectStores, StoreSession } from "./object_store.ts";
 import type { PodLifecycle } from "./pod_lifecycle.ts";
@@ -44,6 +49,8 @@ export interface RunnerContext {
   dumper: DatabaseDumper;
   /** The database behind `PGHOST`. */
   restorer: DatabaseRestorer;
+  /** A fresh throwaway database in memory, to verify a backup in. */
+  throwaway(): Promise<{ restorer: DatabaseRestorer; cleanup(): Promise<void> }>;
   /** Virtual time, epoch milliseconds. */
   now(): number;
 }
@@ -54,6 +61,104 @@ export interface RunnerPrograms {
   backup(context: RunnerContext): Promise<RunnerResult>;
   /** Restores one. */
   restore(context: RunnerContext): Promise<RunnerResult>;
+}
+
+/** What `runtime/backup_runner.ts`'s `runBackup` takes (the fields the simulation gives). */
+export interface SimBackupRunOptions {
+  /** The store. */
+  store: ObjectStore;
+  /** The dumper. */
+  dumper: DatabaseDumper;
+  /** `PGOP_STORE_PREFIX`. */
+  prefix: string;
+  /** `PGOP_BACKUP_ID`. */
+  id: string;
+  /** `POD_NAMESPACE`. */
+  namespace: string;
+  /** `PGOP_POSTGRESDB`. */
+  postgresDB: string;
+  /** `PGDATABASE`. */
+  database: string;
+  /** `PGOP_BACKUP_NAME`. */
+  backup: string;
+  /** `PGOP_KEEP_LAST`. */
+  keepLast: number;
+  /** With `PGOP_VERIFY=1`: a throwaway database in memory. */
+  verifier?: () => Promise<{ restorer: DatabaseRestorer; cleanup(): Promise<void> }>;
+  /** Virtual time. */
+  now(): number;
+}
+
+/** What `runtime/backup_runner.ts`'s `runRestore` takes. */
+export interface SimRestoreRunOptions {
+  /** The store. */
+  store: ObjectStore;
+  /** The restorer. */
+  restorer: DatabaseRestorer;
+  /** `PGOP_STORE_PREFIX`. */
+  prefix: string;
+  /** `PGOP_BACKUP_ID`. */
+  id: string;
+  /** `PGOP_RESTORE_SHA256`. */
+  sha256?: string;
+  /** Virtual time. */
+  now(): number;
+}
+
+/** The runner's two functions, as `runtime/backup_runner.ts` exports them. */
+export interface RunnerFunctions {
+  /** Takes a backup. */
+  runBackup(options: SimBackupRunOptions): Promise<RunnerResult>;
+  /** Restores one. */
+  runRestore(options: SimRestoreRunOptions): Promise<RunnerResult>;
+}
+
+/**
+ * The runner's functions as {@link RunnerPrograms}: the environment read as the runner's entry
+ * point (`agent/backup/main.ts`) reads it, the simulated ports plugged in.
+ */
+export function runnerPrograms(functions: RunnerFunctions): RunnerPrograms {
+  const common = (context: RunnerContext, mode: "backup" | "restore") => {
+    const missing = [RUNNER_ENV.prefix, RUNNER_ENV.id].filter((name) => !context.env[name]);
+    if (missing.length === 0) return undefined;
+    return Promise.resolve<RunnerResult>({
+      outcome: "Failed",
+      mode,
+      reason: "InvalidConfiguration",
+      message: `Missing ${missing.map((name) => `"${name}"`).join(", ")}`,
+    });
+  };
+  return {
+    backup(context) {
+      const env = context.env;
+      const keepLast = Number(env[RUNNER_ENV.keepLast] ?? "7");
+      return common(context, "backup") ?? functions.runBackup({
+        store: context.store,
+        dumper: context.dumper,
+        prefix: env[RUNNER_ENV.prefix]!,
+        id: env[RUNNER_ENV.id]!,
+        namespace: env[RUNNER_ENV.namespace] ?? "",
+        postgresDB: env[RUNNER_ENV.postgresDB] ?? "",
+        database: env.PGDATABASE ?? "",
+        backup: env[RUNNER_ENV.backup] ?? "",
+        keepLast: Number.isInteger(keepLast) ? keepLast : 7,
+        ...(env[RUNNER_ENV.verify] === "1" ? { verifier: context.throwaway } : {}),
+        now: context.now,
+      });
+    },
+    restore(context) {
+      const env = context.env;
+      const sha256 = env[RUNNER_ENV.sha256];
+      return common(context, "restore") ?? functions.runRestore({
+        store: context.store,
+        restorer: context.restorer,
+        prefix: env[RUNNER_ENV.prefix]!,
+        id: env[RUNNER_ENV.id]!,
+        ...(sha256 ? { sha256 } : {}),
+        now: context.now,
+      });
+    },
+  };
 }
 
 /** Options of {@link JobRunner}. */
@@ -189,6 +294,11 @@ export class JobRunner {
       ),
       dumper: simDumper(world, target, this.#ports),
       restorer: simRestorer(world, target, session, this.#ports),
+      throwaway: () =>
+        Promise.resolve({
+          restorer: simThrowawayRestorer(this.#clock, this.#ports),
+          cleanup: () => Promise.resolve(),
+        }),
       now: () => this.#clock.nowMs(),
     };
     const program = mode === "restore"
