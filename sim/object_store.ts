@@ -121,13 +121,13 @@ export class SimEndpoint {
   down = false;
   /** Multiplies every call's duration (slowness). */
   latencyFactor = 1;
-  /** @internal */
-  readonly buckets = new Map<string, Bucket>();
-  /** @internal valid key ids and their secrets (undefined: any secret). */
-  readonly keys = new Map<string, string | undefined>();
-  /** @internal */
+  /** @internal The buckets by name. */
+  readonly buckets: Map<string, Bucket> = new Map();
+  /** @internal Valid key ids and their secrets (undefined: any secret). */
+  readonly keys: Map<string, string | undefined> = new Map();
+  /** @internal The calls left to fail, and how. */
   failing: { count: number; code: StoreErrorCode } | undefined;
-  /** @internal */
+  /** @internal The byte count past which the next multipart upload is cut. */
   cutAfterBytes: number | undefined;
   #uploadIds = 0;
 
