@@ -50,6 +50,8 @@ export function applyDefaults(
       return defaultService(object, old, context);
     case "apps/v1/StatefulSet":
       return defaultStatefulSet(object);
+    case "batch/v1/Job":
+      return defaultJob(object, old);
     case "v1/Pod":
       return defaultPod(object, old);
     case "v1/PersistentVolumeClaim": {
@@ -129,6 +131,38 @@ function defaultStatefulSet(sts: KubeObject): void {
   const template = record(spec, "template");
   defaultPodSpec(record(template, "spec"));
   defaultClaimTemplates(spec);
+}
+
+/**
+ * A Job's defaults, as the real server's strategy and `SetDefaults_Job` give them: one pod to one
+ * completion, `backoffLimit: 6`, and on create (without `manualSelector`) a selector on the Job's
+ * own uid whose labels the template gets, with the Job's name.
+ */
+function defaultJob(job: KubeObject, old: KubeObject | undefined): void {
+  const spec = record(job, "spec");
+  spec.completions ??= 1;
+  spec.parallelism ??= 1;
+  spec.backoffLimit ??= 6;
+  spec.completionMode ??= "NonIndexed";
+  spec.suspend ??= false;
+  spec.podReplacementPolicy ??= "TerminatingOrFailed";
+  const template = record(spec, "template");
+  const metadata = record(template, "metadata");
+  if (spec.manualSelector === true) return defaultPodSpec(record(template, "spec"));
+  // The selector and the template's labels are set once; an update that leaves them out keeps them.
+  const oldSpec = old && isRecord(old.spec) ? old.spec : undefined;
+  const uid = job.metadata.uid ?? "";
+  const name = job.metadata.name;
+  spec.selector ??= oldSpec?.selector ??
+    { matchLabels: { "batch.kubernetes.io/controller-uid": uid } };
+  metadata.labels = {
+    ...(isRecord(metadata.labels) ? metadata.labels : {}),
+    "batch.kubernetes.io/controller-uid": uid,
+    "batch.kubernetes.io/job-name": name,
+    "controller-uid": uid,
+    "job-name": name,
+  };
+  defaultPodSpec(record(template, "spec"));
 }
 
 /** The status a new object starts with, for kinds whose status the server initialises. */

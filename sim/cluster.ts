@@ -1,7 +1,8 @@
 /**
  * The simulated cluster: a {@link VirtualClock}, a {@link SeededRandom}, the in-memory
  * {@link SimApiServer} (with its garbage collector and namespace controller), the built-in
- * {@link StatefulSetController} and the {@link PodLifecycle} (scheduler, kubelet, volume binder).
+ * {@link StatefulSetController}, the {@link JobController}, the {@link PodLifecycle} (scheduler,
+ * kubelet, volume binder), the data plane, the in-memory object stores and the backup runner's host.
  * One seed determines the whole run; {@link SimCluster.run} drives virtual time.
  *
  * What it models and what it does not is listed in `sim/README.md`. In short, not modelled:
@@ -30,6 +31,9 @@ import { settle, VIRTUAL_EPOCH_MS, VirtualClock } from "./clock.ts";
 import { PodLifecycle, type PodLifecycleOptions } from "./pod_lifecycle.ts";
 import { type DataPlaneOptions, SimDataPlane } from "./data_plane.ts";
 import { SeededRandom } from "./random.ts";
+import { JobController, type JobControllerOptions } from "./job_controller.ts";
+import { JobRunner, type JobRunnerOptions } from "./job_runner.ts";
+import { SimObjectStores, type SimObjectStoresOptions } from "./object_store.ts";
 import {
   StatefulSetController,
   type StatefulSetControllerOptions,
@@ -43,7 +47,11 @@ import {
  * `readyDelayMs`, `readyJitterMs`, `bindDelayMs`, `keepPodsUnready`).
  */
 export interface SimClusterOptions
-  extends SimApiServerOptions, StatefulSetControllerOptions, PodLifecycleOptions {
+  extends
+    SimApiServerOptions,
+    StatefulSetControllerOptions,
+    JobControllerOptions,
+    PodLifecycleOptions {
   /** The seed of every random choice in the run. @default 1 */
   seed?: number;
   /** Virtual time at the start, in epoch milliseconds. @default 2026-01-01T00:00:00Z */
@@ -52,6 +60,10 @@ export interface SimClusterOptions
   latencyMs?: number;
   /** The PostgresDB pods' simulated instances and agents, or false for none. @default {} */
   dataPlane?: DataPlaneOptions | false;
+  /** The in-memory S3 endpoints' latency and rate. @default {} */
+  objectStores?: SimObjectStoresOptions;
+  /** The backup runner in pods that run `RUNNER_COMMAND`, or false for none. @default {} */
+  jobRunner?: JobRunnerOptions | false;
 }
 
 /** Options of {@link SimCluster.run}. */
@@ -84,10 +96,16 @@ export class SimCluster {
   readonly server: SimApiServer;
   /** The built-in StatefulSet controller. */
   readonly statefulSets: StatefulSetController;
+  /** The built-in Job controller (with the TTL-after-finished controller). */
+  readonly jobs: JobController;
   /** The scheduler, kubelet and volume binder. */
   readonly pods: PodLifecycle;
   /** The PostgresDB pods' instances and agents, unless turned off. */
   readonly dataPlane: SimDataPlane | undefined;
+  /** The in-memory S3-compatible endpoints, by URL (see `object_store.ts`). */
+  readonly objectStores: SimObjectStores;
+  /** The backup runner's host in Job pods, unless turned off. */
+  readonly jobRunner: JobRunner | undefined;
   readonly #latencyMs: number;
   #clients = 0;
 
@@ -99,6 +117,7 @@ export class SimCluster {
     this.#latencyMs = options.latencyMs ?? 1;
     this.server = new SimApiServer(this.clock, this.random.fork(), options);
     this.statefulSets = new StatefulSetController(this.server, this.clock, options);
+    this.jobs = new JobController(this.server, this.clock, options);
     this.pods = new PodLifecycle(this.server, this.clock, this.random.fork(), options);
     this.dataPlane = options.dataPlane === false ? undefined : new SimDataPlane(
       this.server,
@@ -107,6 +126,14 @@ export class SimCluster {
       new SimClient(this.server, this.clock, { name: "pgop-agent", latencyMs: this.#latencyMs }),
       options.dataPlane ?? {},
     );
+    this.objectStores = new SimObjectStores(this.clock, options.objectStores ?? {});
+    this.jobRunner = options.jobRunner === false ? undefined : new JobRunner({
+      server: this.server,
+      clock: this.clock,
+      pods: this.pods,
+      stores: this.objectStores,
+      dataPlane: this.dataPlane,
+    }, options.jobRunner ?? {});
   }
 
   /** A new client of this cluster; each has its own name and request counters. */

@@ -36,4 +36,22 @@ export * from "./checkers.ts";
 export * from "./schedule.ts";
 export * from "./data_plane.ts";
 export * from "./postgres_instance.ts";
+export * from "./job_controller.ts";
+export * from "./job_runner.ts";
+export * from "./object_store.ts";
+export * from "./backup_ports.ts";
 export type { WalSegment, WalTruth } from "./wal_truth.ts";
+export type {
+  BackupRecord,
+  DatabaseDumper,
+  DatabaseErrorCode,
+  DatabaseRestorer,
+  Dump,
+  FailureReason,
+  ObjectStore,
+  RunnerResult,
+  StoredObject,
+  StoreErrorCode,
+  TableCount,
+  UploadedPart,
+} from "../core/backup/types.ts";

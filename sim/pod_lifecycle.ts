@@ -16,6 +16,13 @@
  *   on a claim initialises its data with the `POSTGRES_PASSWORD` it read, and the lifecycle keeps
  *   that password ({@link PodLifecycle.dataPassword}), so a checker can tell whether the Secret
  *   still opens the data;
+ * - a container's end ({@link PodLifecycle.finishPod}, called by whoever runs its program, e.g.
+ *   the backup runner's host `job_runner.ts`): the pod is `Succeeded` (exit code 0) or `Failed`,
+ *   its container `terminated` with the exit code, `Completed` or `Error`, and the termination
+ *   message cut to {@link TERMINATION_MESSAGE_MAX_BYTES} as the kubelet reads it; Ready and
+ *   ContainersReady turn False with reason `PodCompleted`. The pods are taken to have
+ *   `restartPolicy: Never` (nothing restarts them); a container that waits for a missing Secret
+ *   is shown `waiting` with reason `CreateContainerConfigError`, the pod staying Pending;
  * - a claim carries the `kubernetes.io/pvc-protection` finalizer, removed once it is terminating
  *   and no pod mounts it, as the real admission plugin and controller do.
  *
@@ -55,6 +62,17 @@ export interface PodLifecycleOptions {
   bindDelayMs?: number;
   /** Pods start but never become Ready while this is set. @default false */
   keepPodsUnready?: boolean;
+}
+
+/** The kubelet reads at most this many bytes of a container's termination message file. */
+export const TERMINATION_MESSAGE_MAX_BYTES = 4096;
+
+/** How a pod's (only) container ended, for {@link PodLifecycle.finishPod}. */
+export interface PodTermination {
+  /** The process's exit code: 0 ends the pod `Succeeded`, anything else `Failed`. */
+  exitCode: number;
+  /** What the container wrote to its termination message file (cut to 4096 bytes). */
+  message?: string;
 }
 
 interface PodCondition {
@@ -246,6 +264,48 @@ export class PodLifecycle {
   }
 
   /**
+   * The pod's containers exited (a Job's pod that ran to its end): the pod becomes `Succeeded`
+   * when the exit code is 0, `Failed` otherwise, with each container `terminated` as a kubelet
+   * reports it. Does nothing for a pod that does not run (or is gone or terminating).
+   */
+  finishPod(uid: string, termination: PodTermination): void {
+    const pod = this.#server.byUid(uid);
+    if (!pod || pod.metadata.deletionTimestamp) return;
+    if ((pod.status as { phase?: string } | undefined)?.phase !== "Running") return;
+    this.#readyToken.delete(uid);
+    this.#held.delete(uid);
+    const now = toTimestamp(this.#clock.nowMs());
+    const ok = termination.exitCode === 0;
+    const message = truncateMessage(termination.message ?? "");
+    const containerStatuses = containerStatusesOf(pod).map((status) => {
+      const running = (status.state as { running?: { startedAt?: string } } | undefined)?.running;
+      return {
+        ...status,
+        ready: false,
+        started: false,
+        state: {
+          terminated: {
+            exitCode: termination.exitCode,
+            reason: ok ? "Completed" : "Error",
+            ...(message === "" ? {} : { message }),
+            startedAt: running?.startedAt ?? now,
+            finishedAt: now,
+          },
+        },
+      };
+    });
+    const conditions = conditionsOf(pod).map((c) =>
+      c.type === "Ready" || c.type === "ContainersReady"
+        ? { type: c.type, status: "False", lastTransitionTime: now, reason: "PodCompleted" }
+        : c
+    );
+    this.#server.patchStatus(
+      { ...POD, name: pod.metadata.name, namespace: pod.metadata.namespace },
+      { phase: ok ? "Succeeded" : "Failed", conditions, containerStatuses },
+    );
+  }
+
+  /**
    * Marks a node lost (its pods are deleted at once and nothing is scheduled there) or, with
    * `lost` false, back (pods that found no node are scheduled again).
    */
@@ -375,6 +435,12 @@ export class PodLifecycle {
         const data = secret?.data as Record<string, string> | undefined;
         const value = data?.[ref.key];
         if (value === undefined || secret?.metadata.deletionTimestamp) {
+          this.#configError(
+            pod,
+            secret && !secret.metadata.deletionTimestamp
+              ? `couldn't find key ${ref.key} in Secret ${namespace}/${ref.name}`
+              : `secret ${JSON.stringify(ref.name)} not found`,
+          );
           const key = `${namespace}/${ref.name}`;
           let waiting = this.#waitingForSecret.get(key);
           if (!waiting) this.#waitingForSecret.set(key, waiting = new Set());
@@ -385,6 +451,25 @@ export class PodLifecycle {
       }
     }
     return values;
+  }
+
+  /** A container that cannot be configured waits, as the kubelet reports it; the pod stays Pending. */
+  #configError(pod: KubeObject, message: string): void {
+    const spec = pod.spec as { containers?: { name: string; image?: string }[] } | undefined;
+    const containerStatuses = (spec?.containers ?? []).map((container) => ({
+      name: container.name,
+      image: container.image ?? "",
+      ready: false,
+      started: false,
+      restartCount: 0,
+      state: { waiting: { reason: "CreateContainerConfigError", message } },
+    }));
+    const stored = JSON.stringify(containerStatusesOf(pod));
+    if (stored === JSON.stringify(containerStatuses)) return;
+    this.#server.patchStatus(
+      { ...POD, name: pod.metadata.name, namespace: pod.metadata.namespace },
+      { containerStatuses },
+    );
   }
 
   /** The kubelet starts the containers: Running, started, not yet ready. */
@@ -571,6 +656,16 @@ function postgresMajor(pod: KubeObject): number | undefined {
     if (match) return Number(match[1]);
   }
   return undefined;
+}
+
+/** The first {@link TERMINATION_MESSAGE_MAX_BYTES} bytes of a message, as the kubelet reads the file. */
+function truncateMessage(message: string): string {
+  const bytes = new TextEncoder().encode(message);
+  if (bytes.length <= TERMINATION_MESSAGE_MAX_BYTES) return message;
+  // The kubelet keeps raw bytes; a string here ends before a character the cut would split.
+  let end = TERMINATION_MESSAGE_MAX_BYTES;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return new TextDecoder().decode(bytes.subarray(0, end));
 }
 
 function containerStatusesOf(pod: KubeObject): ContainerStatus[] {

@@ -24,6 +24,10 @@
  * - **Promote** replays all received WAL, then ends the timeline at the flushed end and starts a
  *   new, never used, timeline there with an end-of-recovery record (so a former standby that was
  *   promoted holds WAL no other timeline has, as in PostgreSQL).
+ * - **Restored data** ({@link SimPostgresInstance.restored}): what a backup restore committed
+ *   (its marker and row counts). It lives in the data directory: it survives crashes and the
+ *   pod's deletion, a clone copies it, a re-clone or `initdb` replaces it, and it is lost with
+ *   the claim. Only `sim/backup_ports.ts` writes it.
  * - **Faults:** {@link SimPostgresInstance.crash}, {@link SimPostgresInstance.setSlowDisk}; a
  *   link down and a pod kill belong to the world ({@link SimNetwork}).
  *
@@ -128,10 +132,20 @@ type Pending =
   | { op: "initdb" }
   | { op: "clone"; upstream: string; config: InstanceConfig };
 
+/** A restore committed into an instance's data: its marker and the row counts it left. */
+export interface RestoredData {
+  /** The marker the restore recorded in the same transaction. */
+  marker: string;
+  /** Every table's row count after it. */
+  tables: { table: string; rows: number }[];
+}
+
 /** A simulated PostgreSQL instance; it implements the agent's {@link InstancePort}. */
 export class SimPostgresInstance implements InstancePort {
   /** The instance's (pod's) name. */
   readonly name: string;
+  /** The restore committed into this data directory, if any (see the module doc). */
+  restored: RestoredData | undefined;
   readonly #net: SimNetwork;
   readonly #o: Required<SimInstanceOptions>;
   #data: Data = { kind: "empty" };
@@ -396,6 +410,7 @@ export class SimPostgresInstance implements InstancePort {
       intact,
     });
     this.#data = { kind: "initializing", by: "clone", upstream };
+    this.restored = undefined;
     this.#truth = [];
     this.#written = 0;
     this.#replay = 0;
@@ -443,6 +458,7 @@ export class SimPostgresInstance implements InstancePort {
   #finish(what: Pending): void {
     switch (what.op) {
       case "initdb":
+        this.restored = undefined;
         this.#data = {
           kind: "initialized",
           systemId: this.#net.newSystemId(),
@@ -480,6 +496,7 @@ export class SimPostgresInstance implements InstancePort {
       return;
     }
     const from = source.#data;
+    this.restored = source.restored;
     this.#truth = source.truth;
     this.#replay = this.flushLsn;
     this.#written = this.flushLsn;

@@ -64,6 +64,7 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
   builtin("v1", "Event", "events"),
   builtin("v1", "ServiceAccount", "serviceaccounts"),
   builtin("apps/v1", "StatefulSet", "statefulsets", { status: true, generation: true }),
+  builtin("batch/v1", "Job", "jobs", { status: true, generation: true }),
   builtin("coordination.k8s.io/v1", "Lease", "leases"),
   builtin("batch/v1", "Job", "jobs", { status: true, generation: true }),
   builtin("rbac.authorization.k8s.io/v1", "Role", "roles"),
