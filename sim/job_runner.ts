@@ -19,6 +19,7 @@
  * @module
  */
 
+import { runBackup, runRestore } from "../runtime/backup_runner.ts";
 import type { Clock } from "../core/clock.ts";
 import type { KubeObject } from "../core/object.ts";
 import type {
@@ -163,7 +164,7 @@ export function runnerPrograms(functions: RunnerFunctions): RunnerPrograms {
 
 /** Options of {@link JobRunner}. */
 export interface JobRunnerOptions {
-  /** The programs run. @default programs that fail: the runner is not wired yet */
+  /** The programs run. @default the real runner's (`runtime/backup_runner.ts`) */
   programs?: RunnerPrograms;
   /** Sizes and rates of the simulated dumps and restores. */
   ports?: BackupPortsOptions;
@@ -233,7 +234,7 @@ export class JobRunner {
     this.#pods = world.pods;
     this.#stores = world.stores;
     this.#dataPlane = world.dataPlane;
-    this.#programs = options.programs ?? MISSING_PROGRAMS;
+    this.#programs = options.programs ?? RUNNER_PROGRAMS;
     this.#ports = options.ports ?? {};
     this.#unsubscribe = world.server.subscribe((change) => this.#onChange(change));
   }
@@ -367,17 +368,5 @@ export function runsRunner(pod: KubeObject): boolean {
   return command !== undefined && command.join("\u0000") === RUNNER_COMMAND.join("\u0000");
 }
 
-/** Until `runtime/backup_runner.ts` is wired: every run fails and says why. */
-const MISSING_PROGRAMS: RunnerPrograms = {
-  backup: () => Promise.resolve(missing("backup")),
-  restore: () => Promise.resolve(missing("restore")),
-};
-
-function missing(mode: "backup" | "restore"): RunnerResult {
-  return {
-    outcome: "Failed",
-    mode,
-    reason: "InvalidConfiguration",
-    message: "The simulation has no backup runner program to run",
-  };
-}
+/** The real runner's programs: `runtime/backup_runner.ts`, on the simulation's ports. */
+const RUNNER_PROGRAMS: RunnerPrograms = runnerPrograms({ runBackup, runRestore });

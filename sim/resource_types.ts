@@ -66,7 +66,6 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
   builtin("apps/v1", "StatefulSet", "statefulsets", { status: true, generation: true }),
   builtin("batch/v1", "Job", "jobs", { status: true, generation: true }),
   builtin("coordination.k8s.io/v1", "Lease", "leases"),
-  builtin("batch/v1", "Job", "jobs", { status: true, generation: true }),
   builtin("rbac.authorization.k8s.io/v1", "Role", "roles"),
   builtin("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
   builtin("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", {
