@@ -153,7 +153,7 @@ export async function checkManifestsApply(
   } finally {
     await world.controller.stop();
     await world.backups.stop();
-  await world.backups.stop();
+    await world.backups.stop();
   }
 }
 

@@ -130,6 +130,10 @@ export function simDumper(
           controller.enqueue(archive.slice(at, end));
           at = end;
         },
+        // The reader gave up (the upload failed): pg_dump is stopped, and the dump ends failed.
+        cancel() {
+          finish(new DatabaseError("Failed", "pg_dump: stopped: the dump's reader went away"));
+        },
       }, { highWaterMark: 0 });
       return {
         stream,
