@@ -153,6 +153,7 @@ const statusSchema: JsonSchema = {
         startedAt: { type: "string", format: "date-time" },
         completedAt: { type: "string", format: "date-time" },
         rows: { type: "integer", format: "int64" },
+        durationSeconds: { type: "number" },
       },
     },
     ready: { type: "boolean" },

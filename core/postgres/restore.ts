@@ -185,7 +185,11 @@ export function restoreStep(
     return step;
   }
   const end = jobEnd(job);
+  // The status write after the Job's creation may have been lost (a conflict): the Job says when.
   restore.phase = "Running";
+  delete restore.reason;
+  restore.startedAt ??= job.metadata.creationTimestamp ?? toTimestamp(nowMs);
+  restore.message ??= `restoring backup "${restore.id}" of PostgresBackup "${restore.backup}"`;
   if (end === undefined) {
     step.notReady!.message = restore.message ?? "";
     return step;
@@ -201,6 +205,7 @@ export function restoreStep(
   if (result?.outcome === "Succeeded" && result.mode === "restore") {
     restore.phase = "Succeeded";
     restore.rows = result.rows;
+    restore.durationSeconds = result.durationSeconds;
     delete restore.reason;
     restore.message = `restored backup "${restore.id}": ${result.rows} rows${
       result.alreadyRestored ? " (already restored by an earlier run)" : ""

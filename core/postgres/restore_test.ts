@@ -218,9 +218,12 @@ Deno.test("restore: success lets the database scale and be Ready; failure keeps 
   assert.equal(failed.notReady?.reason, "RestoreFailed");
   assert.match(failed.notReady?.message ?? "", /ChecksumMismatch/);
   assert.equal(failed.hold, true);
-  // A Job still running: no verdict.
-  const still = restoreStep(observe(d, [restoreJobObject()]), spec(d), [primary], T0);
+  // A Job still running: no verdict. The status lost its start (a conflict): the Job's is used.
+  const job = restoreJobObject();
+  job.metadata.creationTimestamp = "2026-03-01T00:00:00Z";
+  const still = restoreStep(observe(d, [job]), spec(d), [primary], T0);
   assert.equal(still.status?.phase, "Running");
+  assert.equal(still.status?.startedAt, "2026-03-01T00:00:00Z");
   assert.equal(still.notReady?.phase, "Restoring");
 });
 

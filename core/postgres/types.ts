@@ -98,6 +98,8 @@ export interface RestoreStatus {
   completedAt?: string;
   /** Rows restored, in all tables. */
   rows?: number;
+  /** How long the restore took in the Job, in seconds (download, restore, ANALYZE, counts). */
+  durationSeconds?: number;
 }
 
 /**
