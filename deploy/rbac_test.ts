@@ -3,11 +3,12 @@
 // Method: the operator as `deno task start` wires it (the PostgresDB controller on a Manager:
 // event rate limit, leader election, fence) runs in the simulated cluster through a client that records the RBAC
 // permission of each call, over a story that exercises every action: create, scale (apply), an
-// invalid spec (Warning event), a child conflict, a user's Secret adopted, deletion, and a clean
-// stop (Lease release).
+// invalid spec (Warning event), a child conflict, a user's Secret adopted, a backup and a restore
+// (the backup controller's Jobs), deletion, and a clean stop (Lease release).
 import assert from "node:assert/strict";
 import type { KubeObject } from "../core/object.ts";
 import { postgresReconciler } from "../core/postgres/reconcile.ts";
+import { backupReconciler } from "../core/backup/reconcile.ts";
 import { POSTGRESDB, SERVICE } from "../core/postgres/types.ts";
 import { INSTANCE_RULES } from "../core/postgres/instance_rbac.ts";
 import { CRDS } from "../crds/postgresdb.ts";
@@ -55,6 +56,7 @@ async function operatorAccesses(seed: number): Promise<Access[]> {
     },
   );
   const controller = manager.add(postgresReconciler);
+  manager.add(backupReconciler);
   manager.start();
   const settle = () => cluster.run({ maxVirtualMs: 120_000 });
   await settle();
@@ -107,6 +109,33 @@ async function operatorAccesses(seed: number): Promise<Access[]> {
   );
   binding.subjects = [];
   await cluster.request(user.update(binding));
+  await settle();
+  // A backup of my-postgres (its Job created, recorded, deleted), then a database restored from it.
+  const store = cluster.objectStores.endpoint("http://s3.sim:9000");
+  store.createBucket("backups");
+  store.addCredentials("AKID", "SECRET");
+  await apply({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "store", namespace: "default" },
+    stringData: { AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "SECRET" },
+  });
+  await apply({
+    apiVersion: "database.thegeekyway.com/v1alpha1",
+    kind: "PostgresBackup",
+    metadata: { name: "once", namespace: "default" },
+    spec: {
+      postgresRef: "my-postgres",
+      destination: "s3://backups/pg/",
+      endpoint: "http://s3.sim:9000",
+      credentialsSecret: "store",
+    },
+  });
+  await settle();
+  await apply({
+    ...postgresDB({ name: "copy" }),
+    spec: { ...postgresDB().spec as object, restoreFrom: { backup: "once" } },
+  });
   await settle();
   await cluster.request(user.delete(POSTGRESDB, "my-postgres", "default"));
   await settle();

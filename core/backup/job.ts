@@ -163,6 +163,8 @@ function runJob(input: RunJobInput): KubeObject {
         spec: {
           restartPolicy: "Never",
           enableServiceLinks: false,
+          // The runner talks to PostgreSQL and the store, never to the API server.
+          automountServiceAccountToken: false,
           securityContext: {
             runAsUser: POSTGRES_UID,
             runAsGroup: POSTGRES_UID,
