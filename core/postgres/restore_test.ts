@@ -171,7 +171,8 @@ Deno.test("restore: once the primary serves, one Job restores the pinned backup"
   const create = step.writes[0]!;
   assert.ok(create.kind === "create");
   assert.equal(create.object.metadata.name, "copy-restore");
-  const env = (create.object.spec as any).template.spec.containers[0].env as {
+  type JobSpec = { template: { spec: { containers: { env: unknown }[] } } };
+  const env = (create.object.spec as JobSpec).template.spec.containers[0]!.env as {
     name: string;
     value?: string;
   }[];

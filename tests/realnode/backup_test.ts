@@ -74,12 +74,12 @@ async function readyDb(kube: Kube, name: string, replicas: number): Promise<any>
   }, 300_000);
 }
 
-// deno-lint-ignore no-explicit-any
 async function backupPhase(
   kube: Kube,
   name: string,
   phases: string[],
   timeoutMs = 300_000,
+  // deno-lint-ignore no-explicit-any
 ): Promise<any> {
   return await waitFor(`PostgresBackup ${name} in ${phases.join(" or ")}`, async () => {
     const b = await kube.json("postgresbackup", name, NS);
