@@ -12,14 +12,8 @@
 // the API server's port (removed afterwards).
 import assert from "node:assert/strict";
 import { OperatorProcess, waitFor } from "../integration/support.ts";
-import {
-  installCrds,
-  Kube,
-  localUri,
-  PortForward,
-  REALNODE_KUBECONFIG,
-  REALNODE_SKIP_REASON,
-} from "./support.ts";
+import { installCrds, Kube, REALNODE_KUBECONFIG, REALNODE_SKIP_REASON } from "./support.ts";
+import { missingRows, PrimaryWatch, Writer } from "./writer.ts";
 
 if (!REALNODE_KUBECONFIG) console.log(REALNODE_SKIP_REASON);
 
@@ -42,171 +36,6 @@ function postgresDB(): string {
       failoverDelay: 0,
     },
   });
-}
-
-/** A write the writer sent and how it ended. */
-interface Ack {
-  id: number;
-  sentAtMs: number;
-  ackedAtMs: number;
-}
-
-/** `promise`, or a rejection after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) =>
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
-      ),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** psql against `uri` with a hard deadline (the process is killed: never a local-only commit). */
-async function psqlWithin(uri: string, sql: string, timeoutMs: number) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  try {
-    const out = await within(
-      new Deno.Command("psql", {
-        args: ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", sql],
-        env: { PGCONNECT_TIMEOUT: "3" },
-        stdout: "piped",
-        stderr: "piped",
-        signal: controller.signal,
-      }).output(),
-      timeoutMs + 5_000,
-    );
-    const decoder = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout).trim(),
-      stderr: decoder.decode(out.stderr).trim(),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Appends numbered rows through svc/<db>-rw, one transaction each, and records the acknowledged. */
-class Writer {
-  readonly acks: Ack[] = [];
-  /** When each failed attempt was sent. */
-  readonly failedAtMs: number[] = [];
-  #next = 1;
-  #running = false;
-  #done: Promise<void> = Promise.resolve();
-  readonly #kube: Kube;
-  readonly #uri: string;
-
-  constructor(kube: Kube, uri: string) {
-    this.#kube = kube;
-    this.#uri = uri;
-  }
-
-  start(): void {
-    this.#running = true;
-    this.#done = this.#loop();
-  }
-
-  async stop(): Promise<void> {
-    this.#running = false;
-    await this.#done;
-  }
-
-  /** How many attempts failed. */
-  get failures(): number {
-    return this.failedAtMs.length;
-  }
-
-  /** The first acknowledgement of a write sent at or after `ms`. */
-  firstAckAfter(ms: number): Ack | undefined {
-    return this.acks.find((a) => a.sentAtMs >= ms);
-  }
-
-  /**
-   * The end of the first outage after `ms`: the first acknowledgement of a write sent after the
-   * first failed attempt at or after `ms` (writes still accepted before the kill took effect, or
-   * by a primary cut off but not yet fenced, do not end it).
-   */
-  outageEndAfter(ms: number): Ack | undefined {
-    const failed = this.failedAtMs.find((at) => at >= ms);
-    return failed === undefined ? undefined : this.firstAckAfter(failed + 1);
-  }
-
-  async #loop(): Promise<void> {
-    let forward: PortForward | undefined;
-    while (this.#running) {
-      try {
-        // Bounded twice: a kubectl that hangs must not stop the writer.
-        forward ??= await within(
-          PortForward.open(this.#kube, `svc/${NAME}-rw`, { timeoutMs: 10_000 }),
-          15_000,
-        );
-      } catch {
-        await new Promise((r) => setTimeout(r, 300));
-        continue;
-      }
-      const id = this.#next++;
-      const sentAtMs = Date.now();
-      const out = await psqlWithin(
-        localUri(this.#uri, forward.localPort),
-        `INSERT INTO rows (id) VALUES (${id}) RETURNING id`,
-        10_000,
-      ).catch(() => ({ code: 1, stdout: "", stderr: "" }));
-      if (out.code === 0 && out.stdout === String(id)) {
-        this.acks.push({ id, sentAtMs, ackedAtMs: Date.now() });
-        continue;
-      }
-      this.failedAtMs.push(sentAtMs);
-      await within(forward.close(), 5_000).catch(() => {});
-      forward = undefined;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    await forward?.close();
-  }
-}
-
-/** Polls pg_is_in_recovery() on every pod; records any moment with two writable instances. */
-class PrimaryWatch {
-  samples = 0;
-  readonly violations: string[] = [];
-  #running = false;
-  #done: Promise<void> = Promise.resolve();
-  readonly #kube: Kube;
-
-  constructor(kube: Kube) {
-    this.#kube = kube;
-  }
-
-  start(): void {
-    this.#running = true;
-    this.#done = (async () => {
-      while (this.#running) {
-        const answers = await Promise.all(
-          PODS.map((pod) =>
-            this.#kube.psqlInPod(pod, "postgres", "SELECT pg_is_in_recovery()")
-              .then((out) => out.trim()).catch(() => "-")
-          ),
-        );
-        this.samples++;
-        const writable = PODS.filter((_, i) => answers[i] === "f");
-        if (writable.length > 1) {
-          this.violations.push(`${new Date().toISOString()}: ${writable.join(", ")} writable`);
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.#running = false;
-    await this.#done;
-  }
 }
 
 // deno-lint-ignore no-explicit-any
@@ -234,24 +63,6 @@ async function healthy(kube: Kube, required: boolean): Promise<Db> {
     }, 60_000);
   }
   return db;
-}
-
-/** Ids acknowledged before `beforeMs` that the current primary does not have. */
-async function missingRows(kube: Kube, uri: string, writer: Writer): Promise<number[]> {
-  const beforeMs = Date.now();
-  const acked = writer.acks.filter((a) => a.ackedAtMs < beforeMs).map((a) => a.id);
-  const db = await kube.json("postgresdb", NAME);
-  const forward = await PortForward.open(kube, db.status.currentPrimary);
-  try {
-    const out = await waitFor("the rows on the primary", async () => {
-      const r = await psqlWithin(localUri(uri, forward.localPort), "SELECT id FROM rows", 20_000);
-      return r.code === 0 && r.stdout;
-    }, 60_000);
-    const present = new Set(out.split("\n").filter(Boolean).map(Number));
-    return acked.filter((id) => !present.has(id));
-  } finally {
-    await forward.close();
-  }
 }
 
 /** The API server's port, from the kubeconfig (what the pods reach through the Service's DNAT). */
@@ -354,7 +165,7 @@ Deno.test({
         cuts.splice(cuts.indexOf(cut), 1);
       }
       const after = await healthy(kube, mode === "required");
-      const lost = (await missingRows(kube, uri, writer!)).length;
+      const lost = (await missingRows(kube, uri, writer!, NAME)).length;
       const outcome: Outcome = {
         mode,
         kill,
@@ -405,7 +216,7 @@ Deno.test({
         return db?.status?.switchoverHandled === undefined;
       }, 60_000);
       await healthy(kube, mode === "required");
-      const lost = (await missingRows(kube, uri, writer!)).length;
+      const lost = (await missingRows(kube, uri, writer!, NAME)).length;
       const outcome: Outcome = {
         mode,
         kill: "switchover",
@@ -456,9 +267,9 @@ Deno.test({
           "-c",
           "CREATE TABLE rows (id bigint PRIMARY KEY, at timestamptz DEFAULT now())",
         );
-        writer = new Writer(kube, uri);
+        writer = new Writer(kube, uri, NAME);
         writer.start();
-        watch = new PrimaryWatch(kube);
+        watch = new PrimaryWatch(kube, PODS);
         watch.start();
         await waitFor("the first acknowledged row", () => Promise.resolve(writer!.acks[0]), 60_000);
       });
