@@ -180,7 +180,11 @@ export function generateBackupSchedule(seed: number): BackupSchedule {
   if (random.chance(1 / 2)) {
     schedule.once = { atMs: random.int(8 * MINUTE), verify: random.chance(1 / 2) };
   }
-  const sources = ["minutely", ...(schedule.pair ? ["pair"] : []), ...(schedule.once ? ["once"] : [])];
+  const sources = [
+    "minutely",
+    ...(schedule.pair ? ["pair"] : []),
+    ...(schedule.once ? ["once"] : []),
+  ];
   schedule.restore.from = sources[random.int(sources.length)]!;
   schedule.restore.atMs = 90_000 + random.int(8 * MINUTE);
   const count = 2 + random.int(7);
@@ -313,7 +317,10 @@ export async function runBackupSchedule(
   const apply = async (object: KubeObject) => {
     await cluster.request(user.apply(object, { fieldManager: "kubectl" }));
   };
-  const postgres = new CrashableController(cluster, options.postgresReconciler ?? postgresReconciler);
+  const postgres = new CrashableController(
+    cluster,
+    options.postgresReconciler ?? postgresReconciler,
+  );
   const backups = new CrashableController(cluster, options.backupReconciler ?? backupReconciler);
   await cluster.request(postgres.start());
   await cluster.request(backups.start());
@@ -427,7 +434,7 @@ export async function runBackupSchedule(
           then: async () => {
             if (!controller.running) return;
             count(fault.kind);
-            await controller.stop();
+            await cluster.request(controller.stop());
           },
         });
         events.push({
@@ -476,7 +483,9 @@ export async function runBackupSchedule(
     }
   }
   // Liveness is judged on a minute's fortieth second, when the slot's runs are over.
-  const endMs = Math.ceil((Math.max(faultsEndMs, schedule.restore.atMs, FAULT_WINDOW_MS) + QUIET_MS) / MINUTE) * MINUTE + 40_000;
+  const endMs =
+    Math.ceil((Math.max(faultsEndMs, schedule.restore.atMs, FAULT_WINDOW_MS) + QUIET_MS) / MINUTE) *
+      MINUTE + 40_000;
 
   const pending = [...events].sort((a, b) => a.atMs - b.atMs);
   const waiting: Extract<Event, { until: () => boolean }>[] = [];
@@ -533,8 +542,8 @@ export async function runBackupSchedule(
     ? "none"
     : `${restore.phase}${restore.reason ? `: ${restore.reason}` : ""}`;
   if (violations.length === 0) violations.push(...liveness(cluster, schedule, t0, faultsEndMs));
-  await backups.stop();
-  await postgres.stop();
+  await cluster.request(backups.stop());
+  await cluster.request(postgres.stop());
   cluster.jobRunner?.stop();
   return report;
 }
@@ -553,7 +562,10 @@ function liveness(
   for (const name of ["minutely", ...(schedule.pair ? ["pair"] : [])]) {
     const b = cluster.server.peek(BACKUP, name, "default") as PostgresBackup | undefined;
     const last = b?.status?.lastBackup;
-    if (last?.outcome !== "Succeeded" || last.slot === undefined || fromTimestamp(last.slot) < faultsEnd) {
+    if (
+      last?.outcome !== "Succeeded" || last.slot === undefined ||
+      fromTimestamp(last.slot) < faultsEnd
+    ) {
       violation(
         `PostgresBackup ${name}: the latest backup after the faults did not succeed: ${
           JSON.stringify(last)
