@@ -21,8 +21,6 @@ import { runBackup, runRestore } from "../../runtime/backup_runner.ts";
 import { runnerPrograms } from "../../sim/job_runner.ts";
 import { type BackupWorldOptions, CHECKERS } from "../property/backup_world.ts";
 
-export type { BackupWorldOptions };
-
 /** One backup mutant. */
 export interface BackupMutant {
   /** A short name. */

@@ -18,8 +18,6 @@ import {
   runBackupSchedule,
 } from "./backup_world.ts";
 
-export type { BackupReport, BackupSchedule, BackupWorldOptions };
-
 /** Options of {@link runBackupCampaign}. */
 export interface BackupCampaignOptions {
   /** Schedules to run. */
