@@ -132,7 +132,11 @@ export class BackupCheckers {
     const inFlight = new Map<string, string[]>();
     for (const run of runner.runs) {
       if (run.mode !== "backup" || run.endedAtMs !== undefined) continue;
-      const db = `${run.namespace}/${run.pod.replace(/-backup-[a-z0-9]{5}$/, "")}`;
+      // The database the run names, not its pod's name: a Job named otherwise (a bug of the
+      // lock) must not hide two runs of one database.
+      const db = `${run.namespace}/${
+        run.postgresDB ?? run.pod.replace(/-backup-[a-z0-9]{5}$/, "")
+      }`;
       inFlight.set(db, [...(inFlight.get(db) ?? []), run.pod]);
     }
     return [...inFlight].filter(([, pods]) => pods.length > 1).map(([db, pods]) =>

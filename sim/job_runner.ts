@@ -180,6 +180,8 @@ export interface RunnerRun {
   podUid: string;
   /** `backup` or `restore` (or what the environment said). */
   mode: string;
+  /** The PostgresDB its environment names (`PGOP_POSTGRESDB`), if any. */
+  postgresDB?: string;
   /** When it started (virtual). */
   startedAtMs: number;
   /** When it ended or was cut. */
@@ -277,6 +279,8 @@ export class JobRunner {
       mode,
       startedAtMs: this.#clock.nowMs(),
     };
+    const postgresDB = env[RUNNER_ENV.postgresDB];
+    if (postgresDB) run.postgresDB = postgresDB;
     this.runs.push(run);
     const session = new StoreSession();
     this.#active.set(uid, { session, run });

@@ -212,6 +212,9 @@ class BackupDecision {
     const id = job.metadata.labels?.[BACKUP_ID_LABEL] ?? "";
     const slot = job.metadata.annotations?.[SLOT_ANNOTATION];
     const end = jobEnd(job);
+    // The status write that went with the Job's creation may have been lost (a crash, a
+    // conflict): the Job's slot is handled all the same, running or finished, or it runs again.
+    if (slot !== undefined) this.#handled(slot);
     if (end === undefined) {
       this.#status.active = {
         job: job.metadata.name,
@@ -219,9 +222,6 @@ class BackupDecision {
         startedAt: job.metadata.creationTimestamp ?? toTimestamp(this.#now),
       };
       if (slot !== undefined) this.#status.active.slot = slot;
-      if (slot !== undefined && !this.#status.lastScheduledSlot) {
-        this.#status.lastScheduledSlot = slot;
-      }
       return;
     }
     const pods =
@@ -246,6 +246,16 @@ class BackupDecision {
       uid: job.metadata.uid ?? "",
       reason: `backup "${id}" ended and is recorded; the database's backup lock is free`,
     });
+  }
+
+  /** Marks `slot` (RFC 3339) handled, unless a later slot already is. */
+  #handled(slot: string): void {
+    const slotMs = fromTimestamp(slot);
+    if (Number.isNaN(slotMs)) return;
+    const handled = this.#status.lastScheduledSlot;
+    if (handled === undefined || !(fromTimestamp(handled) >= slotMs)) {
+      this.#status.lastScheduledSlot = toTimestamp(slotMs);
+    }
   }
 
   #record(

@@ -278,6 +278,25 @@ Deno.test("backup: a scheduled slot runs once, within its deadline, and slots sk
   assert.equal(statusOf(late).lastScheduledSlot, "2026-03-01T03:00:00Z");
 });
 
+Deno.test("backup: a slot whose Job ended while its status write was lost is handled, and never runs again", () => {
+  const hourly = { schedule: "0 * * * *" };
+  const slot = "2026-03-01T03:00:00.000Z";
+  const id = backupId(Date.parse(slot), "abcde-123");
+  // The operator created the Job for 03:00 and crashed before the status said so; the Job ended
+  // before a new operator looked.
+  const b = backup(hourly, { lastScheduledSlot: "2026-03-01T02:00:00Z" });
+  const now = T0 + 3 * 3600_000 + 61_000;
+  const actions = run(b, [db(), secret, job(b, id, "Complete", slot), pod(success)], now);
+  const status = statusOf(actions);
+  assert.equal(status.lastScheduledSlot, "2026-03-01T03:00:00Z");
+  assert.equal(status.lastBackup?.slot, slot);
+  // The Job deleted, the slot is not run a second time.
+  const stored = JSON.parse(JSON.stringify(status, (_k, v) => v === null ? undefined : v));
+  assert.ok(
+    !run(backup(hourly, stored), [db(), secret], now + 1_000).some((a) => a.kind === "create"),
+  );
+});
+
 Deno.test("backup: a slot blocked past its deadline by another run is missed with the reason", () => {
   const other = {
     ...job(backup(), "x"),
