@@ -226,7 +226,7 @@ export interface BackupRun {
  * const backup = {
  *   apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresBackup",
  *   metadata: { name: "nightly", namespace: "default", uid: "u1" },
- *   spec: { postgresRef: "db", destination: "s3://b/", credentialsSecret: "s3" },
+ *   spec: { postgresRef: "db", destination: "s3://bucket/", credentialsSecret: "s3" },
  * };
  * const v = validateBackup(backup);
  * if (!v.ok) throw new Error("invalid");

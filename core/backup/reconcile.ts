@@ -95,7 +95,7 @@ interface Wait {
  * const backup = {
  *   apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresBackup",
  *   metadata: { name: "once", namespace: "default", uid: "u1", creationTimestamp: "2026-01-01T00:00:00Z" },
- *   spec: { postgresRef: "db", destination: "s3://b/", credentialsSecret: "s3" },
+ *   spec: { postgresRef: "db", destination: "s3://bucket/", credentialsSecret: "s3" },
  * };
  * const { actions } = reconcileBackup(observe(backup, []), { nowMs: 0, random: { next: () => 0.5, int: () => 0 } });
  * // No PostgresDB "db": the backup waits, and says why.

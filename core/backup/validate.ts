@@ -96,10 +96,10 @@ export function parseDestination(text: string): { bucket: string; prefix: string
  * const v = validateBackup({
  *   apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresBackup",
  *   metadata: { name: "nightly" },
- *   spec: { postgresRef: "my-postgres", schedule: "0 2 * * *", destination: "s3://b/x/",
+ *   spec: { postgresRef: "my-postgres", schedule: "0 2 * * *", destination: "s3://backups/x/",
  *     credentialsSecret: "s3" },
  * });
- * console.assert(v.ok && v.spec.keepLast === 7 && v.spec.bucket === "b");
+ * console.assert(v.ok && v.spec.keepLast === 7 && v.spec.bucket === "backups");
  * ```
  */
 export function validateBackup(backup: PostgresBackup): BackupValidation {

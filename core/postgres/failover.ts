@@ -144,7 +144,7 @@ export function planFailover(
   if (status.primaryUnavailableSince !== undefined) {
     plan.unavailableSince = status.primaryUnavailableSince;
   }
-  return targetPhase(db, spec, instances, plan, nowMs, rolloutTo);
+  return targetPhase(db, spec, instances, plan, nowMs, rolloutTo, options.volumes);
 }
 
 /** The target is named: complete a failover, start a switchover, or start a failover. */
@@ -155,6 +155,7 @@ function targetPhase(
   plan: FailoverPlan,
   nowMs: number,
   rolloutTo?: string,
+  volumes?: readonly string[],
 ): FailoverPlan {
   const target = plan.targetPrimary;
   const term = plan.primaryTerm;
@@ -173,7 +174,25 @@ function targetPhase(
   const others = instances.filter((i) =>
     i.pod.metadata.name !== target && isFresh(i.report, term) && i.report!.systemId !== undefined
   );
-  if (others.length === 0) return plan;
+  if (others.length === 0) {
+    // Unless the target's data went too (its volume deleted and made again, empty, after it was
+    // chosen): past the first term its agent never runs initdb, so start the cluster afresh.
+    if (
+      term !== FIRST_TERM && volumes !== undefined &&
+      noDataLeft(db.metadata.name, spec, instances, term, volumes)
+    ) {
+      const failover: FailoverStatus =
+        plan.failover?.completedAt === undefined && plan.failover !== undefined ? plan.failover : {
+          reason: "PrimaryNotReady",
+          from: target,
+          term,
+          startedAt: new Date(nowMs).toISOString(),
+          message: `Failover from ${JSON.stringify(target)}: it has no data`,
+        };
+      return startAfresh(db, plan, failover);
+    }
+    return plan;
+  }
   const sinceMs = plan.unavailableSince === undefined ? nowMs : Date.parse(plan.unavailableSince);
   let dueMs = sinceMs + spec.failoverDelay * 1000;
   if (inFlight && plan.failover!.chosenAt !== undefined) {

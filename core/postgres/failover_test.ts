@@ -442,3 +442,34 @@ Deno.test("planFailover() starts afresh on <name>-0 when no volume holds data an
   }, T0);
   assert.equal(blind.targetPrimary, "");
 });
+
+Deno.test("planFailover() starts afresh when the chosen target's volume was made again, empty, and nothing else holds data", () => {
+  const empty = report("db-0", {
+    term: 2,
+    role: "none",
+    process: "stopped",
+    ready: false,
+    systemId: undefined,
+    timeline: undefined,
+    streamingFrom: undefined,
+    leaseFree: false,
+  });
+  const chosen: PostgresDBStatus = {
+    ...PENDING,
+    targetPrimary: "db-0",
+    failover: { ...PENDING.failover!, to: "db-0", chosenAt: new Date(T0).toISOString() },
+  };
+  const state = { targetPrimary: "db-0", primaryTerm: 2 };
+  const plan = planFailover(db(chosen), spec({ replicas: 2 }), instances(empty), state, T0 + 1000, {
+    volumes: ["data-db-0"],
+  });
+  assert.equal(plan.targetPrimary, "db-0");
+  assert.equal(plan.primaryTerm, 1, "the first term again: db-0 alone may run initdb");
+  assert.deepEqual(reasons(plan.events), ["AllDataLost"]);
+  // Another volume that may hold data (no report yet): wait, as before.
+  const wait = planFailover(db(chosen), spec({ replicas: 2 }), instances(empty), state, T0 + 1000, {
+    volumes: ["data-db-0", "data-db-1"],
+  });
+  assert.equal(wait.primaryTerm, 2);
+  assert.deepEqual(wait.events, []);
+});

@@ -24,7 +24,7 @@ import type { Action, EmitEventAction } from "../actions.ts";
 import { fromTimestamp, toTimestamp } from "../clock.ts";
 import { controllerOf, type KubeObject, refOf } from "../object.ts";
 import type { Observed } from "../reconciler.ts";
-import { restoreJob, restoreJobName, storeTarget } from "../backup/job.ts";
+import { BACKUP_ID_LABEL, restoreJob, restoreJobName, storeTarget } from "../backup/job.ts";
 import { JOB_NAME_LABEL, jobEnd, runResult } from "../backup/runs.ts";
 import { JOB, POSTGRESBACKUP, type PostgresBackup } from "../backup/types.ts";
 import { validateBackup } from "../backup/validate.ts";
@@ -184,6 +184,12 @@ export function restoreStep(
     step.notReady!.message = restore.message ?? "";
     return step;
   }
+  if (job.metadata.labels?.[BACKUP_ID_LABEL] !== restore.id) {
+    // A Job of an earlier choice (its backup was gone): remove it before the next one runs.
+    step.after.push(deleteJob(job, "a restore Job of an earlier choice"));
+    step.requeueMs = 1_000;
+    return step;
+  }
   const end = jobEnd(job);
   // The status write after the Job's creation may have been lost (a conflict): the Job says when.
   restore.phase = "Running";
@@ -214,6 +220,23 @@ export function restoreStep(
     delete step.notReady;
     step.after.push(deleteJob(job, "the restore succeeded and is recorded"));
     step.events.push(event(db, "Normal", "Restored", restore.message));
+    return step;
+  }
+  if (result?.outcome === "Failed" && result.reason === "BackupNotFound" && from.id === undefined) {
+    // The newest backup when the restore chose it is gone (retention deleted it meanwhile) and
+    // nothing was restored: choose the newest again.
+    const again: RestoreStatus = {
+      backup: restore.backup,
+      phase: "Pending",
+      reason: "BackupGone",
+      message:
+        `backup "${restore.id}" was deleted before it was restored: choosing the newest again`,
+    };
+    step.status = again;
+    step.notReady = { phase: "Restoring", reason: "Restoring", message: again.message! };
+    step.after.push(deleteJob(job, "its backup is gone; the restore chooses again"));
+    step.events.push(event(db, "Warning", "RestoreRetried", again.message!));
+    step.requeueMs = 1_000;
     return step;
   }
   restore.phase = "Failed";

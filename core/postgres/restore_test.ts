@@ -82,6 +82,7 @@ function restoreJobObject(end?: "Complete" | "Failed"): KubeObject {
       name: "copy-restore",
       namespace: "default",
       uid: "job-uid",
+      labels: { "database.thegeekyway.com/backup-id": "x" },
       ownerReferences: [{
         apiVersion: "database.thegeekyway.com/v1alpha1",
         kind: "PostgresDB",
@@ -240,4 +241,56 @@ Deno.test("restore: restoreFrom cannot change or go once chosen, and is refused 
   assert.equal(step.hold, false);
   assert.deepEqual(step.writes, []);
   assert.equal(step.events[0]?.eventReason, "RestoreRefused");
+});
+
+Deno.test("restore: a chosen backup that retention deleted before the restore read it is chosen again", () => {
+  const running: RestoreStatus = {
+    backup: "nightly",
+    id: "x",
+    sha256: "b",
+    phase: "Running",
+    store: { endpoint: "e", region: "r", bucket: "b", prefix: "p/", credentialsSecret: "s" },
+  };
+  const d = db({ restore: running });
+  const gone: RunnerResult = {
+    outcome: "Failed",
+    mode: "restore",
+    reason: "BackupNotFound",
+    message: 'no manifest "p/x/manifest.json"',
+  };
+  const step = restoreStep(
+    observe(d, [restoreJobObject("Failed"), resultPod(gone), nightly]),
+    spec(d),
+    [primary],
+    T0,
+  );
+  assert.equal(step.status?.phase, "Pending");
+  assert.equal(step.status?.id, undefined, "chosen again on the next reconcile");
+  assert.equal(step.status?.reason, "BackupGone");
+  assert.equal(step.after[0]?.kind, "delete");
+  assert.equal(step.notReady?.phase, "Restoring");
+  // The old Job still in the cache while the new choice is made: it is removed first.
+  const chosenAgain = db({
+    restore: { ...running, id: "20260228T020000Z-b0uid", phase: "Pending" },
+  });
+  const stale = restoreStep(
+    observe(chosenAgain, [restoreJobObject("Failed"), resultPod(gone)]),
+    spec(chosenAgain),
+    [primary],
+    T0,
+  );
+  assert.deepEqual(stale.writes, []);
+  assert.equal(stale.after[0]?.kind, "delete");
+  // With an id asked for, the failure stands.
+  const id = "20260227T020000Z-b0uid";
+  const pinned = db({ restore: { ...running, id } }, { backup: "nightly", id });
+  const pinnedJob = restoreJobObject("Failed");
+  pinnedJob.metadata.labels = { "database.thegeekyway.com/backup-id": id };
+  const failed = restoreStep(
+    observe(pinned, [pinnedJob, resultPod(gone)]),
+    spec(pinned),
+    [primary],
+    T0,
+  );
+  assert.equal(failed.status?.phase, "Failed");
 });

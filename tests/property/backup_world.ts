@@ -587,9 +587,9 @@ function liveness(
   const existed = (source?.status?.backups?.length ?? 0) > 0 || restore?.id !== undefined;
   const failedInFaults = restore?.phase === "Failed" && restore.reason !== "BackupNotFound" &&
     (restore.completedAt === undefined || fromTimestamp(restore.completedAt) <= faultsEnd);
-  // Known, reported: retention deleted the pinned backup before the restore read it.
-  const raced = restore?.phase === "Failed" && restore.reason === "BackupNotFound";
-  if (existed && copy?.status?.ready !== true && !failedInFaults && !raced) {
+  // A backup retention deleted before the restore read it is chosen again (no explicit id), so
+  // that is no excuse: the restore must end Ready.
+  if (existed && copy?.status?.ready !== true && !failedInFaults) {
     violation(
       `PostgresDB copy (restored from ${schedule.restore.from}) is not Ready: ${
         JSON.stringify({ phase: copy?.status?.phase, restore })
