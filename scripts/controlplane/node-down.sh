@@ -102,6 +102,9 @@ unmount_under() {
   done
 }
 unmount_under "${N}"
+# The volumes' loop devices (backing files under ${N}/volumes only), even when the provisioner
+# died: unmounting does not detach them.
+bash "${here}/provisioner.sh" --cleanup "${N}/volumes"
 for ns in /run/netns/cni-*; do
   [[ -e "${ns}" ]] || continue
   umount "${ns}" 2>/dev/null || true
@@ -163,5 +166,6 @@ if [[ -f "${PGOP_NODE_OWNER}" && "$(<"${PGOP_NODE_OWNER}")" == "${S}" ]]; then
   rm -f "${PGOP_NODE_OWNER}"
 fi
 unmount_under "${N}"
+bash "${here}/provisioner.sh" --cleanup "${N}/volumes"
 rm -rf -- "${N}" 2>/dev/null || cp_log "WARNING: could not remove ${N} (something is still mounted there)"
 cp_log "real node ${PGOP_NODE_NAME} down in $((SECONDS - start_time))s"

@@ -22,7 +22,8 @@ start_time=${SECONDS}
 
 # ------------------------------------------------------------------ preflight
 # Debian packages the node needs, installed when missing (apt-get, as root).
-node_packages=(containerd runc containernetworking-plugins iptables conntrack socat nftables)
+# xfsprogs: the volumes are XFS where ext4 cannot grow online (root without CAP_SYS_RESOURCE).
+node_packages=(containerd runc containernetworking-plugins iptables conntrack socat nftables xfsprogs)
 ensure_packages() {
   local missing=() p
   for p in "${node_packages[@]}"; do
@@ -331,7 +332,14 @@ cp_log "kube-proxy ready"
 
 # --------------------------------------------------------------------- storage
 # The default StorageClass, WaitForFirstConsumer so a volume is made on the node the pod landed
-# on; the project's provisioner (provisioner.sh) makes a local PV per claim under ${N}/volumes.
+# on; the project's provisioner (provisioner.sh) makes a volume of the claim's size and a local PV
+# per claim under ${N}/volumes, and grows it when the claim asks for more. Expansion is allowed
+# only when its volumes can grow here (loop devices, and XFS or ext4 with CAP_SYS_RESOURCE): with
+# plain directories the API server refuses a larger request up front.
+volume_probe="$(bash "${here}/provisioner.sh" --probe "${N}/volumes")"
+volume_expansion=false
+case "${volume_probe%% *}" in xfs | ext4) volume_expansion=true ;; esac
+cp_log "volumes: ${volume_probe%% *} (${volume_probe#* }); expansion allowed: ${volume_expansion}"
 cat >"${N}/conf/storageclass.yaml" <<EOF
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -342,7 +350,7 @@ metadata:
 provisioner: pgop.local/local-dir
 reclaimPolicy: Delete
 volumeBindingMode: WaitForFirstConsumer
-allowVolumeExpansion: false
+allowVolumeExpansion: ${volume_expansion}
 EOF
 kubectl apply -f "${N}/conf/storageclass.yaml" >>"$(cp_logfile node-setup)" 2>&1 \
   || cp_die "could not create the StorageClass" "$(cp_logfile node-setup)"
