@@ -19,7 +19,12 @@
  * @module
  */
 
-import { runBackup, runRestore } from "../runtime/backup_runner.ts";
+import {
+  type BackupRunOptions,
+  type RestoreRunOptions,
+  runBackup,
+  runRestore,
+} from "../runtime/backup_runner.ts";
 import type { Clock } from "../core/clock.ts";
 import type { KubeObject } from "../core/object.ts";
 import type {
@@ -64,54 +69,12 @@ export interface RunnerPrograms {
   restore(context: RunnerContext): Promise<RunnerResult>;
 }
 
-/** What `runtime/backup_runner.ts`'s `runBackup` takes (the fields the simulation gives). */
-export interface SimBackupRunOptions {
-  /** The store. */
-  store: ObjectStore;
-  /** The dumper. */
-  dumper: DatabaseDumper;
-  /** `PGOP_STORE_PREFIX`. */
-  prefix: string;
-  /** `PGOP_BACKUP_ID`. */
-  id: string;
-  /** `POD_NAMESPACE`. */
-  namespace: string;
-  /** `PGOP_POSTGRESDB`. */
-  postgresDB: string;
-  /** `PGDATABASE`. */
-  database: string;
-  /** `PGOP_BACKUP_NAME`. */
-  backup: string;
-  /** `PGOP_KEEP_LAST`. */
-  keepLast: number;
-  /** With `PGOP_VERIFY=1`: a throwaway database in memory. */
-  verifier?: () => Promise<{ restorer: DatabaseRestorer; cleanup(): Promise<void> }>;
-  /** Virtual time. */
-  now(): number;
-}
-
-/** What `runtime/backup_runner.ts`'s `runRestore` takes. */
-export interface SimRestoreRunOptions {
-  /** The store. */
-  store: ObjectStore;
-  /** The restorer. */
-  restorer: DatabaseRestorer;
-  /** `PGOP_STORE_PREFIX`. */
-  prefix: string;
-  /** `PGOP_BACKUP_ID`. */
-  id: string;
-  /** `PGOP_RESTORE_SHA256`. */
-  sha256?: string;
-  /** Virtual time. */
-  now(): number;
-}
-
 /** The runner's two functions, as `runtime/backup_runner.ts` exports them. */
 export interface RunnerFunctions {
   /** Takes a backup. */
-  runBackup(options: SimBackupRunOptions): Promise<RunnerResult>;
+  runBackup(options: BackupRunOptions): Promise<RunnerResult>;
   /** Restores one. */
-  runRestore(options: SimRestoreRunOptions): Promise<RunnerResult>;
+  runRestore(options: RestoreRunOptions): Promise<RunnerResult>;
 }
 
 /**

@@ -20,8 +20,9 @@ import { readWriteServiceName, secretName, serviceHost } from "../postgres/namin
 import {
   AGENT_INSTALL_COMMAND,
   AGENT_MOUNT,
+  CONTAINER_SECURITY,
   OPERATOR_IMAGE,
-  POSTGRES_UID,
+  POD_SECURITY,
 } from "../postgres/statefulset.ts";
 import { POSTGRES_PORT, type PostgresDB } from "../postgres/types.ts";
 import { RUNNER_COMMAND, RUNNER_ENV } from "./runner_env.ts";
@@ -165,13 +166,7 @@ function runJob(input: RunJobInput): KubeObject {
           enableServiceLinks: false,
           // The runner talks to PostgreSQL and the store, never to the API server.
           automountServiceAccountToken: false,
-          securityContext: {
-            runAsUser: POSTGRES_UID,
-            runAsGroup: POSTGRES_UID,
-            fsGroup: POSTGRES_UID,
-            runAsNonRoot: true,
-            seccompProfile: { type: "RuntimeDefault" },
-          },
+          securityContext: POD_SECURITY,
           initContainers: [{
             name: "install-runner",
             image: OPERATOR_IMAGE,
@@ -203,8 +198,6 @@ function runJob(input: RunJobInput): KubeObject {
     },
   };
 }
-
-const CONTAINER_SECURITY = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
 
 /** What a backup run needs besides its PostgresBackup. */
 export interface BackupRun {

@@ -136,13 +136,7 @@ function buildPodTemplate(name: string, spec: ValidSpec, secret: string) {
     spec: {
       serviceAccountName: instanceAccountName(name),
       terminationGracePeriodSeconds: 60,
-      securityContext: {
-        runAsUser: POSTGRES_UID,
-        runAsGroup: POSTGRES_UID,
-        fsGroup: POSTGRES_UID,
-        runAsNonRoot: true,
-        seccompProfile: { type: "RuntimeDefault" },
-      },
+      securityContext: POD_SECURITY,
       initContainers: [{
         name: "agent-install",
         image: OPERATOR_IMAGE,
@@ -161,7 +155,20 @@ function buildPodTemplate(name: string, spec: ValidSpec, secret: string) {
   };
 }
 
-const CONTAINER_SECURITY = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
+/** The security context of every pod the operator makes: uid 999 (postgres), no root. */
+export const POD_SECURITY = {
+  runAsUser: POSTGRES_UID,
+  runAsGroup: POSTGRES_UID,
+  fsGroup: POSTGRES_UID,
+  runAsNonRoot: true,
+  seccompProfile: { type: "RuntimeDefault" },
+} as const;
+
+/** The security context of every container the operator makes: no escalation, no capability. */
+export const CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ["ALL"] },
+} as const;
 
 /** The postgres container: the agent (PostgreSQL is its child), probed on the agent's port. */
 function postgresContainer(name: string, spec: ValidSpec, secret: string) {
