@@ -72,9 +72,16 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   {
     apiGroup: "",
     resource: "persistentvolumeclaims",
-    verbs: ["list", "watch"],
+    verbs: ["list", "update", "watch"],
     why: "the PVC informer: a volume coming or going wakes its PostgresDB; a consistent list " +
-      "(live, not the cache) before a new password",
+      "(live, not the cache) before a new password; a larger storage raises a volume's request " +
+      "by an update of the version read",
+  },
+  {
+    apiGroup: "storage.k8s.io",
+    resource: "storageclasses",
+    verbs: ["list", "watch"],
+    why: "the StorageClass informer: a volume grows only when its class allows expansion",
   },
   {
     apiGroup: "",
@@ -87,8 +94,10 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   {
     apiGroup: "apps",
     resource: "statefulsets",
-    verbs: ["create", "list", "update", "watch"],
-    why: "the StatefulSet: created when missing, updated (with the version read) on a change",
+    verbs: ["create", "delete", "list", "update", "watch"],
+    why: "the StatefulSet: created when missing, updated (with the version read) on a change; " +
+      "deleted with propagation Orphan (its pods keep running) and created again when the " +
+      "volumes grew, since claim templates are immutable",
   },
   {
     apiGroup: "",
