@@ -109,16 +109,14 @@ export function convergeActions(
       restore.hold ? Math.min(held.replicas, 1) : held.replicas,
     ),
   ];
-  const childWrites = [
-    ...steps.flatMap((step) => step.writes),
-    ...storage.writes,
-    ...restore.writes,
-  ];
-  // Role labels follow the reports; they change nothing the StatefulSet's readiness describes.
-  const writes = [...childWrites, ...roleLabelStep(children, choice).writes];
+  const childWrites = [...steps.flatMap((step) => step.writes), ...restore.writes];
+  // Role labels follow the reports, and a volume grows under running pods: neither changes what
+  // the StatefulSet's readiness describes.
+  const writes = [...childWrites, ...storage.writes, ...roleLabelStep(children, choice).writes];
   const events = [...steps.flatMap((step) => step.events), ...storage.events];
   // A pod of the rolling update is replaced only when nothing else moves.
-  if (childWrites.length === 0 && plan.events.length === 0 && plan.condition === undefined) {
+  const still = childWrites.length === 0 && storage.writes.length === 0;
+  if (still && plan.events.length === 0 && plan.condition === undefined) {
     writes.push(...rollout.actions.filter((a) => a.kind !== "emitEvent"));
     events.push(...rollout.actions.filter((a) => a.kind === "emitEvent"));
   }
@@ -180,9 +178,9 @@ export function convergeActions(
 
 /**
  * While the StatefulSet is re-created for a new claim template: its orphaning delete, or its
- * creation once it is gone, and the status with the readiness it had (the pods keep running, and
- * without a StatefulSet nothing tells the instances apart from strangers). No failover, rollout
- * or role label is decided meanwhile.
+ * creation once it is gone, and the status (not Ready: readiness rests on the StatefulSet's
+ * report). The replication facts are kept as they were: without a StatefulSet in charge of the
+ * pods, no failover, rollout or role label is decided meanwhile.
  */
 function recreatingActions(
   db: PostgresDB,
@@ -199,12 +197,13 @@ function recreatingActions(
     writes.push(...step.writes);
     events.push(...step.events);
   }
-  const ready = findCondition(db.status?.conditions, READY);
+  // Ready rests on the StatefulSet's report, and there is none until it is re-created and has
+  // adopted the pods: not Ready meanwhile, though the pods keep serving.
   const input: StatusInput = {
     phase: db.status?.phase ?? "Creating",
-    ready: db.status?.ready === true,
-    reason: (ready?.reason as StatusInput["reason"] | undefined) ?? "InstancesNotReady",
-    message: ready?.message ?? "Re-creating the StatefulSet",
+    ready: false,
+    reason: "RecreatingStatefulSet",
+    message: `Re-creating the StatefulSet with ${spec.storage} volumes; its pods keep running`,
     extra: storage.conditions,
     storage: storage.status,
   };

@@ -26,7 +26,8 @@ export type ReadyReason =
   | "MajorUpgradeUnsupported"
   | "MajorDowngradeRefused"
   | "Restoring"
-  | "RestoreFailed";
+  | "RestoreFailed"
+  | "RecreatingStatefulSet";
 
 /** Extra conditions to set, and condition types to remove. */
 export interface ExtraConditions {

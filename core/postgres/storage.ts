@@ -122,7 +122,7 @@ export function planStorage(
       `${JSON.stringify(haveText)}: volumes cannot shrink; nothing about storage was changed`;
     return refused(db, base, "ShrinkRefused", message, { requested: spec.storage, current });
   }
-  const small = facts.claims.filter((c) => bytes(capacity(c) ?? "0") < want);
+  const small = facts.claims.filter((c) => !grown(c, want));
   if (small.length > 0) {
     const expandable = facts.storageClass?.allowVolumeExpansion === true;
     if (!expandable) {
@@ -256,10 +256,11 @@ function expandStep(
   const previous = db.status?.storage;
   const current = smallestCapacity(claims) ?? spec.storage;
   const events = expandedEvents(db, spec, claims, previous);
-  const next = expansionOrder(db, claims).find((c) => bytes(capacity(c) ?? "0") < want)!;
+  const next = expansionOrder(db, claims).find((c) => !grown(c, want))!;
   const name = next.metadata.name;
   const started = previous?.phase === "Expanding" && previous.requested === spec.storage;
-  if (!started) {
+  // Said once, from what is observed: no volume asks for the new size yet.
+  if (claims.every((c) => bytes(request(c) ?? "0") < want)) {
     events.push(normalEvent(
       db,
       "VolumeExpansionStarted",
@@ -400,6 +401,15 @@ export function capacity(pvc: KubeObject): string | undefined {
   const value = (pvc.status as { capacity?: { storage?: unknown } } | undefined)?.capacity
     ?.storage;
   return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * True when a volume has `want` bytes: its capacity, or for a claim not bound yet its request
+ * (it is provisioned at that size).
+ */
+function grown(claim: KubeObject, want: number): boolean {
+  const bound = (claim.status as { phase?: string } | undefined)?.phase === "Bound";
+  return bound ? bytes(capacity(claim) ?? "0") >= want : bytes(request(claim) ?? "0") >= want;
 }
 
 /** The smallest capacity among the volumes, as written, or undefined when none reports one. */
