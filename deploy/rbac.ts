@@ -51,8 +51,9 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   {
     apiGroup: "database.thegeekyway.com",
     resource: "postgresdbs",
-    verbs: ["list", "watch"],
-    why: "the PostgresDB informer (list at start, then watch)",
+    verbs: ["get", "list", "watch"],
+    why: "the PostgresDB informer (list at start, then watch); read live before a storage " +
+      "growth orphans the StatefulSet's pods (and granted to the agents' Role)",
   },
   {
     apiGroup: "database.thegeekyway.com",
@@ -151,13 +152,6 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
     why: "a backup or restore runs as a Job (label selector): created when due (a backup's name " +
       "is the database's backup lock, read live before), deleted (uid precondition) once its " +
       "outcome is in the status",
-  },
-  {
-    apiGroup: "database.thegeekyway.com",
-    resource: "postgresdbs",
-    verbs: ["get"],
-    why: "granted to the agents' Role (escalation rule: only what the operator holds)",
-    delegated: true,
   },
   {
     apiGroup: "",

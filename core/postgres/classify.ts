@@ -20,6 +20,7 @@ import { MANAGED_BY_LABEL, MANAGER, selectorLabels, sourceGeneration } from "./l
 import { DATA_CLAIM } from "./statefulset.ts";
 import {
   POD,
+  POSTGRESDB,
   type PostgresDB,
   PVC,
   ROLE,
@@ -150,6 +151,21 @@ export function credentialsLiveReads(observed: Observed<PostgresDB>): LiveRead[]
   return [{ type: SECRET, namespace, name }, { type: PVC, namespace }];
 }
 
+/**
+ * The read an orphaning delete of the StatefulSet rests on (a storage growth's re-creation): the
+ * PostgresDB itself, live, so a cache that still shows a deleted one does not orphan its pods and
+ * volumes. Costs a request only while `status.storage.phase` is `Recreating`.
+ */
+export function storageLiveReads(observed: Observed<PostgresDB>): LiveRead[] {
+  const db = observed.object;
+  if (db.status?.storage?.phase !== "Recreating" || db.metadata.deletionTimestamp) return [];
+  return [{
+    type: POSTGRESDB,
+    namespace: db.metadata.namespace ?? "default",
+    name: db.metadata.name,
+  }];
+}
+
 /** The children found by name. */
 type ChildSlot =
   | "secret"
@@ -192,7 +208,9 @@ function findChildren(
   children.instances = findInstances(observed, children.statefulSet?.metadata.uid);
   const claims = dataVolumes(observed, db);
   children.volumes = claims.map((pvc) => pvc.metadata.name);
-  children.storage = storageFacts(observed, children.statefulSet, claims);
+  // A terminating volume (a deleted PostgresDB's, say) is going: it neither grows nor waits.
+  const live = claims.filter((pvc) => !pvc.metadata.deletionTimestamp);
+  children.storage = storageFacts(observed, children.statefulSet, live);
   return { children, blockers };
 }
 
@@ -219,9 +237,16 @@ function storageFacts(
     const pod = observed.lookup({ ...POD, namespace: db.metadata.namespace, name });
     if (pod) pods.push(pod);
   }
+  const live = observed.lookup({
+    ...POSTGRESDB,
+    namespace: db.metadata.namespace,
+    name: db.metadata.name,
+  });
   return {
     statefulSet,
     claims,
+    ownerLive: live !== undefined && live.metadata.uid === db.metadata.uid &&
+      !live.metadata.deletionTimestamp,
     storageClass,
     className: named ?? storageClass?.metadata.name,
     unadoptedPods: countUnadopted(pods, statefulSet),

@@ -26,7 +26,7 @@
 
 import { controllerOf, objectKey } from "../object.ts";
 import type { Observed, ReconcileContext, Reconciler, ReconcileResult } from "../reconciler.ts";
-import { classify, credentialsLiveReads } from "./classify.ts";
+import { classify, credentialsLiveReads, storageLiveReads } from "./classify.ts";
 import { convergeActions } from "./converge.ts";
 import { restoreStep } from "./restore.ts";
 import { RESTORE_LABEL } from "../backup/job.ts";
@@ -163,7 +163,7 @@ export const postgresReconciler: Reconciler<PostgresDB> = {
     { type: POD, labelSelector: managedByLabels() },
     { type: JOB, labelSelector: managedByLabels() },
   ],
-  liveReads: credentialsLiveReads,
+  liveReads: (observed) => [...credentialsLiveReads(observed), ...storageLiveReads(observed)],
   watches: [
     // A retained or adopted credentials Secret has no owner: its name says whose it is.
     {

@@ -55,6 +55,11 @@ export interface StorageFacts {
   className?: string | undefined;
   /** Pods of the instances that the StatefulSet does not control (yet): orphans to adopt. */
   unadoptedPods: number;
+  /**
+   * False when a live read shows the PostgresDB gone or being deleted: orphaning its pods and
+   * volumes then would keep them from the garbage collector. @default true
+   */
+  ownerLive?: boolean;
 }
 
 /** What the storage step decided. */
@@ -140,7 +145,23 @@ export function planStorage(
     return { ...base, ...expandStep(db, spec, facts.claims, nowMs), recreating: false };
   }
   if (have < want) {
-    // Every volume has the new size: the claim template follows.
+    // Every volume has the new size: the claim template follows, once nothing else moves (every
+    // instance ready on the current template, no failover): the new StatefulSet then adopts the
+    // pods and takes their volumes back at once.
+    if (!quiet(db)) {
+      return {
+        ...base,
+        conditions: resizing(
+          `Volumes grown to ${spec.storage}; waiting for every instance to be ready before ` +
+            "re-creating the StatefulSet",
+        ),
+        status: {
+          requested: spec.storage,
+          current,
+          phase: recreatingBefore ? "Recreating" : "Expanding",
+        },
+      };
+    }
     if (!recreatingBefore) {
       return {
         ...base,
@@ -150,6 +171,9 @@ export function planStorage(
       };
     }
     const plan = recreating(db, spec, facts, previous, "orphaning the pods");
+    // Read live before orphaning: a cache that still shows a deleted PostgresDB would leave its
+    // pods and volumes to nobody.
+    if (facts.ownerLive === false) return plan;
     plan.writes.push({
       kind: "delete",
       target: refOf(sts),
@@ -159,7 +183,52 @@ export function planStorage(
     });
     return plan;
   }
+  if (recreatingBefore && spec.deletionPolicy === "Delete") {
+    // Orphaning took every volume from the StatefulSet; the new one takes back only those of its
+    // replicas. A volume kept from a scale-down must go with the database too.
+    const writes = reclaimVolumes(sts, facts.claims);
+    if (writes.length > 0) {
+      return recreatingWrites(db, spec, facts, previous, writes);
+    }
+  }
   return settled(db, spec, base, previous, current);
+}
+
+/** Owner references back to the StatefulSet on the volumes that lost theirs. */
+function reclaimVolumes(sts: KubeObject, claims: readonly KubeObject[]): Action[] {
+  const uid = sts.metadata.uid ?? "";
+  // Only a volume nobody controls: the StatefulSet controller may have taken it back already.
+  return claims.filter((c) => controllerOf(c) === undefined)
+    .map((claim) => {
+      const object = structuredClone(claim);
+      delete object.status;
+      delete object.metadata.managedFields;
+      object.metadata.ownerReferences = [...(claim.metadata.ownerReferences ?? []), {
+        apiVersion: sts.apiVersion,
+        kind: sts.kind,
+        name: sts.metadata.name,
+        uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      }];
+      return {
+        kind: "update" as const,
+        object,
+        reason: "the StatefulSet was re-created: its volumes go with it (deletion policy Delete)",
+      };
+    });
+}
+
+function recreatingWrites(
+  db: PostgresDB,
+  spec: ValidSpec,
+  facts: StorageFacts,
+  previous: StorageStatus | undefined,
+  writes: Action[],
+): StoragePlan {
+  const plan = recreating(db, spec, facts, previous, "its volumes are handed back to it");
+  plan.writes.push(...writes);
+  return plan;
 }
 
 /** Options of {@link planStorage}. */
@@ -349,6 +418,13 @@ export function expansionOrder(db: PostgresDB, claims: readonly KubeObject[]): K
     const pb = b.metadata.name === primaryClaim ? 1 : 0;
     return pa - pb || ordinal(b) - ordinal(a);
   });
+}
+
+/** Every instance ready on the current template, and no failover or switchover under way. */
+function quiet(db: PostgresDB): boolean {
+  const failover = db.status?.failover;
+  return db.status?.ready === true &&
+    (failover === undefined || failover.completedAt !== undefined);
 }
 
 /** True once the StatefulSet controller runs the current StatefulSet and controls every pod. */

@@ -65,7 +65,7 @@ function facts(claims: KubeObject[], overrides: Partial<StorageFacts> = {}): Sto
 
 function db(storage: StorageStatus | undefined, primary = "my-postgres-0"): PostgresDB {
   const out = sample({ storage: "2Gi", replicas: 3 });
-  out.status = { targetPrimary: primary, currentPrimary: primary };
+  out.status = { targetPrimary: primary, currentPrimary: primary, ready: true };
   if (storage) out.status.storage = storage;
   return deepFreeze(out);
 }
