@@ -65,6 +65,7 @@ export {
 } from "./classify.ts";
 export { CREDENTIALS_RECHECK_MS } from "./status_actions.ts";
 export type { DataMajor } from "./version.ts";
+export type { StorageFacts } from "./storage.ts";
 
 /**
  * Decides what to do for one PostgresDB.

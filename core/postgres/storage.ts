@@ -291,7 +291,7 @@ function refused(
 
 /** The StatefulSet is being re-created: wait, write the status, and nothing else. */
 function recreating(
-  db: PostgresDB,
+  _db: PostgresDB,
   spec: ValidSpec,
   facts: StorageFacts,
   previous: StorageStatus | undefined,
