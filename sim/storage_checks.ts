@@ -13,7 +13,7 @@ import { parseQuantity } from "../core/quantity.ts";
 import { instanceOfVolume } from "../core/postgres/labels.ts";
 import { observedStorage } from "../core/postgres/statefulset.ts";
 import { capacity, request } from "../core/postgres/storage.ts";
-import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
+import { POSTGRESDB, type PostgresDB, STATEFULSET } from "../core/postgres/types.ts";
 import { validatePostgresDB } from "../core/postgres/validate.ts";
 import type { Checker, Harness } from "./harness.ts";
 
@@ -46,7 +46,8 @@ export function volumeShrinkChecker(): Checker {
 
 /**
  * A growth restarts no pod: the operator deletes a StatefulSet only with propagation `Orphan`,
- * and deletes no instance pod while a PostgresDB's status says its StatefulSet is re-created.
+ * and deletes no instance pod while a PostgresDB's status says its StatefulSet is re-created and
+ * its StatefulSet is gone or terminating (the pods then belong to nobody).
  */
 export function resizeRestartChecker(): Checker {
   return {
@@ -64,7 +65,11 @@ export function resizeRestartChecker(): Checker {
       const db = harness.cluster.server.peek(POSTGRESDB, name, write.ref.namespace) as
         | PostgresDB
         | undefined;
-      return db?.status?.storage?.phase === "Recreating"
+      if (db?.status?.storage?.phase !== "Recreating") return undefined;
+      // The window where the StatefulSet is gone or going: nothing may replace a pod then.
+      const sts = harness.cluster.server.peek(STATEFULSET, name, write.ref.namespace);
+      const own = sts !== undefined && controllerOf(sts)?.uid === db.metadata.uid;
+      return !own || sts.metadata.deletionTimestamp
         ? `the operator deleted ${write.target} while its StatefulSet was re-created for a resize`
         : undefined;
     },
