@@ -43,6 +43,12 @@ export * from "./object_store.ts";
 export * from "./backup_ports.ts";
 export type { WalSegment, WalTruth } from "./wal_truth.ts";
 export type {
+  BackupRunOptions,
+  RestoreRunOptions,
+  ThrowawayDatabase,
+  Verifier,
+} from "../runtime/backup_runner.ts";
+export type {
   BackupRecord,
   DatabaseDumper,
   DatabaseErrorCode,
