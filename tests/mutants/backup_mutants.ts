@@ -62,7 +62,7 @@ const keepsOldest = runnerPrograms({
     if (result.outcome !== "Succeeded" || result.mode !== "backup") return result;
     const complete = groupBackups(await options.store.listObjects(options.prefix), options.prefix)
       .filter((b) => b.complete);
-    const excess = complete.slice(Math.max(1, options.keepLast));
+    const excess = complete.slice(Math.max(1, options.keepLast ?? 7));
     for (const backup of excess) {
       for (const key of backup.keys) await options.store.deleteObject(key);
     }
