@@ -63,7 +63,6 @@ Deno.test("SimCluster: objects() is sorted by kind, namespace and name", () => {
     "ConfigMap/kube-system/a",
     "Namespace//default",
     "Namespace//kube-system",
-    "StorageClass//standard",
   ]);
 });
 
