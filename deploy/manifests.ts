@@ -65,7 +65,11 @@ export function deployFiles(
 /** Every object of the install, CRDs included, in kustomize's order. */
 export function deployObjects(options: DeployOptions = {}): KubeObject[] {
   const objects = [...CRDS.map((c) => c.crd), ...deployFiles(options).flatMap((f) => f.objects)];
-  return objects.sort((a, b) => kindRank(a.kind) - kindRank(b.kind));
+  // kustomize's legacy order: by kind, then by namespace and name within a kind.
+  const id = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+  return objects.sort((a, b) =>
+    kindRank(a.kind) - kindRank(b.kind) || (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0)
+  );
 }
 
 /** The whole install as one multi-document YAML (what `deno task bundle` prints). */
