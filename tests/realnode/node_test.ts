@@ -36,6 +36,8 @@ function secondControlPlane(state: string): Record<string, string> {
     PGOP_CP_KCM_PORT: String(freePort()),
     PGOP_CP_SCHEDULER_PORT: String(freePort()),
     PGOP_CP_KWOK_PORT: String(freePort()),
+    // The object store's too: its default is the kwok control plane's, which CI runs beside.
+    PGOP_CP_S3_PORT: String(freePort()),
   };
 }
 
