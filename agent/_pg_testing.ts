@@ -8,6 +8,7 @@
 
 import { lastLine, runTool } from "./_exec.ts";
 import type { PostgresPortOptions } from "./postgres_port.ts";
+import type { ThrowawayOptions } from "./backup/throwaway.ts";
 
 /** Where the binaries of a major were found, and how to run them. */
 export interface PgTestSetup {
@@ -194,5 +195,28 @@ export async function sql(setup: PgTestSetup, port: number, query: string): Prom
     query,
   ], { env: { PGPASSWORD: "super secret", PGCONNECT_TIMEOUT: "5" }, timeoutMs: 20_000 });
   if (result.code !== 0) throw new Error(`psql on ${port}: ${lastLine(result.stderr)}`);
+  return result.stdout.trim();
+}
+
+/** The options of a throwaway server (`agent/backup/throwaway.ts`) run with these binaries. */
+export function throwawayOptions(setup: PgTestSetup): ThrowawayOptions {
+  const options: ThrowawayOptions = { bin: setup.bin, commandPrefix: setup.commandPrefix };
+  if (setup.fileOwner) options.fileOwner = setup.fileOwner;
+  return options;
+}
+
+/** Runs `query` with `psql -Atc`, connected by libpq's variables in `env` (ON_ERROR_STOP). */
+export async function sqlWith(
+  setup: PgTestSetup,
+  env: Record<string, string>,
+  query: string,
+): Promise<string> {
+  const result = await runTool(
+    setup,
+    "psql",
+    ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", query],
+    { env },
+  );
+  if (result.code !== 0) throw new Error(`psql: ${result.stderr}`);
   return result.stdout.trim();
 }

@@ -5,12 +5,11 @@
 // throwaway PostgreSQL on a unix socket, versitygw on 127.0.0.1. Skips when either is absent.
 
 import assert from "node:assert/strict";
-import { findPostgres, type PgTestSetup } from "../_pg_testing.ts";
+import { findPostgres, type PgTestSetup, sqlWith, throwawayOptions } from "../_pg_testing.ts";
 import { findVersitygw, startTestStore, type TestStore } from "../_s3_testing.ts";
-import { runTool } from "../_exec.ts";
 import { RUNNER_ENV } from "../../core/backup/runner_env.ts";
 import { S3Store } from "./s3_store.ts";
-import { startThrowaway, type ThrowawayOptions } from "./throwaway.ts";
+import { startThrowaway } from "./throwaway.ts";
 
 const pg = await findPostgres(16);
 const gw = findVersitygw();
@@ -18,27 +17,6 @@ const skip = typeof pg === "string" ? pg : typeof gw === "string" ? gw : undefin
 if (skip) console.log(`SKIP agent/backup/main_test.ts: ${skip}`);
 
 const PREFIX = "pg/default/db/";
-
-function tools(s: PgTestSetup): ThrowawayOptions {
-  const options: ThrowawayOptions = { bin: s.bin, commandPrefix: s.commandPrefix };
-  if (s.fileOwner) options.fileOwner = s.fileOwner;
-  return options;
-}
-
-async function sql(s: PgTestSetup, env: Record<string, string>, query: string): Promise<string> {
-  const out = await runTool(s, "psql", [
-    "-X",
-    "-A",
-    "-t",
-    "-q",
-    "-v",
-    "ON_ERROR_STOP=1",
-    "-c",
-    query,
-  ], { env });
-  if (out.code !== 0) throw new Error(`psql: ${out.stderr}`);
-  return out.stdout.trim();
-}
 
 /** Runs main.ts with the Job's environment; its exit code and the result it wrote. */
 async function runner(env: Record<string, string>) {
@@ -78,8 +56,8 @@ Deno.test({
 }, async (t) => {
   const s = pg as PgTestSetup;
   const store = await startTestStore(gw as { bin: string });
-  const source = await startThrowaway(tools(s));
-  const target = await startThrowaway(tools(s));
+  const source = await startThrowaway(throwawayOptions(s));
+  const target = await startThrowaway(throwawayOptions(s));
   const ids = ["20260301T020000Z-aaaaa", "20260302T020000Z-aaaaa", "20260303T020000Z-aaaaa"];
   const backupEnv = (id: string, extra: Record<string, string> = {}) => ({
     ...storeEnv(store),
@@ -94,7 +72,7 @@ Deno.test({
     ...extra,
   });
   try {
-    await sql(
+    await sqlWith(
       s,
       source.env,
       "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, 5000) i;",
@@ -137,7 +115,10 @@ Deno.test({
         const first = await runner(env);
         assert.equal(first.code, 0, JSON.stringify(first.result));
         assert.equal(first.result.rows, 5000);
-        assert.equal(await sql(s, target.env, "SELECT count(*), sum(id) FROM t"), "5000|12502500");
+        assert.equal(
+          await sqlWith(s, target.env, "SELECT count(*), sum(id) FROM t"),
+          "5000|12502500",
+        );
         const second = await runner(env);
         assert.equal(second.code, 0);
         assert.equal(second.result.alreadyRestored, true);

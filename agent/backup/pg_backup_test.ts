@@ -5,41 +5,19 @@
 // as an unprivileged user), the in-memory store double. Skips when the binaries are absent.
 
 import assert from "node:assert/strict";
-import { findPostgres, type PgTestSetup } from "../_pg_testing.ts";
-import { runTool } from "../_exec.ts";
+import { findPostgres, type PgTestSetup, sqlWith, throwawayOptions } from "../_pg_testing.ts";
 import { MemoryStore } from "../../runtime/_backup_testing.ts";
 import { runBackup, runRestore } from "../../runtime/backup_runner.ts";
 import { dumpKey } from "../../core/backup/runner_env.ts";
 import { PgDumper } from "./pg_dumper.ts";
 import { PgRestorer } from "./pg_restorer.ts";
-import { startThrowaway, type ThrowawayOptions, throwawayVerifier } from "./throwaway.ts";
+import { startThrowaway, throwawayVerifier } from "./throwaway.ts";
 
 const setup = await findPostgres(16);
 if (typeof setup === "string") console.log(`SKIP agent/backup/pg_backup_test.ts: ${setup}`);
 
 const PREFIX = "backups/default/db/";
 const ID = "20250102T030405Z-abc";
-
-function tools(s: PgTestSetup): ThrowawayOptions {
-  const options: ThrowawayOptions = { bin: s.bin, commandPrefix: s.commandPrefix };
-  if (s.fileOwner) options.fileOwner = s.fileOwner;
-  return options;
-}
-
-async function psql(s: PgTestSetup, env: Record<string, string>, query: string): Promise<string> {
-  const result = await runTool(s, "psql", [
-    "-X",
-    "-A",
-    "-t",
-    "-q",
-    "-v",
-    "ON_ERROR_STOP=1",
-    "-c",
-    query,
-  ], { env });
-  if (result.code !== 0) throw new Error(`psql: ${result.stderr}`);
-  return result.stdout.trim();
-}
 
 Deno.test({
   name:
@@ -49,10 +27,13 @@ Deno.test({
   sanitizeResources: false,
 }, async (t) => {
   const s = setup as PgTestSetup;
-  const source = await startThrowaway(tools(s));
-  const targets = [await startThrowaway(tools(s)), await startThrowaway(tools(s))];
+  const source = await startThrowaway(throwawayOptions(s));
+  const targets = [
+    await startThrowaway(throwawayOptions(s)),
+    await startThrowaway(throwawayOptions(s)),
+  ];
   try {
-    await psql(
+    await sqlWith(
       s,
       source.env,
       `CREATE TABLE t (id int PRIMARY KEY, v text);
@@ -63,7 +44,7 @@ Deno.test({
     const store = new MemoryStore();
     const backup = await runBackup({
       store,
-      dumper: new PgDumper({ ...tools(s), env: source.env }),
+      dumper: new PgDumper({ ...throwawayOptions(s), env: source.env }),
       prefix: PREFIX,
       id: ID,
       namespace: "default",
@@ -75,7 +56,7 @@ Deno.test({
     });
     assert.ok(backup.outcome === "Succeeded" && backup.mode === "backup", JSON.stringify(backup));
     await t.step("restore into another database: same rows, second run does nothing", async () => {
-      const restorer = new PgRestorer({ ...tools(s), env: targets[0]!.env });
+      const restorer = new PgRestorer({ ...throwawayOptions(s), env: targets[0]!.env });
       const run = () =>
         runRestore({
           store,
@@ -90,7 +71,7 @@ Deno.test({
       assert.equal(first.rows, 20002);
       assert.equal(first.alreadyRestored, false);
       const query = `SELECT count(*), sum(length(v)) FROM t`;
-      assert.equal(await psql(s, targets[0]!.env, query), await psql(s, source.env, query));
+      assert.equal(await sqlWith(s, targets[0]!.env, query), await sqlWith(s, source.env, query));
       const second = await run();
       assert.ok(
         second.outcome === "Succeeded" && second.mode === "restore" && second.alreadyRestored,
@@ -101,27 +82,30 @@ Deno.test({
       const body = store.objects.get(key)!.slice();
       body[Math.floor(body.byteLength / 2)]! ^= 0x01;
       store.objects.set(key, body);
-      const restorer = new PgRestorer({ ...tools(s), env: targets[1]!.env });
+      const restorer = new PgRestorer({ ...throwawayOptions(s), env: targets[1]!.env });
       const result = await runRestore({ store, restorer, prefix: PREFIX, id: ID, now: Date.now });
       assert.equal(
         result.outcome === "Failed" && result.reason,
         "ChecksumMismatch",
         JSON.stringify(result),
       );
-      assert.equal(await psql(s, targets[1]!.env, "SELECT to_regclass('public.t') IS NULL"), "t");
+      assert.equal(
+        await sqlWith(s, targets[1]!.env, "SELECT to_regclass('public.t') IS NULL"),
+        "t",
+      );
       assert.equal(await restorer.restoredMarker(), undefined);
     });
     await t.step("the throwaway verifier verifies a backup", async () => {
       const verified = await runBackup({
         store: new MemoryStore(),
-        dumper: new PgDumper({ ...tools(s), env: source.env }),
+        dumper: new PgDumper({ ...throwawayOptions(s), env: source.env }),
         prefix: PREFIX,
         id: ID,
         namespace: "default",
         postgresDB: "db",
         database: "verify",
         backup: "nightly",
-        verifier: throwawayVerifier(tools(s)),
+        verifier: throwawayVerifier(throwawayOptions(s)),
         now: Date.now,
       });
       assert.ok(
@@ -142,7 +126,10 @@ Deno.test({
   const s = setup as PgTestSetup;
   const result = await runBackup({
     store: new MemoryStore(),
-    dumper: new PgDumper({ ...tools(s), env: { PGHOST: "/nonexistent", PGCONNECT_TIMEOUT: "2" } }),
+    dumper: new PgDumper({
+      ...throwawayOptions(s),
+      env: { PGHOST: "/nonexistent", PGCONNECT_TIMEOUT: "2" },
+    }),
     prefix: PREFIX,
     id: ID,
     namespace: "default",

@@ -23,6 +23,7 @@ import {
   CONTAINER_SECURITY,
   OPERATOR_IMAGE,
   POD_SECURITY,
+  secretEnv,
 } from "../postgres/statefulset.ts";
 import { POSTGRES_PORT, type PostgresDB } from "../postgres/types.ts";
 import { RUNNER_COMMAND, RUNNER_ENV } from "./runner_env.ts";
@@ -104,10 +105,6 @@ export function storeTarget(spec: ValidBackupSpec, namespace: string, backup: st
 }
 
 const env = (name: string, value: string) => ({ name, value });
-const secretEnv = (name: string, secret: string, key: string) => ({
-  name,
-  valueFrom: { secretKeyRef: { name: secret, key } },
-});
 
 function storeEnv(store: StoreTarget): unknown[] {
   return [

@@ -48,13 +48,14 @@ import {
   COMPONENT_LABEL,
   SLOT_ANNOTATION,
 } from "./job.ts";
-import { JOB_NAME_LABEL, jobEnd, runResult } from "./runs.ts";
+import { runState } from "./runs.ts";
 import {
   type BackupRecord,
   JOB,
   POSTGRESBACKUP,
   type PostgresBackup,
   type PostgresBackupStatus,
+  type RunnerResult,
   type RunRecord,
 } from "./types.ts";
 import { validateBackup, type ValidBackupSpec } from "./validate.ts";
@@ -64,8 +65,6 @@ export const BACKUP_CONTROLLER = "postgres-backup";
 
 /** How often a run that waits (the database not ready, the lock taken) looks again. */
 export const WAIT_RECHECK_MS = 5_000;
-/** How long a finished Job's pod may lag behind it in the cache before the run is recorded. */
-export const RESULT_GRACE_MS = 30_000;
 /** The longest requeue: a schedule is looked at again at least this often. */
 export const MAX_REQUEUE_MS = 3_600_000;
 
@@ -211,34 +210,23 @@ class BackupDecision {
   #ownRun(job: KubeObject): void {
     const id = job.metadata.labels?.[BACKUP_ID_LABEL] ?? "";
     const slot = job.metadata.annotations?.[SLOT_ANNOTATION];
-    const end = jobEnd(job);
+    const run = runState(this.#observed, job, this.#now);
     // The status write that went with the Job's creation may have been lost (a crash, a
     // conflict): the Job's slot is handled all the same, running or finished, or it runs again.
     if (slot !== undefined) this.#handled(slot);
-    if (end === undefined) {
+    if (run.state !== "ended") {
+      // Running, or ended with the pod's report not in the cache yet: still the active run.
       this.#status.active = {
         job: job.metadata.name,
         id,
-        startedAt: job.metadata.creationTimestamp ?? toTimestamp(this.#now),
+        startedAt: job.metadata.creationTimestamp ??
+          (run.state === "running" ? toTimestamp(this.#now) : ""),
       };
       if (slot !== undefined) this.#status.active.slot = slot;
+      if (run.state === "awaitingReport") this.#requeue(1_000);
       return;
     }
-    const pods =
-      this.#observed.list?.(POD, this.#namespace, { [JOB_NAME_LABEL]: job.metadata.name }) ?? [];
-    const result = runResult(job, pods);
-    const endMs = end.at ? fromTimestamp(end.at) : this.#now;
-    if (result === undefined && this.#now - endMs < RESULT_GRACE_MS) {
-      // The pod's termination message may reach the cache after the Job's condition.
-      this.#status.active = {
-        job: job.metadata.name,
-        id,
-        startedAt: job.metadata.creationTimestamp ?? "",
-      };
-      if (slot !== undefined) this.#status.active.slot = slot;
-      this.#requeue(1_000);
-      return;
-    }
+    const { end, result } = run;
     if (this.#status.lastBackup?.id !== id) this.#record(id, slot, end, result);
     this.#after.push({
       kind: "delete",
@@ -262,7 +250,7 @@ class BackupDecision {
     id: string,
     slot: string | undefined,
     end: { outcome: "Succeeded" | "Failed"; reason: string; message: string },
-    result: ReturnType<typeof runResult>,
+    result: RunnerResult | undefined,
   ): void {
     const record: RunRecord = { id, outcome: "Failed", completedAt: toTimestamp(this.#now) };
     if (slot !== undefined) record.slot = slot;

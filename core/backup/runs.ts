@@ -5,9 +5,11 @@
  * @module
  */
 
+import { fromTimestamp } from "../clock.ts";
 import { isRecord } from "../compare.ts";
-import type { KubeObject } from "../object.ts";
-import type { Condition } from "../object.ts";
+import type { Condition, KubeObject } from "../object.ts";
+import type { Observed } from "../reconciler.ts";
+import { POD } from "../postgres/types.ts";
 import type { FailureReason, RunnerResult } from "./types.ts";
 
 /** The Job controller's label on a Job's pods. */
@@ -119,4 +121,32 @@ export function runResult(job: KubeObject, pods: readonly KubeObject[]): RunnerR
     if (result !== undefined) return result;
   }
   return undefined;
+}
+
+/** How long a finished Job's pod may lag behind it in the cache before the run is judged. */
+export const RESULT_GRACE_MS = 30_000;
+
+/** Where a run stands, as its Job and its pod in the cache tell it. */
+export type RunState =
+  /** The Job has not ended. */
+  | { state: "running" }
+  /** The Job ended, but its pod's report has not reached the cache yet: look again soon. */
+  | { state: "awaitingReport" }
+  /** The Job ended: how, and the runner's report (absent when it was never found). */
+  | { state: "ended"; end: JobEnd; result: RunnerResult | undefined };
+
+/**
+ * Where the run of `job` stands: its end from the Job's conditions and the runner's report from
+ * its pod (listed from the cache by the Job controller's label). A report still missing
+ * {@link RESULT_GRACE_MS} after the Job ended is taken as lost.
+ */
+export function runState(observed: Observed, job: KubeObject, nowMs: number): RunState {
+  const end = jobEnd(job);
+  if (end === undefined) return { state: "running" };
+  const namespace = job.metadata.namespace ?? "default";
+  const pods = observed.list?.(POD, namespace, { [JOB_NAME_LABEL]: job.metadata.name }) ?? [];
+  const result = runResult(job, pods);
+  const endMs = end.at ? fromTimestamp(end.at) : nowMs;
+  if (result === undefined && nowMs - endMs < RESULT_GRACE_MS) return { state: "awaitingReport" };
+  return { state: "ended", end, result };
 }

@@ -21,21 +21,19 @@
  */
 
 import type { Action, EmitEventAction } from "../actions.ts";
-import { fromTimestamp, toTimestamp } from "../clock.ts";
+import { toTimestamp } from "../clock.ts";
 import { controllerOf, type KubeObject, refOf } from "../object.ts";
 import type { Observed } from "../reconciler.ts";
 import { BACKUP_ID_LABEL, restoreJob, restoreJobName, storeTarget } from "../backup/job.ts";
-import { JOB_NAME_LABEL, jobEnd, runResult } from "../backup/runs.ts";
+import { runState } from "../backup/runs.ts";
 import { JOB, POSTGRESBACKUP, type PostgresBackup } from "../backup/types.ts";
 import { validateBackup } from "../backup/validate.ts";
 import type { Instance } from "./instances.ts";
 import { ROLE_LABEL } from "./labels.ts";
-import { POD, type PostgresDB, type RestoreStatus, type ValidSpec } from "./types.ts";
+import type { PostgresDB, RestoreStatus, ValidSpec } from "./types.ts";
 
 /** How often a restore that waits (for its backup, or for the primary) looks again. */
 export const RESTORE_RECHECK_MS = 5_000;
-/** How long a finished restore Job's pod may lag behind it in the cache. */
-const RESULT_GRACE_MS = 30_000;
 
 /** What the restore step decided. */
 export interface RestoreStep {
@@ -190,23 +188,21 @@ export function restoreStep(
     step.requeueMs = 1_000;
     return step;
   }
-  const end = jobEnd(job);
+  const run = runState(observed, job, nowMs);
   // The status write after the Job's creation may have been lost (a conflict): the Job says when.
   restore.phase = "Running";
   delete restore.reason;
   restore.startedAt ??= job.metadata.creationTimestamp ?? toTimestamp(nowMs);
   restore.message ??= `restoring backup "${restore.id}" of PostgresBackup "${restore.backup}"`;
-  if (end === undefined) {
+  if (run.state === "running") {
     step.notReady!.message = restore.message ?? "";
     return step;
   }
-  const pods = observed.list?.(POD, namespace, { [JOB_NAME_LABEL]: job.metadata.name }) ?? [];
-  const result = runResult(job, pods);
-  const endMs = end.at ? fromTimestamp(end.at) : nowMs;
-  if (result === undefined && nowMs - endMs < RESULT_GRACE_MS) {
+  if (run.state === "awaitingReport") {
     step.requeueMs = 1_000;
     return step;
   }
+  const { end, result } = run;
   restore.completedAt = toTimestamp(nowMs);
   if (result?.outcome === "Succeeded" && result.mode === "restore") {
     restore.phase = "Succeeded";

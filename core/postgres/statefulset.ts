@@ -65,7 +65,8 @@ export const AGENT_COMMAND: readonly string[] = [
   `${AGENT_MOUNT}/app/agent/main.ts`,
 ];
 
-function secretEnv(name: string, secret: string, key: string) {
+/** A container env variable from a key of a Secret. */
+export function secretEnv(name: string, secret: string, key: string) {
   return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
 }
 

@@ -22,6 +22,7 @@
  * @module
  */
 
+import { postgresBackup, postgresDB, STORE_SECRET, STORE_URL } from "../support/backup_fixtures.ts";
 import type { KubeObject } from "../../core/object.ts";
 import { fromTimestamp } from "../../core/clock.ts";
 import type { Action } from "../../core/actions.ts";
@@ -37,7 +38,6 @@ import { SimCluster } from "../../sim/cluster.ts";
 import type { RunnerPrograms } from "../../sim/job_runner.ts";
 import { SeededRandom } from "../../sim/random.ts";
 
-const URL = "http://s3.sim:9000";
 const BACKUP = { apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresBackup" };
 const DB = { apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresDB" };
 const POD = { apiVersion: "v1", kind: "Pod" };
@@ -206,41 +206,6 @@ export function generateBackupSchedule(seed: number): BackupSchedule {
   return schedule;
 }
 
-function postgresDB(name: string, replicas: number, restoreFrom?: string): KubeObject {
-  return {
-    ...DB,
-    metadata: { name, namespace: "default" },
-    spec: {
-      version: "16",
-      storage: "1Gi",
-      replicas,
-      databaseName: "app",
-      ...(restoreFrom ? { restoreFrom: { backup: restoreFrom } } : {}),
-    },
-  };
-}
-
-function postgresBackup(name: string, extra: Record<string, unknown>): KubeObject {
-  return {
-    ...BACKUP,
-    metadata: { name, namespace: "default" },
-    spec: {
-      postgresRef: "src",
-      destination: "s3://backups/pg/",
-      endpoint: URL,
-      credentialsSecret: "store",
-      ...extra,
-    },
-  };
-}
-
-const SECRET: KubeObject = {
-  apiVersion: "v1",
-  kind: "Secret",
-  metadata: { name: "store", namespace: "default" },
-  stringData: { AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "SECRET" },
-};
-
 /** A controller that can crash right after one of its writes, and be replaced. */
 class CrashableController<T extends KubeObject> {
   #controller: Controller | undefined;
@@ -327,10 +292,10 @@ export async function runBackupSchedule(
   await cluster.request(postgres.start());
   await cluster.request(backups.start());
 
-  const endpoint = cluster.objectStores.endpoint(URL);
+  const endpoint = cluster.objectStores.endpoint(STORE_URL);
   endpoint.createBucket("backups");
   endpoint.addCredentials("AKID", "SECRET");
-  await apply(SECRET);
+  await apply(STORE_SECRET);
   await apply(postgresDB("src", schedule.replicas));
   await cluster.run({ maxVirtualMs: 600_000 });
   const primary = () => {

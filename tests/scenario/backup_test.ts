@@ -6,8 +6,8 @@
 // counted, never run late.
 // Method: cli/simulate.ts's world; the checkers of sim/backup_checks.ts after every step.
 
+import { postgresBackup, postgresDB, STORE_SECRET, STORE_URL } from "../support/backup_fixtures.ts";
 import assert from "node:assert/strict";
-import type { KubeObject } from "../../core/object.ts";
 import { Controller } from "../../runtime/controller.ts";
 import { backupReconciler } from "../../core/backup/reconcile.ts";
 import type { PostgresBackup } from "../../core/backup/types.ts";
@@ -15,52 +15,16 @@ import type { PostgresDB } from "../../core/postgres/types.ts";
 import { type OperatorWorld, startOperatorWorld } from "../../cli/simulate.ts";
 import { BackupCheckers } from "../../sim/backup_checks.ts";
 
-const URL = "http://s3.sim:9000";
 const BACKUP = { apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresBackup" };
 const DB = { apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresDB" };
-
-function postgresDB(name: string, replicas: number, restoreFrom?: string): KubeObject {
-  return {
-    ...DB,
-    metadata: { name, namespace: "default" },
-    spec: {
-      version: "16",
-      storage: "1Gi",
-      replicas,
-      databaseName: "app",
-      ...(restoreFrom ? { restoreFrom: { backup: restoreFrom } } : {}),
-    },
-  };
-}
-
-function postgresBackup(name: string, extra: Record<string, unknown> = {}): KubeObject {
-  return {
-    ...BACKUP,
-    metadata: { name, namespace: "default" },
-    spec: {
-      postgresRef: "src",
-      destination: "s3://backups/pg/",
-      endpoint: URL,
-      credentialsSecret: "store",
-      ...extra,
-    },
-  };
-}
-
-const secret: KubeObject = {
-  apiVersion: "v1",
-  kind: "Secret",
-  metadata: { name: "store", namespace: "default" },
-  stringData: { AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "SECRET" },
-};
 
 /** A converged source database with some WAL, a store with a bucket, and the checkers. */
 async function setup(seed: number) {
   const w = await startOperatorWorld({ seed });
-  const endpoint = w.cluster.objectStores.endpoint(URL);
+  const endpoint = w.cluster.objectStores.endpoint(STORE_URL);
   endpoint.createBucket("backups");
   endpoint.addCredentials("AKID", "SECRET");
-  await w.apply([secret, postgresDB("src", 1)]);
+  await w.apply([STORE_SECRET, postgresDB("src", 1)]);
   assert.ok((await w.cluster.run({ maxVirtualMs: 600_000 })).quiescent, `converges (seed ${seed})`);
   const instance = w.cluster.dataPlane!.instanceOfPod("default", "src-0")!;
   assert.ok(instance.commit(2_000_000));
@@ -171,7 +135,7 @@ Deno.test("backups (sim): a store that is down, refused credentials, and two Pos
   endpoint.down = false;
   await w.apply([
     {
-      ...secret,
+      ...STORE_SECRET,
       metadata: { name: "wrong", namespace: "default" },
       stringData: { AWS_ACCESS_KEY_ID: "NOPE", AWS_SECRET_ACCESS_KEY: "x" },
     },
