@@ -34,11 +34,12 @@ export async function runTool(
   runner: ToolRunner,
   tool: string,
   args: readonly string[],
-  options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {},
+  options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number; cwd?: string } = {},
 ): Promise<ToolResult> {
   const [command, ...rest] = toolCommand(runner, tool, args);
   const child = new Deno.Command(command!, {
     args: rest,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     env: { LC_ALL: "C", ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",

