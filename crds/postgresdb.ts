@@ -16,6 +16,7 @@ import {
   DELETION_POLICIES,
   DURABILITIES,
   GROUP,
+  MAJOR_UPGRADE_METHODS,
 } from "../core/postgres/types.ts";
 import { MAX_REPLICAS, PG_IDENTIFIER } from "../core/postgres/validate.ts";
 import { POSTGRES_VERSION } from "../core/postgres/version.ts";
@@ -113,6 +114,15 @@ const specSchema: JsonSchema = {
         id: { type: "string", description: "A backup id from its status; default: the newest." },
       },
     },
+    majorUpgrade: {
+      type: "string",
+      enum: [...MAJOR_UPGRADE_METHODS],
+      description: "How a change of version to a later major is done; absent: it is refused. " +
+        "PgUpgrade checks the target image (extensions, libraries) while the database serves, " +
+        "then stops the instances, runs pg_upgrade --link on the primary's volume in a Job " +
+        "(a failure leaves the old data serving), starts the primary on the new major and " +
+        "re-clones the standbys. A downgrade is always refused.",
+    },
     maxFailoverLagBytes: {
       type: "integer",
       format: "int64",
@@ -128,7 +138,35 @@ const statusSchema: JsonSchema = {
   type: "object",
   description: "What the operator observed.",
   properties: {
-    phase: { type: "string", enum: ["Pending", "Creating", "Restoring", "Running", "Failed"] },
+    phase: {
+      type: "string",
+      enum: ["Pending", "Creating", "Restoring", "Upgrading", "Running", "Failed"],
+    },
+    upgrade: {
+      type: "object",
+      description: "The last major upgrade (spec.majorUpgrade).",
+      properties: {
+        from: { type: "integer", format: "int32" },
+        to: { type: "integer", format: "int32" },
+        fromVersion: { type: "string" },
+        toVersion: { type: "string" },
+        generation: { type: "integer", format: "int64" },
+        primary: { type: "string" },
+        phase: {
+          type: "string",
+          enum: ["Checking", "Stopping", "Upgrading", "Starting", "Succeeded", "Failed"],
+        },
+        reason: { type: "string" },
+        message: { type: "string" },
+        startedAt: { type: "string", format: "date-time" },
+        checkedAt: { type: "string", format: "date-time" },
+        stoppedAt: { type: "string", format: "date-time" },
+        attempts: { type: "integer", format: "int32" },
+        completedAt: { type: "string", format: "date-time" },
+        downtimeSeconds: { type: "number" },
+        upgradeSeconds: { type: "number" },
+      },
+    },
     restore: {
       type: "object",
       description: "The restore this database started from (spec.restoreFrom), once chosen.",

@@ -72,9 +72,10 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   {
     apiGroup: "",
     resource: "persistentvolumeclaims",
-    verbs: ["list", "watch"],
+    verbs: ["list", "update", "watch"],
     why: "the PVC informer: a volume coming or going wakes its PostgresDB; a consistent list " +
-      "(live, not the cache) before a new password",
+      "(live, not the cache) before a new password; after pg_upgrade, the data-major " +
+      "annotation of each data volume is updated (the version read)",
   },
   {
     apiGroup: "",

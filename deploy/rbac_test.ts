@@ -3,7 +3,8 @@
 // Method: the operator as `deno task start` wires it (the PostgresDB controller on a Manager:
 // event rate limit, leader election, fence) runs in the simulated cluster through a client that records the RBAC
 // permission of each call, over a story that exercises every action: create, scale (apply), an
-// invalid spec (Warning event), a child conflict, a user's Secret adopted, a backup and a restore
+// invalid spec (Warning event), a child conflict, a user's Secret adopted, a backup and a restore,
+// a major upgrade
 // (the backup controller's Jobs), deletion, and a clean stop (Lease release).
 import assert from "node:assert/strict";
 import type { KubeObject } from "../core/object.ts";
@@ -135,6 +136,17 @@ async function operatorAccesses(seed: number): Promise<Access[]> {
   await apply({
     ...postgresDB({ name: "copy" }),
     spec: { ...postgresDB().spec as object, restoreFrom: { backup: "once" } },
+  });
+  await settle();
+  // A major upgrade of the restored copy: its volume's data-major annotation is updated.
+  await apply({
+    ...postgresDB({ name: "copy" }),
+    spec: {
+      ...postgresDB().spec as object,
+      version: "17",
+      majorUpgrade: "PgUpgrade",
+      restoreFrom: { backup: "once" },
+    },
   });
   await settle();
   await cluster.request(user.delete(POSTGRESDB, "my-postgres", "default"));

@@ -33,6 +33,7 @@ import { type DataPlaneOptions, SimDataPlane } from "./data_plane.ts";
 import { SeededRandom } from "./random.ts";
 import { JobController, type JobControllerOptions } from "./job_controller.ts";
 import { JobRunner, type JobRunnerOptions } from "./job_runner.ts";
+import { UpgradeHost, type UpgradeHostOptions } from "./upgrade_host.ts";
 import { SimObjectStores, type SimObjectStoresOptions } from "./object_store.ts";
 import {
   StatefulSetController,
@@ -64,6 +65,8 @@ export interface SimClusterOptions
   objectStores?: SimObjectStoresOptions;
   /** The backup runner in pods that run `RUNNER_COMMAND`, or false for none. @default {} */
   jobRunner?: JobRunnerOptions | false;
+  /** The upgrade runner in pods that run `UPGRADE_COMMAND`, or false for none. @default {} */
+  upgradeHost?: UpgradeHostOptions | false;
 }
 
 /** Options of {@link SimCluster.run}. */
@@ -106,6 +109,8 @@ export class SimCluster {
   readonly objectStores: SimObjectStores;
   /** The backup runner's host in Job pods, unless turned off. */
   readonly jobRunner: JobRunner | undefined;
+  /** The upgrade runner's host in Job pods, unless turned off. */
+  readonly upgradeHost: UpgradeHost | undefined;
   readonly #latencyMs: number;
   #clients = 0;
 
@@ -134,6 +139,12 @@ export class SimCluster {
       stores: this.objectStores,
       dataPlane: this.dataPlane,
     }, options.jobRunner ?? {});
+    this.upgradeHost = options.upgradeHost === false ? undefined : new UpgradeHost({
+      server: this.server,
+      clock: this.clock,
+      pods: this.pods,
+      dataPlane: this.dataPlane,
+    }, options.upgradeHost ?? {});
   }
 
   /** A new client of this cluster; each has its own name and request counters. */

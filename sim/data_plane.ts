@@ -38,6 +38,7 @@ import type { InstanceReport } from "../core/agent/types.ts";
 import type { Timer } from "../core/clock.ts";
 import type { KubeObject } from "../core/object.ts";
 import { agentIntent } from "../core/postgres/intent.ts";
+import { imageMajor } from "../core/postgres/version.ts";
 import { instanceOfVolume } from "../core/postgres/labels.ts";
 import {
   type PodReport,
@@ -94,6 +95,8 @@ interface AgentPod {
   namespace: string;
   db: string;
   claim: string;
+  /** The major of the pod's `postgres` image (its binaries); absent: the options' default. */
+  major?: number;
   restarts: number;
   report?: PodReport;
   writing: boolean;
@@ -153,6 +156,7 @@ export class SimDataPlane implements SimNetwork {
     this.#leaseTimings = options.lease ?? DEFAULT_LEASE_TIMINGS;
     this.#lastAdvanceMs = clock.nowMs();
     pods.readinessGate = (pod) => this.#readiness(pod);
+    pods.dataMajorSource = (namespace, claim) => this.instance(namespace, claim)?.dataMajor;
     server.subscribe((change) => this.#onChange(change));
   }
 
@@ -282,7 +286,8 @@ export class SimDataPlane implements SimNetwork {
     const claim = dataClaim(pod);
     const db = instanceOfVolume(pod.metadata.labels);
     if (claim === undefined || db === undefined) return;
-    this.#agents.set(uid, {
+    const major = podMajor(pod);
+    const started: AgentPod = {
       uid,
       name: pod.metadata.name,
       namespace: pod.metadata.namespace ?? "default",
@@ -292,7 +297,9 @@ export class SimDataPlane implements SimNetwork {
       writing: false,
       lastWriteMs: -Infinity,
       lease: {},
-    });
+    };
+    if (major !== undefined) started.major = major;
+    this.#agents.set(uid, started);
     const claimUid = this.#server.peek(
       { apiVersion: "v1", kind: "PersistentVolumeClaim" },
       claim,
@@ -303,6 +310,10 @@ export class SimDataPlane implements SimNetwork {
         claimUid,
         new SimPostgresInstance(pod.metadata.name, this, this.#instanceOptions),
       );
+    }
+    // The pod's image decides the binaries that run on the volume.
+    if (claimUid !== undefined) {
+      this.#instances.get(claimUid)!.useBinaries(major ?? this.#instanceOptions.major ?? 16);
     }
   }
 
@@ -367,7 +378,9 @@ export class SimDataPlane implements SimNetwork {
     let made: InstanceReport | undefined;
     const round = agentRound(
       instance,
-      agentIntent(db, agent.name, reports, standing),
+      agent.major === undefined
+        ? agentIntent(db, agent.name, reports, standing)
+        : { ...agentIntent(db, agent.name, reports, standing), major: agent.major },
       (status) => made = status,
       // Cut off, the real agent skips its rounds (it cannot read the intent); only its fence
       // acts: a primary without the Lease stops at once.
@@ -605,6 +618,13 @@ function runsAgent(pod: KubeObject): boolean {
   const spec = pod.spec as { containers?: { command?: string[] }[] } | undefined;
   const command = spec?.containers?.[0]?.command;
   return command !== undefined && command.join(" ") === AGENT_COMMAND.join(" ");
+}
+
+/** The major of a pod's `postgres` container image, if it names one. */
+function podMajor(pod: KubeObject): number | undefined {
+  const spec = pod.spec as { containers?: { name?: string; image?: string }[] } | undefined;
+  const image = spec?.containers?.find((c) => c.name === "postgres")?.image;
+  return image === undefined ? undefined : imageMajor(image);
 }
 
 /** The claim of the pod's `data` volume. */

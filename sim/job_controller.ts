@@ -47,7 +47,7 @@
  */
 
 import { isApiError } from "../core/cluster.ts";
-import { type Clock, fromTimestamp, toTimestamp } from "../core/clock.ts";
+import { type Clock, fromTimestamp, type Timer, toTimestamp } from "../core/clock.ts";
 import {
   controllerOf,
   controllerReference,
@@ -162,7 +162,8 @@ export class JobController {
   /** Pod-failure backoff by Job uid. */
   readonly #failures = new Map<string, BackoffRecord>();
   /** Timers already set for a Job (deadline, backoff, TTL), by `key@dueMs`. */
-  readonly #timers = new Set<string>();
+  /** The wake timers by `<key>@<dueMs>`: a deleted Job's are cancelled (nothing left to wake). */
+  readonly #timers = new Map<string, Timer>();
   readonly #unsubscribe: () => void;
 
   /** Starts reconciling the Jobs of `server`. */
@@ -183,7 +184,15 @@ export class JobController {
   #onChange(change: StoreChange): void {
     const { resource, object } = change;
     if (resource.kind === "Job" && resource.apiVersion === "batch/v1") {
-      if (change.type === "DELETED") this.#failures.delete(object.metadata.uid ?? "");
+      if (change.type === "DELETED") {
+        this.#failures.delete(object.metadata.uid ?? "");
+        const prefix = `${objectKey(object.metadata)}@`;
+        for (const [id, timer] of this.#timers) {
+          if (!id.startsWith(prefix)) continue;
+          timer.cancel();
+          this.#timers.delete(id);
+        }
+      }
       this.#batch.mark(objectKey(object.metadata));
     } else if (resource.kind === "Pod" && resource.apiVersion === "v1") {
       const owner = controllerOf(object);
@@ -406,11 +415,13 @@ export class JobController {
   #wakeAt(key: string, dueMs: number): void {
     const id = `${key}@${dueMs}`;
     if (this.#timers.has(id)) return;
-    this.#timers.add(id);
-    this.#clock.setTimer(dueMs - this.#clock.nowMs(), () => {
-      this.#timers.delete(id);
-      this.#batch.mark(key);
-    });
+    this.#timers.set(
+      id,
+      this.#clock.setTimer(dueMs - this.#clock.nowMs(), () => {
+        this.#timers.delete(id);
+        this.#batch.mark(key);
+      }),
+    );
   }
 
   #removeFinalizer(pod: KubeObject): void {

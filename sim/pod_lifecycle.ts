@@ -35,6 +35,7 @@
 import { type Clock, type Random, toTimestamp } from "../core/clock.ts";
 import type { KubeObject, TypeRef } from "../core/object.ts";
 import type { SimApiServer, StoreChange } from "./api_server.ts";
+import { UPGRADE_COMMAND } from "../core/upgrade/job.ts";
 
 const POD: TypeRef = { apiVersion: "v1", kind: "Pod" };
 const PVC: TypeRef = { apiVersion: "v1", kind: "PersistentVolumeClaim" };
@@ -152,6 +153,11 @@ export class PodLifecycle {
    * agents answer for their pods.
    */
   readinessGate: ((pod: KubeObject) => boolean | undefined) | undefined;
+  /**
+   * Where the data's major is read when a data plane models the data directories (a major upgrade
+   * changes it); absent: the first PostgreSQL pod on a claim sets it for good.
+   */
+  dataMajorSource: ((namespace: string, claim: string) => number | undefined) | undefined;
   readonly #unsubscribe: () => void;
 
   /** Starts the lifecycle on `server`. */
@@ -199,6 +205,7 @@ export class PodLifecycle {
    * pod has started on it yet.
    */
   dataMajor(namespace: string, claim: string): number | undefined {
+    if (this.dataMajorSource !== undefined) return this.dataMajorSource(namespace, claim);
     const uid = this.#server.peek(PVC, claim, namespace)?.metadata.uid;
     return uid === undefined ? undefined : this.#dataMajor.get(uid);
   }
@@ -574,7 +581,8 @@ export class PodLifecycle {
   /** Why PostgreSQL refuses a claim's data directory, or undefined when it accepts them all. */
   #majorClash(pod: KubeObject): string | undefined {
     const major = postgresMajor(pod);
-    if (major === undefined) return undefined;
+    // The upgrade runner works on another major's data: that is its job.
+    if (major === undefined || runsUpgrade(pod)) return undefined;
     for (const claim of claimNames(pod)) {
       const data = this.dataMajor(pod.metadata.namespace ?? "default", claim);
       if (data !== undefined && data !== major) {
@@ -646,6 +654,12 @@ function claimNames(pod: KubeObject): string[] {
     if (claim) names.push(claim);
   }
   return names;
+}
+
+/** True when the pod's first container runs the upgrade runner. */
+function runsUpgrade(pod: KubeObject): boolean {
+  const spec = pod.spec as { containers?: { command?: string[] }[] } | undefined;
+  return spec?.containers?.[0]?.command?.join("\u0000") === UPGRADE_COMMAND.join("\u0000");
 }
 
 /** The major of a pod's `postgres:<major>...` container image, or undefined. */

@@ -46,6 +46,7 @@ import type {
   WalReceiver,
 } from "../core/agent/types.ts";
 import type { TimelineHistory } from "../core/agent/timeline.ts";
+import type { UpgradeJournal } from "../core/upgrade/types.ts";
 import { appendWal, copyWal, isWalPrefix, truthEnd, type WalTruth } from "./wal_truth.ts";
 
 /** Timings and rates of a simulated instance (virtual milliseconds, bytes per millisecond). */
@@ -132,6 +133,18 @@ type Pending =
   | { op: "initdb" }
   | { op: "clone"; upstream: string; config: InstanceConfig };
 
+/** What a major upgrade left on a volume beside its data directory. */
+export interface SimUpgradeFiles {
+  /** `global/pg_control.old` without `pg_control`: `pg_upgrade --link` started linking. */
+  controlOld: boolean;
+  /** The upgrade's journal. */
+  journal?: UpgradeJournal;
+  /** The new cluster (`pgdata.next`): its major and system. */
+  next?: { major: number; systemId: string };
+  /** The old data directory moved aside by the swap (`pgdata.old`). */
+  old?: { major: number; systemId: string };
+}
+
 /** A restore committed into an instance's data: its marker and the row counts it left. */
 export interface RestoredData {
   /** The marker the restore recorded in the same transaction. */
@@ -146,6 +159,13 @@ export class SimPostgresInstance implements InstancePort {
   readonly name: string;
   /** The restore committed into this data directory, if any (see the module doc). */
   restored: RestoredData | undefined;
+  /** The extensions installed in the data directory's databases (a clone copies them). */
+  extensions: string[] = [];
+  /**
+   * What a major upgrade left beside the data directory (see `sim/upgrade_host.ts`): while
+   * `controlOld` is set the data directory has no `pg_control`, so it looks empty to the agent.
+   */
+  upgradeFiles: SimUpgradeFiles = { controlOld: false };
   readonly #net: SimNetwork;
   readonly #o: Required<SimInstanceOptions>;
   #data: Data = { kind: "empty" };
@@ -160,6 +180,8 @@ export class SimPostgresInstance implements InstancePort {
   #slowFactor = 1;
   #incarnation = 0;
   #origin = 0;
+  /** The data directory was shut down cleanly (its last stop was fast, or nothing ran on it). */
+  #clean = true;
 
   /** An instance with an empty volume and a stopped process. */
   constructor(name: string, network: SimNetwork, options: SimInstanceOptions = {}) {
@@ -183,6 +205,45 @@ export class SimPostgresInstance implements InstancePort {
   /** The process state. */
   get process(): ProcessState {
     return this.#process;
+  }
+
+  /** The major of the binaries the instance runs (its pod's image). */
+  get binaryMajor(): number {
+    return this.#o.major;
+  }
+
+  /** The major of the data, once there is data. */
+  get dataMajor(): number | undefined {
+    return this.#data.kind === "initialized" ? this.#data.major : undefined;
+  }
+
+  /** True when the data directory was shut down cleanly (no crash recovery needed). */
+  get cleanShutdown(): boolean {
+    return this.#clean && this.#process === "stopped";
+  }
+
+  /** A pod with another image starts on this volume: its binaries' major. */
+  useBinaries(major: number): void {
+    this.#o.major = major;
+  }
+
+  /** Crash recovery on the stopped data directory (`postgres --single`): it is clean after. */
+  recover(): void {
+    if (this.#process === "stopped" || this.#process === "crashed") {
+      this.#process = "stopped";
+      this.#clean = true;
+    }
+  }
+
+  /**
+   * `pg_upgrade`'s result takes the data directory's place: another system of another major,
+   * with the same WAL, timeline and configuration (the sim keeps the WAL's truth so that the
+   * checkers compare commits across the upgrade).
+   */
+  replaceData(major: number, systemId: string): void {
+    if (this.#data.kind !== "initialized") return;
+    this.#data = { ...this.#data, major, systemId };
+    this.#clean = true;
   }
 
   /** The running server's role, or undefined when it does not run. */
@@ -260,7 +321,10 @@ export class SimPostgresInstance implements InstancePort {
   /** The process was killed (or the pod was): unflushed WAL and work in flight are lost. */
   crash(): void {
     if (this.#data.kind === "initializing") this.#data = { kind: "empty" };
-    if (this.#process !== "stopped") this.#process = "crashed";
+    if (this.#process !== "stopped") {
+      this.#process = "crashed";
+      this.#clean = false;
+    }
     this.#written = this.flushLsn;
     this.#receiver = undefined;
     this.#role = undefined;
@@ -299,7 +363,7 @@ export class SimPostgresInstance implements InstancePort {
 
   #observedData(): DataDirectory {
     const data = this.#data;
-    if (data.kind === "empty") return { kind: "empty" };
+    if (data.kind === "empty" || this.upgradeFiles.controlOld) return { kind: "empty" };
     if (data.kind === "initializing") {
       return data.upstream === undefined
         ? { kind: "initializing", by: data.by }
@@ -324,10 +388,14 @@ export class SimPostgresInstance implements InstancePort {
     switch (action.kind) {
       case "initdb":
         if (this.#data.kind !== "empty") return fail(`Cannot initdb "${this.name}": data exists`);
+        this.extensions = [];
         this.#data = { kind: "initializing", by: "initdb" };
         return this.#schedule({ op: "initdb" }, this.#o.initdbMs);
       case "cloneFrom":
-        if (this.#data.kind !== "empty") return fail(`Cannot clone "${this.name}": data exists`);
+        // A directory without pg_control looks empty: a clone moves it aside, as the real agent.
+        if (this.#data.kind !== "empty" && !this.upgradeFiles.controlOld) {
+          return fail(`Cannot clone "${this.name}": data exists`);
+        }
         return this.#startClone(action.upstream, action.conninfo.host, false, {
           role: "standby",
           primaryConninfo: action.conninfo,
@@ -343,7 +411,9 @@ export class SimPostgresInstance implements InstancePort {
       case "writeConfig":
         return this.#writeConfig(action.config);
       case "start":
-        if (this.#data.kind !== "initialized") return fail(`Cannot start "${this.name}": no data`);
+        if (this.#data.kind !== "initialized" || this.upgradeFiles.controlOld) {
+          return fail(`Cannot start "${this.name}": no data`);
+        }
         if (this.#process !== "stopped" && this.#process !== "crashed") {
           return fail(`Cannot start "${this.name}": PostgreSQL is ${this.#process}`);
         }
@@ -411,6 +481,7 @@ export class SimPostgresInstance implements InstancePort {
     });
     this.#data = { kind: "initializing", by: "clone", upstream };
     this.restored = undefined;
+    this.upgradeFiles = { controlOld: false };
     this.#truth = [];
     this.#written = 0;
     this.#replay = 0;
@@ -478,6 +549,7 @@ export class SimPostgresInstance implements InstancePort {
           this.#truth = appendWal(this.#truth, this.#origin, this.#written);
         }
         this.#process = "stopped";
+        this.#clean = true;
         this.#role = undefined;
         this.#receiver = undefined;
         return;
@@ -497,6 +569,7 @@ export class SimPostgresInstance implements InstancePort {
     }
     const from = source.#data;
     this.restored = source.restored;
+    this.extensions = [...source.extensions];
     this.#truth = source.truth;
     this.#replay = this.flushLsn;
     this.#written = this.flushLsn;
@@ -518,6 +591,7 @@ export class SimPostgresInstance implements InstancePort {
       return;
     }
     this.#process = "running";
+    this.#clean = false;
     this.#incarnation++;
     this.#written = this.flushLsn;
     const config = this.#data.config;

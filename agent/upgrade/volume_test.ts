@@ -20,6 +20,7 @@ import {
 import { runUpgrade } from "../../runtime/upgrade_runner.ts";
 import type { UpgradeVolume } from "../../core/upgrade/types.ts";
 import { PgUpgradeVolume } from "./volume.ts";
+import { runFromEnv } from "./main.ts";
 
 const old = await findPostgres(16);
 const next = await findPostgres(17);
@@ -222,6 +223,49 @@ Deno.test({
     await serving(old as PgTestSetup, dir, async (port) => {
       assert.equal(await sql(old as PgTestSetup, port, ROWS), "50000:1250025000");
     });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "upgrade runner's entry point: the check names an extension 17 lacks; a bad environment is refused",
+  ignore: missing !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const o = old as PgTestSetup;
+  const n = next as PgTestSetup;
+  const dir = await makeOld();
+  try {
+    const check = (port: number) =>
+      runFromEnv({
+        PGOP_UPGRADE_MODE: "check",
+        PGOP_UPGRADE_FROM: "16",
+        PGOP_UPGRADE_TO: "17",
+        PGOP_PG_BIN: n.bin,
+        PGHOST: "127.0.0.1",
+        PGPORT: String(port),
+        PGUSER: "postgres",
+        PGPASSWORD: "super secret",
+        PGDATABASE: "app",
+      }, () => {});
+    await serving(o, dir, async (port) => {
+      const fit = await check(port);
+      assert.equal(fit.outcome, "Succeeded", JSON.stringify(fit));
+      await sql(o, port, "create extension adminpack");
+      const unfit = await check(port);
+      assert.ok(unfit.outcome === "Failed" && unfit.reason === "ExtensionsUnavailable");
+      assert.match(unfit.message, /extension "adminpack" \(in "app"\)/);
+      await sql(o, port, "drop extension adminpack");
+    });
+    assert.equal((await check(freePort())).outcome, "Failed");
+    const bad = await runFromEnv(
+      { PGOP_UPGRADE_MODE: "upgrade", PGOP_UPGRADE_FROM: "16" },
+      () => {},
+    );
+    assert.ok(bad.outcome === "Failed" && bad.reason === "InvalidConfiguration");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -27,7 +27,8 @@
  * flushed end, as `pg_controldata` reports it.
  *
  * Caveats: a diverged instance is re-cloned rather than rewound (`pg_rewind` is later work); a
- * data directory of another major is reported and left alone (upgrades are the operator's).
+ * data directory of another major is reported and left alone (upgrades are the operator's),
+ * except a standby's of an older major once the target primary runs the new one: it re-clones.
  *
  * @module
  */
@@ -85,6 +86,21 @@ export function classifyInstance(obs: InstanceObservation, intent: AgentIntent):
   }
   if (obs.promoting === true) return { kind: "busy", what: "promotion runs" };
   if (data.kind === "initialized" && data.major !== intent.major) {
+    const primary = intent.primary;
+    if (
+      data.major < intent.major && intent.targetPrimary !== intent.self &&
+      primary !== undefined && primary.name === intent.targetPrimary &&
+      primary.systemId !== data.systemId
+    ) {
+      // After a major upgrade: the target primary runs this instance's binaries on its
+      // upgraded data (another system), so this old-major copy can only be cloned again.
+      return {
+        kind: "diverged",
+        primary,
+        running: false,
+        why: `data of major ${data.major}; the primary runs major ${intent.major}`,
+      };
+    }
     return { kind: "wrongMajor", dataMajor: data.major };
   }
   const running = obs.process === "running";

@@ -129,6 +129,20 @@ Deno.test("decide() leaves data of another major alone", () => {
   assert.match((actions[0] as { status: { message: string } }).status.message, /major 15/);
 });
 
+Deno.test("decide() re-clones an older major's standby once the target primary runs the new one", () => {
+  const upgraded = intent({ major: 17, primary: { ...PRIMARY, systemId: "s-upgraded" } });
+  const old = obs({ data: data({ major: 16 }) });
+  const actions = decide(old, upgraded);
+  assert.deepEqual(kinds(actions), ["reclone", "report"]);
+  assert.match((actions[0] as { reason: string }).reason, /major 16; the primary runs major 17/);
+  // Not before the primary reports, not on the target primary itself, never a newer major's data,
+  // and not when the primary is still the same system (it did not upgrade).
+  assert.deepEqual(kinds(decide(old, pending({ major: 17 }))), ["report"]);
+  assert.deepEqual(kinds(decide(old, { ...upgraded, self: "db-0" })), ["report"]);
+  assert.deepEqual(kinds(decide(obs({ data: data({ major: 18 }) }), upgraded)), ["report"]);
+  assert.deepEqual(kinds(decide(old, intent({ major: 17 }))), ["report"]);
+});
+
 Deno.test("decide() starts, promotes and then keeps the target primary", () => {
   const self = intent({ self: "db-0" });
   assert.deepEqual(kinds(decide(obs({ process: "crashed" }), self)), ["start", "report"]);

@@ -118,7 +118,7 @@ function storeEnv(store: StoreTarget): unknown[] {
 }
 
 /** libpq's variables for the PostgresDB's primary, through its `-rw` Service. */
-function databaseEnv(db: string, namespace: string): unknown[] {
+export function databaseEnv(db: string, namespace: string): unknown[] {
   const credentials = secretName(db);
   return [
     env("PGHOST", serviceHost(readWriteServiceName(db), namespace)),
@@ -130,18 +130,36 @@ function databaseEnv(db: string, namespace: string): unknown[] {
   ];
 }
 
-interface RunJobInput {
+/** What a runner's Job is made of (backups, restores, and major upgrades' runs). */
+export interface RunJobInput {
+  /** The controller owner. */
   owner: KubeObject;
+  /** The Job's name: the lock of its kind of run. */
   name: string;
+  /** Its namespace. */
   namespace: string;
+  /** Labels of the Job and its pod (the manager's label is added). */
   labels: Record<string, string>;
+  /** Annotations of the Job and its pod. */
   annotations: Record<string, string>;
+  /** The `postgres` image tag the runner runs in. */
   version: string;
+  /** The runner's environment. */
   env: unknown[];
+  /** Retries of the pod. */
   backoffLimit: number;
+  /** The runner's command. @default RUNNER_COMMAND */
+  command?: readonly string[];
+  /** Init containers after the runner's install. */
+  initContainers?: unknown[];
+  /** Volumes besides `pgop` and `scratch`. */
+  volumes?: unknown[];
+  /** Mounts of the runner besides `pgop` and `scratch`. */
+  volumeMounts?: unknown[];
 }
 
-function runJob(input: RunJobInput): KubeObject {
+/** A Job of one pod that runs the runner (copied in from the operator's image). */
+export function runJob(input: RunJobInput): KubeObject {
   const labels = { [MANAGED_BY_LABEL]: MANAGER, ...input.labels };
   return {
     apiVersion: "batch/v1",
@@ -171,12 +189,12 @@ function runJob(input: RunJobInput): KubeObject {
             command: [...RUNNER_INSTALL_COMMAND],
             securityContext: CONTAINER_SECURITY,
             volumeMounts: [{ name: "pgop", mountPath: AGENT_MOUNT }],
-          }],
+          }, ...(input.initContainers ?? [])],
           containers: [{
             name: "runner",
             image: `postgres:${input.version}`,
             imagePullPolicy: "IfNotPresent",
-            command: [...RUNNER_COMMAND],
+            command: [...(input.command ?? RUNNER_COMMAND)],
             env: [
               ...input.env,
               { name: "DENO_DIR", value: `${AGENT_MOUNT}/app/.deno` },
@@ -187,9 +205,14 @@ function runJob(input: RunJobInput): KubeObject {
             volumeMounts: [
               { name: "pgop", mountPath: AGENT_MOUNT },
               { name: "scratch", mountPath: "/tmp" },
+              ...(input.volumeMounts ?? []),
             ],
           }],
-          volumes: [{ name: "pgop", emptyDir: {} }, { name: "scratch", emptyDir: {} }],
+          volumes: [
+            { name: "pgop", emptyDir: {} },
+            { name: "scratch", emptyDir: {} },
+            ...(input.volumes ?? []),
+          ],
         },
       },
     },

@@ -109,7 +109,11 @@ function termination(pod: KubeObject): { message: string; finishedAt: string } |
  * The result of the latest pod of `job` that ended with one, among `pods` (the Job's pods from
  * the cache; others are ignored).
  */
-export function runResult(job: KubeObject, pods: readonly KubeObject[]): RunnerResult | undefined {
+export function runResult<R = RunnerResult>(
+  job: KubeObject,
+  pods: readonly KubeObject[],
+  parse: (text: string) => R | undefined = parseRunnerResult as (text: string) => R | undefined,
+): R | undefined {
   const uid = job.metadata.uid;
   const ended = pods
     .filter((p) => p.metadata.ownerReferences?.some((r) => r.controller && r.uid === uid))
@@ -117,7 +121,7 @@ export function runResult(job: KubeObject, pods: readonly KubeObject[]): RunnerR
     .filter((t) => t !== undefined)
     .sort((a, b) => a.finishedAt < b.finishedAt ? -1 : a.finishedAt > b.finishedAt ? 1 : 0);
   for (let i = ended.length - 1; i >= 0; i--) {
-    const result = parseRunnerResult(ended[i]!.message);
+    const result = parse(ended[i]!.message);
     if (result !== undefined) return result;
   }
   return undefined;
@@ -127,26 +131,59 @@ export function runResult(job: KubeObject, pods: readonly KubeObject[]): RunnerR
 export const RESULT_GRACE_MS = 30_000;
 
 /** Where a run stands, as its Job and its pod in the cache tell it. */
-export type RunState =
+export type RunState<R = RunnerResult> =
   /** The Job has not ended. */
   | { state: "running" }
   /** The Job ended, but its pod's report has not reached the cache yet: look again soon. */
   | { state: "awaitingReport" }
   /** The Job ended: how, and the runner's report (absent when it was never found). */
-  | { state: "ended"; end: JobEnd; result: RunnerResult | undefined };
+  | { state: "ended"; end: JobEnd; result: R | undefined };
 
 /**
  * Where the run of `job` stands: its end from the Job's conditions and the runner's report from
  * its pod (listed from the cache by the Job controller's label). A report still missing
  * {@link RESULT_GRACE_MS} after the Job ended is taken as lost.
  */
-export function runState(observed: Observed, job: KubeObject, nowMs: number): RunState {
+export function runState<R = RunnerResult>(
+  observed: Observed,
+  job: KubeObject,
+  nowMs: number,
+  parse?: (text: string) => R | undefined,
+): RunState<R> {
   const end = jobEnd(job);
   if (end === undefined) return { state: "running" };
   const namespace = job.metadata.namespace ?? "default";
   const pods = observed.list?.(POD, namespace, { [JOB_NAME_LABEL]: job.metadata.name }) ?? [];
-  const result = runResult(job, pods);
+  const result = runResult<R>(job, pods, parse);
   const endMs = end.at ? fromTimestamp(end.at) : nowMs;
   if (result === undefined && nowMs - endMs < RESULT_GRACE_MS) return { state: "awaitingReport" };
   return { state: "ended", end, result };
+}
+
+/** Container waiting reasons that mean the image cannot be had. */
+const PULL_FAILURES = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName"]);
+
+/**
+ * Why a running Job's pod cannot start, when an image of it cannot be pulled (its name and the
+ * kubelet's message), or undefined.
+ */
+export function imageProblem(observed: Observed, job: KubeObject): string | undefined {
+  const namespace = job.metadata.namespace ?? "default";
+  const pods = observed.list?.(POD, namespace, { [JOB_NAME_LABEL]: job.metadata.name }) ?? [];
+  for (const pod of pods) {
+    const status = isRecord(pod.status) ? pod.status : {};
+    const containers = [
+      ...(Array.isArray(status.initContainerStatuses) ? status.initContainerStatuses : []),
+      ...(Array.isArray(status.containerStatuses) ? status.containerStatuses : []),
+    ];
+    for (const c of containers) {
+      if (!isRecord(c) || !isRecord(c.state) || !isRecord(c.state.waiting)) continue;
+      const reason = c.state.waiting.reason;
+      if (typeof reason !== "string" || !PULL_FAILURES.has(reason)) continue;
+      const message = typeof c.state.waiting.message === "string" ? c.state.waiting.message : "";
+      return `The image ${JSON.stringify(c.image ?? "")} cannot be pulled (${reason}` +
+        `${message ? `: ${message}` : ""})`;
+    }
+  }
+  return undefined;
 }

@@ -85,6 +85,7 @@ export type PostgresState =
   | { kind: "credentialsMissing"; volumes: string[] }
   | { kind: "staleView"; child: KubeObject; generation: number }
   | ({ kind: "majorChange" } & MajorChange)
+  | { kind: "upgrading"; spec: ValidSpec; children: Children; data: DataMajor; major: number }
   | { kind: "reconciling"; spec: ValidSpec; children: Children };
 
 /** Classifies an observed PostgresDB. Pure; the first matching state wins. */
@@ -111,7 +112,22 @@ export function classify(observed: Observed<PostgresDB>): PostgresState {
   // PostgreSQL does not start on another major's data directory: a new image would crash-loop.
   const data = observedDataMajor(children.statefulSet, dataVolumes(observed, db));
   const major = versionMajor(spec.version);
+  const upgrade = db.status?.upgrade;
+  if (upgrade?.phase === "Stopping" || upgrade?.phase === "Upgrading") {
+    // The instances are stopped for pg_upgrade, which may be working on a volume: whatever the
+    // spec says now, nothing starts until the upgrade's run ends and is recorded.
+    return {
+      kind: "upgrading",
+      spec,
+      children,
+      data: { major: upgrade.from, source: "status.upgrade" },
+      major: upgrade.to,
+    };
+  }
   if (data !== undefined && major !== undefined && data.major !== major) {
+    if (major > data.major && spec.majorUpgrade !== undefined) {
+      return { kind: "upgrading", spec, children, data, major };
+    }
     return { kind: "majorChange", data, major, version: spec.version };
   }
   const initialised = children.secret ? secretDatabase(children.secret) : undefined;

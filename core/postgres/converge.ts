@@ -37,6 +37,7 @@ import { statusActions } from "./status_actions.ts";
 import { planFailover } from "./failover.ts";
 import { rolloutStep } from "./rollout.ts";
 import { NO_RESTORE, type RestoreStep } from "./restore.ts";
+import { NO_UPGRADE, type UpgradeStep } from "./upgrade_step.ts";
 import {
   chooseTarget,
   heldReplicas,
@@ -56,6 +57,7 @@ export function convergeActions(
   children: Children,
   context: ReconcileContext,
   restore: RestoreStep = NO_RESTORE,
+  upgrade: UpgradeStep = NO_UPGRADE,
 ): Action[] {
   const kept = keepClaimTemplates(children.statefulSet, spec);
   const chosen = chooseTarget(db, children.instances ?? []);
@@ -73,7 +75,7 @@ export function convergeActions(
     children.instances ?? [],
     chosen,
     context.nowMs,
-    { rolloutTo: rollout.switchoverTo, volumes: children.volumes },
+    { rolloutTo: rollout.switchoverTo ?? upgrade.switchoverTo, volumes: children.volumes },
   );
   const choice: TargetChoice = {
     ...chosen,
@@ -103,7 +105,11 @@ export function convergeActions(
       restore.hold ? Math.min(held.replicas, 1) : held.replicas,
     ),
   ];
-  const childWrites = [...steps.flatMap((step) => step.writes), ...restore.writes];
+  const childWrites = [
+    ...steps.flatMap((step) => step.writes),
+    ...restore.writes,
+    ...upgrade.writes,
+  ];
   // Role labels follow the reports; they change nothing the StatefulSet's readiness describes.
   const writes = [...childWrites, ...roleLabelStep(children, choice).writes];
   const events = steps.flatMap((step) => step.events);
@@ -141,6 +147,14 @@ export function convergeActions(
     input.message = restore.notReady.message;
   }
   events.push(...restore.events);
+  if (upgrade.status !== undefined) input.upgrade = upgrade.status;
+  if (upgrade.notReady !== undefined) {
+    input.phase = upgrade.notReady.phase;
+    input.ready = false;
+    input.reason = upgrade.notReady.reason;
+    input.message = upgrade.notReady.message;
+  }
+  events.push(...upgrade.events);
   const wasReady = findCondition(db.status?.conditions, READY)?.status === "True";
   if (input.ready && !wasReady) {
     events.push(normalEvent(db, "Ready", `${spec.replicas}/${spec.replicas} instances ready`));
@@ -150,6 +164,13 @@ export function convergeActions(
     delayMs: plan.requeueAfterMs,
     reason: plan.condition?.message ?? "the primary does not serve: the failover delay runs",
   }];
+  if (upgrade.requeueMs !== undefined) {
+    requeue.push({
+      kind: "requeueAfter",
+      delayMs: upgrade.requeueMs,
+      reason: upgrade.status?.message ?? "the upgrade waits",
+    });
+  }
   if (restore.requeueMs !== undefined) {
     requeue.push({
       kind: "requeueAfter",
@@ -157,7 +178,14 @@ export function convergeActions(
       reason: restore.status?.message ?? "the restore waits",
     });
   }
-  return [...writes, ...statusActions(db, input, context), ...restore.after, ...events, ...requeue];
+  return [
+    ...writes,
+    ...statusActions(db, input, context),
+    ...restore.after,
+    ...upgrade.after,
+    ...events,
+    ...requeue,
+  ];
 }
 
 /** The credentials Secret: created once, adopted or relabelled by its labels only. */
@@ -243,7 +271,7 @@ function serviceStep(db: PostgresDB, service: KubeObject, observed: KubeObject |
 }
 
 /** The StatefulSet: created when missing, updated (the version read) when it differs. */
-function statefulSetStep(
+export function statefulSetStep(
   db: PostgresDB,
   spec: ValidSpec,
   observed: KubeObject | undefined,

@@ -28,6 +28,8 @@ import type { Observed, ReconcileContext, Reconciler, ReconcileResult } from "..
 import { classify, credentialsLiveReads } from "./classify.ts";
 import { convergeActions } from "./converge.ts";
 import { restoreStep } from "./restore.ts";
+import { upgradeActions } from "./upgrade.ts";
+import { startingStep } from "./upgrade_step.ts";
 import { RESTORE_LABEL } from "../backup/job.ts";
 import { JOB, POSTGRESBACKUP } from "../backup/types.ts";
 import { instanceOfVolume, managedByLabels, MANAGER, ROLE_LABEL } from "./labels.ts";
@@ -101,6 +103,8 @@ export function reconcilePostgresDB(
       return { actions: credentialsMissingActions(db, state.volumes, context) };
     case "majorChange":
       return { actions: majorChangeActions(db, state, context) };
+    case "upgrading":
+      return { actions: upgradeActions(observed, state.spec, state.children, state, context) };
     case "reconciling":
       return {
         actions: convergeActions(
@@ -109,6 +113,7 @@ export function reconcilePostgresDB(
           state.children,
           context,
           restoreStep(observed, state.spec, state.children.instances ?? [], context.nowMs),
+          startingStep(observed, state.spec, state.children.instances ?? [], context.nowMs),
         ),
       };
   }

@@ -58,6 +58,57 @@ export interface PostgresDBSpec {
   maxFailoverLagBytes?: number;
   /** Start from a backup; set only at creation, immutable. */
   restoreFrom?: RestoreFromSpec;
+  /**
+   * How a change of `version` to a later major is done; absent: refused. `PgUpgrade`: checks the
+   * target image, stops the instances, runs `pg_upgrade --link` on the primary's volume in a Job,
+   * starts the primary on the new major and re-clones the standbys from it.
+   */
+  majorUpgrade?: MajorUpgradeMethod;
+}
+
+/** The methods of a major upgrade the operator does. */
+export const MAJOR_UPGRADE_METHODS = ["PgUpgrade"] as const;
+/** A method of a major upgrade. */
+export type MajorUpgradeMethod = typeof MAJOR_UPGRADE_METHODS[number];
+
+/** A major upgrade as the status records it, from its check to its end. */
+export interface UpgradeStatus {
+  /** The major of the data before. */
+  from: number;
+  /** The major asked for. */
+  to: number;
+  /** The image tag that served before (the StatefulSet's, kept while the upgrade is undone). */
+  fromVersion: string;
+  /** `spec.version` when the upgrade started. */
+  toVersion: string;
+  /** The PostgresDB generation the upgrade is for: a failed one is tried again on a new one. */
+  generation: number;
+  /** The instance whose volume is upgraded: the primary when the upgrade started. */
+  primary: string;
+  /**
+   * `Checking` (a Job in the target image, while the database serves), `Stopping` (the
+   * instances stop), `Upgrading` (the Job on the primary's volume), `Starting` (the new major
+   * starts; standbys re-clone), then `Succeeded` or `Failed`.
+   */
+  phase: "Checking" | "Stopping" | "Upgrading" | "Starting" | "Succeeded" | "Failed";
+  /** Why it failed (the runner's reason), when it failed. */
+  reason?: string;
+  /** What happens, or happened, in a sentence. */
+  message: string;
+  /** When it started (RFC 3339). */
+  startedAt: string;
+  /** When the check Job found the target image fit (RFC 3339). */
+  checkedAt?: string;
+  /** When the instances were stopped: the start of the downtime (RFC 3339). */
+  stoppedAt?: string;
+  /** Runs of the upgrade Job, when one was interrupted and run again. */
+  attempts?: number;
+  /** When it ended (RFC 3339). */
+  completedAt?: string;
+  /** The downtime: from the instances' stop to the new primary serving, in seconds. */
+  downtimeSeconds?: number;
+  /** How long `pg_upgrade` and its steps took in the Job, in seconds. */
+  upgradeSeconds?: number;
 }
 
 /** The backup a new PostgresDB starts from. */
@@ -136,7 +187,7 @@ export type DeletionPolicy = "Retain" | "Delete";
 export const DELETION_POLICIES: readonly DeletionPolicy[] = ["Retain", "Delete"];
 
 /** The lifecycle phase shown by `kubectl get postgresdbs`. */
-export type Phase = "Pending" | "Creating" | "Restoring" | "Running" | "Failed";
+export type Phase = "Pending" | "Creating" | "Restoring" | "Upgrading" | "Running" | "Failed";
 
 /** What the operator reports. */
 export interface PostgresDBStatus {
@@ -177,6 +228,8 @@ export interface PostgresDBStatus {
   conditions?: Condition[];
   /** The restore the database started from (`spec.restoreFrom`), once chosen. */
   restore?: RestoreStatus;
+  /** The last major upgrade. */
+  upgrade?: UpgradeStatus;
 }
 
 /** A failover or switchover as the status tells it. */
@@ -256,4 +309,6 @@ export interface ValidSpec {
   maxFailoverLagBytes: number;
   /** The backup to start from, when asked for. */
   restoreFrom?: RestoreFromSpec;
+  /** How a major upgrade is done, when asked for. */
+  majorUpgrade?: MajorUpgradeMethod;
 }

@@ -13,6 +13,8 @@ import {
   type DeletionPolicy,
   DURABILITIES,
   type Durability,
+  MAJOR_UPGRADE_METHODS,
+  type MajorUpgradeMethod,
   type PostgresDB,
   type RestoreFromSpec,
   type ValidSpec,
@@ -106,6 +108,18 @@ export function validatePostgresDB(db: PostgresDB): Validation {
     problems,
   );
   const restoreFrom = restoreFromSpec(db, problems);
+  const majorUpgrade = spec.majorUpgrade;
+  if (
+    majorUpgrade !== undefined &&
+    !MAJOR_UPGRADE_METHODS.includes(majorUpgrade as MajorUpgradeMethod)
+  ) {
+    problems.push({
+      field: "spec.majorUpgrade",
+      message: `${JSON.stringify(majorUpgrade)} must be one of ${
+        MAJOR_UPGRADE_METHODS.map(quote).join(", ")
+      } (or absent: a major upgrade is refused)`,
+    });
+  }
   if (problems.length > 0) return { ok: false, problems };
   const valid: ValidSpec = {
     version: version!,
@@ -118,6 +132,7 @@ export function validatePostgresDB(db: PostgresDB): Validation {
   };
   if (synchronous !== undefined) valid.synchronous = synchronous;
   if (restoreFrom !== undefined) valid.restoreFrom = restoreFrom;
+  if (majorUpgrade !== undefined) valid.majorUpgrade = majorUpgrade as MajorUpgradeMethod;
   return { ok: true, spec: valid };
 }
 

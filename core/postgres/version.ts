@@ -5,8 +5,9 @@
  * PostgreSQL refuses to start on a data directory of another major version, so the operator
  * must know the data's major before it changes the image. It records it where the data is: the
  * StatefulSet's volume claim template carries the annotation {@link DATA_MAJOR}, which the
- * StatefulSet controller copies onto every PVC it creates. The evidence, first found wins: a data
- * PVC's annotation; the StatefulSet's claim template annotation (the PVCs may not exist yet); the
+ * StatefulSet controller copies onto every PVC it creates, and a major upgrade rewrites on every
+ * data PVC once `pg_upgrade` succeeded. The evidence, first found wins: the highest of the data
+ * PVCs' annotations; the StatefulSet's claim template annotation (the PVCs may not exist yet); the
  * major of the StatefulSet's image (a StatefulSet written before the annotation existed).
  *
  * @module
@@ -62,10 +63,16 @@ export function observedDataMajor(
   statefulSet: KubeObject | undefined,
   volumes: readonly KubeObject[],
 ): DataMajor | undefined {
+  // The highest major any volume records: after a major upgrade the upgraded volume records the
+  // new one at once, while a volume made later from the claim template may record the old.
+  let best: DataMajor | undefined;
   for (const pvc of volumes) {
     const major = annotatedMajor(pvc.metadata.annotations);
-    if (major !== undefined) return { major, source: `PVC ${JSON.stringify(pvc.metadata.name)}` };
+    if (major !== undefined && (best === undefined || major > best.major)) {
+      best = { major, source: `PVC ${JSON.stringify(pvc.metadata.name)}` };
+    }
   }
+  if (best !== undefined) return best;
   if (!statefulSet) return undefined;
   const spec = statefulSet.spec as {
     volumeClaimTemplates?: { metadata?: { annotations?: Record<string, string> } }[];

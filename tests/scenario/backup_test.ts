@@ -109,7 +109,10 @@ Deno.test("backups (sim): each slot once, retention keeps the newest two, slots 
   assert.ok(checkers.slotsRun() >= 5, `slots run: ${checkers.slotsRun()}`);
   // The backup controller goes down for three and a half minutes, then comes back.
   await w.backups.stop();
+  const downAtMs = w.cluster.nowMs();
   await w.cluster.run({ maxVirtualMs: 210_000 });
+  // Time passes while the controller is down, whether or not anything else is pending.
+  w.cluster.clock.advanceTo(downAtMs + 210_000);
   const back = new Controller(w.cluster.client({ name: "postgres-backup-2" }), backupReconciler, {
     clock: w.cluster.clock,
     random: w.cluster.random.fork(),

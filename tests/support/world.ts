@@ -6,7 +6,11 @@
 
 import type { KubeObject } from "../../core/object.ts";
 import type { PostgresDB } from "../../core/postgres/types.ts";
-import { type OperatorWorld, startOperatorWorld } from "../../cli/simulate.ts";
+import {
+  type OperatorWorld,
+  type SimulateOptions,
+  startOperatorWorld,
+} from "../../cli/simulate.ts";
 import { parseManifests } from "../../cli/manifests.ts";
 
 /** A world plus readers. */
@@ -26,8 +30,11 @@ export interface TestWorld extends OperatorWorld {
 }
 
 /** Starts a world with the operator on seed `seed`. */
-export async function world(seed = 1): Promise<TestWorld> {
-  const base = await startOperatorWorld({ seed });
+export async function world(
+  seed = 1,
+  cluster?: SimulateOptions["cluster"],
+): Promise<TestWorld> {
+  const base = await startOperatorWorld(cluster === undefined ? { seed } : { seed, cluster });
   const user = base.cluster.client({ name: "test-user" });
   const find = (kind: string, name: string, namespace = "default") =>
     base.cluster.objects().find((o) =>
@@ -75,6 +82,7 @@ export function sampleYaml(
     deletionPolicy?: string;
     synchronous?: unknown;
     failoverDelay?: number;
+    majorUpgrade?: string;
   } = {},
 ): string {
   const spec = {

@@ -1,0 +1,402 @@
+/**
+ * A major upgrade (`spec.majorUpgrade: PgUpgrade`), from the change of `spec.version` to a later
+ * major until the data is the new major's. The sequence, recorded in `status.upgrade.phase`:
+ *
+ * 1. **Checking**, while the database serves on the old image: the Job `<db>-upgrade-check`
+ *    runs in the target image (so it must be there) and compares the extensions and preloaded
+ *    libraries the databases use with what the image has. If the primary is not `<db>-0`, a
+ *    switchover moves it there first: the StatefulSet starts its pods in order, and after the
+ *    upgrade the first pod must be the one whose data was upgraded (the others cannot start on
+ *    old-major data until they re-clone from it).
+ * 2. **Stopping**: the StatefulSet is scaled to zero on the old image; the agents stop
+ *    PostgreSQL cleanly. The downtime starts here.
+ * 3. **Upgrading**: once no instance pod is left, the Job `<db>-upgrade` runs `pg_upgrade --link`
+ *    on the primary's volume (`runtime/upgrade_runner.ts`). A run that is interrupted is run
+ *    again, and resumes or rolls back; the instances stay stopped until a run ends with a result.
+ * 4. On success the data volumes' annotation {@link DATA_MAJOR} becomes the new major: from then
+ *    on the data is the new major's and the normal converge runs the new image (**Starting**, see
+ *    `upgrade_step.ts`). On failure the runner left the old data as it was: **Failed**, the
+ *    database runs again on the old image, and the reason is in the status and an Event. A
+ *    failed upgrade is tried again when the PostgresDB's spec changes (a new generation).
+ *
+ * Guarantees: no instance runs while the upgrade Job may touch its volume; a failure before the
+ * data is committed leaves the old major serving; a downgrade is never attempted.
+ *
+ * @module
+ */
+
+import type { Action } from "../actions.ts";
+import { toTimestamp } from "../clock.ts";
+import type { KubeObject } from "../object.ts";
+import type { Observed, ReconcileContext } from "../reconciler.ts";
+import { JOB } from "../backup/types.ts";
+import { imageProblem, runState } from "../backup/runs.ts";
+import {
+  parseUpgradeResult,
+  upgradeCheckJob,
+  upgradeCheckJobName,
+  upgradeJob,
+  upgradeJobName,
+} from "../upgrade/job.ts";
+import type { Children } from "./classify.ts";
+import { convergeActions, keepClaimTemplates, statefulSetStep } from "./converge.ts";
+import { podName } from "./naming.ts";
+import { withoutServerFields } from "./step.ts";
+import { statusActions } from "./status_actions.ts";
+import { NO_RESTORE } from "./restore.ts";
+import { POD, type PostgresDB, PVC, type UpgradeStatus, type ValidSpec } from "./types.ts";
+import { UPGRADE_RECHECK_MS, upgradeEvent, type UpgradeStep } from "./upgrade_step.ts";
+import { DATA_MAJOR, type DataMajor, imageMajor } from "./version.ts";
+import { MAX_REPLICAS } from "./validate.ts";
+
+/** The upgrade a PostgresDB is in: the data's major and the one asked for. */
+export interface Upgrading {
+  /** The data's major, and where it was read. */
+  data: DataMajor;
+  /** The major of `spec.version`. */
+  major: number;
+}
+
+/** The image tag of an observed StatefulSet's `postgres` container, if any. */
+function servingVersion(statefulSet: KubeObject | undefined): string | undefined {
+  const spec = statefulSet?.spec as
+    | { template?: { spec?: { containers?: { name?: string; image?: string }[] } } }
+    | undefined;
+  const image = spec?.template?.spec?.containers?.find((c) => c.name === "postgres")?.image;
+  const tag = image === undefined ? undefined : /:([^:@/]+)$/.exec(image)?.[1];
+  return tag;
+}
+
+/** True when a pod of the StatefulSet's ordinals still exists (running or terminating). */
+function anyInstancePod(observed: Observed<PostgresDB>): boolean {
+  const db = observed.object;
+  for (let ordinal = 0; ordinal < MAX_REPLICAS; ordinal++) {
+    const name = podName(db.metadata.name, ordinal);
+    if (observed.lookup({ ...POD, namespace: db.metadata.namespace, name }) !== undefined) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** The record of a new attempt. */
+function newAttempt(
+  db: PostgresDB,
+  spec: ValidSpec,
+  children: Children,
+  state: Upgrading,
+  nowMs: number,
+): UpgradeStatus {
+  const fromVersion = servingVersion(children.statefulSet);
+  return {
+    from: state.data.major,
+    to: state.major,
+    // The StatefulSet's image, when it is of the data's major; else the major alone.
+    fromVersion: fromVersion !== undefined && imageMajor(`postgres:${fromVersion}`) ===
+        state.data.major
+      ? fromVersion
+      : String(state.data.major),
+    toVersion: spec.version,
+    generation: db.metadata.generation ?? 0,
+    primary: podName(db.metadata.name, 0),
+    phase: "Checking",
+    message: `Checking that the postgres:${spec.version} image has what the databases use`,
+    startedAt: toTimestamp(nowMs),
+  };
+}
+
+/** The actions of a PostgresDB whose data is an older major than `spec.version`'s. */
+export function upgradeActions(
+  observed: Observed<PostgresDB>,
+  spec: ValidSpec,
+  children: Children,
+  state: Upgrading,
+  context: ReconcileContext,
+): Action[] {
+  const db = observed.object;
+  const nowMs = context.nowMs;
+  const stored = db.status?.upgrade;
+  const generation = db.metadata.generation ?? 0;
+  const fresh = stored === undefined || stored.to !== state.major ||
+    stored.from !== state.data.major ||
+    ((stored.phase === "Failed" || stored.phase === "Succeeded") &&
+      generation > stored.generation);
+  const upgrade = fresh ? newAttempt(db, spec, children, state, nowMs) : { ...stored! };
+  const events = fresh
+    ? [upgradeEvent(
+      db,
+      "Normal",
+      "MajorUpgradeStarted",
+      `Upgrading from PostgreSQL ${upgrade.from} (postgres:${upgrade.fromVersion}) to ` +
+        `${upgrade.to} (postgres:${upgrade.toVersion}) with pg_upgrade`,
+    )]
+    : [];
+  const old: ValidSpec = { ...spec, version: upgrade.fromVersion };
+  switch (upgrade.phase) {
+    case "Checking":
+      return checking(observed, old, children, upgrade, events, context);
+    case "Stopping":
+    case "Upgrading":
+      return stopped(observed, old, children, upgrade, events, context);
+    case "Failed":
+      return serveOld(db, old, children, upgrade, events, context);
+    case "Starting":
+    case "Succeeded":
+      // The data is not the new major's, yet the record says it was committed: the volumes'
+      // annotations were lost or changed by hand. Never start the new image on it.
+      return serveOld(
+        db,
+        old,
+        children,
+        {
+          ...upgrade,
+          phase: "Failed",
+          reason: "DataMajorChanged",
+          message: `The volumes say PostgreSQL ${state.data.major} (${state.data.source}) after ` +
+            `an upgrade to ${upgrade.to}: check the data-major annotation of the volumes`,
+        },
+        events,
+        context,
+      );
+  }
+}
+
+/** The database on the old image, with the upgrade's failure reported. */
+function serveOld(
+  db: PostgresDB,
+  old: ValidSpec,
+  children: Children,
+  upgrade: UpgradeStatus,
+  events: UpgradeStep["events"],
+  context: ReconcileContext,
+): Action[] {
+  const message = `The upgrade to PostgreSQL ${upgrade.to} failed (${upgrade.reason ?? ""}): ` +
+    `${upgrade.message}. PostgreSQL ${upgrade.from} serves as before; fix the cause and change ` +
+    `the spec to try again, or set spec.version back to ${upgrade.fromVersion}`;
+  return convergeActions(db, old, children, context, NO_RESTORE, {
+    status: upgrade,
+    notReady: { phase: "Failed", reason: "MajorUpgradeFailed", message },
+    writes: [],
+    after: [],
+    events,
+  });
+}
+
+function checking(
+  observed: Observed<PostgresDB>,
+  old: ValidSpec,
+  children: Children,
+  upgrade: UpgradeStatus,
+  events: UpgradeStep["events"],
+  context: ReconcileContext,
+): Action[] {
+  const db = observed.object;
+  const namespace = db.metadata.namespace ?? "default";
+  const job = observed.lookup({ ...JOB, namespace, name: upgradeCheckJobName(db.metadata.name) });
+  const writes: Action[] = [];
+  const after: Action[] = [];
+  const finished = (job: KubeObject) =>
+    after.push({
+      kind: "delete",
+      target: { ...JOB, namespace, name: job.metadata.name },
+      uid: job.metadata.uid ?? "",
+      reason: "the upgrade check is recorded",
+    });
+  if (upgrade.checkedAt === undefined) {
+    if (job === undefined) {
+      writes.push({
+        kind: "create",
+        object: upgradeCheckJob(db, upgrade.from, upgrade.to, upgrade.toVersion),
+        reason: "the upgrade's check runs in the target image",
+      });
+    } else if (!job.metadata.deletionTimestamp) {
+      const run = runState(observed, job, context.nowMs, parseUpgradeResult);
+      const pull = run.state === "running" ? imageProblem(observed, job) : undefined;
+      if (pull !== undefined) {
+        finished(job);
+        return failed(db, old, children, upgrade, "ImageUnavailable", pull, events, after, context);
+      }
+      if (run.state === "ended") {
+        finished(job);
+        const result = run.result;
+        if (result === undefined || result.outcome === "Failed") {
+          return failed(
+            db,
+            old,
+            children,
+            upgrade,
+            result?.reason ?? "CheckFailed",
+            result?.message ?? `The check Job ended (${run.end.reason}) without a result`,
+            events,
+            after,
+            context,
+          );
+        }
+        upgrade.checkedAt = toTimestamp(context.nowMs);
+        upgrade.message = result.message;
+        events.push(upgradeEvent(db, "Normal", "MajorUpgradeChecked", result.message));
+      }
+    }
+  }
+  const first = podName(db.metadata.name, 0);
+  const target = db.status?.targetPrimary;
+  const primaryFirst = target === first && db.status?.currentPrimary === first;
+  if (upgrade.checkedAt !== undefined && primaryFirst) {
+    upgrade.phase = "Stopping";
+    upgrade.stoppedAt = toTimestamp(context.nowMs);
+    upgrade.message = `Stopping the instances for pg_upgrade`;
+    events.push(upgradeEvent(db, "Normal", "MajorUpgradeStopping", upgrade.message));
+    return stopped(observed, old, children, upgrade, events, context);
+  }
+  if (upgrade.checkedAt !== undefined && !primaryFirst) {
+    upgrade.message = `Moving the primary to ${JSON.stringify(first)} before the upgrade ` +
+      "(the first instance to start afterwards must hold the upgraded data)";
+  }
+  return convergeActions(db, old, children, context, NO_RESTORE, {
+    status: upgrade,
+    ...(target !== first ? { switchoverTo: first } : {}),
+    writes,
+    after,
+    events,
+    requeueMs: UPGRADE_RECHECK_MS,
+  });
+}
+
+function failed(
+  db: PostgresDB,
+  old: ValidSpec,
+  children: Children,
+  upgrade: UpgradeStatus,
+  reason: string,
+  message: string,
+  events: UpgradeStep["events"],
+  after: Action[],
+  context: ReconcileContext,
+): Action[] {
+  const record: UpgradeStatus = {
+    ...upgrade,
+    phase: "Failed",
+    reason,
+    message,
+    completedAt: toTimestamp(context.nowMs),
+  };
+  const warning = upgradeEvent(
+    db,
+    "Warning",
+    "MajorUpgradeFailed",
+    `${reason}: ${message}; PostgreSQL ${upgrade.from} serves as before`,
+  );
+  const actions = serveOld(db, old, children, record, [...events, warning], context);
+  return [...actions, ...after];
+}
+
+/** Stopping and Upgrading: the StatefulSet at zero, then the upgrade Job on the volume. */
+function stopped(
+  observed: Observed<PostgresDB>,
+  old: ValidSpec,
+  children: Children,
+  upgrade: UpgradeStatus,
+  events: UpgradeStep["events"],
+  context: ReconcileContext,
+): Action[] {
+  const db = observed.object;
+  const namespace = db.metadata.namespace ?? "default";
+  const writes: Action[] = [];
+  const after: Action[] = [];
+  const kept = keepClaimTemplates(children.statefulSet, old);
+  const zero = statefulSetStep(db, old, children.statefulSet, kept.claimTemplates, 0);
+  writes.push(...zero.writes);
+  events.push(...zero.events.filter((e) => e.kind === "emitEvent"));
+  const job = observed.lookup({ ...JOB, namespace, name: upgradeJobName(db.metadata.name) });
+  if (upgrade.phase === "Stopping" && writes.length === 0 && !anyInstancePod(observed)) {
+    upgrade.phase = "Upgrading";
+    upgrade.message = `pg_upgrade runs on the volume of ${JSON.stringify(upgrade.primary)}`;
+  }
+  if (upgrade.phase === "Upgrading") {
+    if (job === undefined) {
+      writes.push({
+        kind: "create",
+        object: upgradeJob(db, upgrade),
+        reason: "the instances are stopped: pg_upgrade runs",
+      });
+    } else if (!job.metadata.deletionTimestamp) {
+      const run = runState(observed, job, context.nowMs, parseUpgradeResult);
+      const pull = run.state === "running" ? imageProblem(observed, job) : undefined;
+      const deleteJob = {
+        kind: "delete" as const,
+        target: { ...JOB, namespace, name: job.metadata.name },
+        uid: job.metadata.uid ?? "",
+        reason: "the upgrade run is recorded",
+      };
+      if (pull !== undefined) {
+        // The runner never ran: the data was not touched.
+        return failed(db, old, children, upgrade, "ImageUnavailable", pull, events, [
+          deleteJob,
+        ], context);
+      }
+      if (run.state === "ended") {
+        const result = run.result;
+        if (result === undefined) {
+          // Interrupted (pod killed, deadline): the volume may hold a half-done upgrade. A new
+          // run resumes or rolls it back; nothing starts on the volume before one ends.
+          upgrade.attempts = (upgrade.attempts ?? 1) + 1;
+          upgrade.message = `The upgrade run was interrupted (${run.end.reason}); running it ` +
+            `again to complete or roll back (attempt ${upgrade.attempts})`;
+          after.push(deleteJob);
+          events.push(upgradeEvent(db, "Warning", "MajorUpgradeInterrupted", upgrade.message));
+        } else if (result.outcome === "Failed") {
+          return failed(db, old, children, upgrade, result.reason, result.message, events, [
+            deleteJob,
+          ], context);
+        } else {
+          // Committed: the volumes now hold (or will hold, once re-cloned) the new major.
+          writes.push(...dataMajorWrites(observed, upgrade.to));
+          upgrade.phase = "Starting";
+          upgrade.upgradeSeconds = Math.round(
+            (result.outcome === "Succeeded" ? result.durationMs : 0) / 100,
+          ) / 10;
+          upgrade.message = `pg_upgrade done in ${upgrade.upgradeSeconds} s: starting ` +
+            `PostgreSQL ${upgrade.to}`;
+          events.push(upgradeEvent(db, "Normal", "MajorUpgradeApplied", upgrade.message));
+        }
+      }
+    }
+  }
+  const message = upgrade.message;
+  return [
+    ...writes,
+    ...statusActions(db, {
+      phase: "Upgrading",
+      ready: false,
+      reason: "Upgrading",
+      message,
+      upgrade,
+      readyReplicas: 0,
+    }, context),
+    ...after,
+    ...events,
+    { kind: "requeueAfter", delayMs: UPGRADE_RECHECK_MS, reason: message },
+  ];
+}
+
+/**
+ * Updates (of the version read) of the data volumes whose {@link DATA_MAJOR} annotation is not
+ * `major`: the upgraded one holds it, and the others are re-cloned from it before they serve.
+ */
+function dataMajorWrites(observed: Observed<PostgresDB>, major: number): Action[] {
+  const db = observed.object;
+  const writes: Action[] = [];
+  for (let ordinal = 0; ordinal < MAX_REPLICAS; ordinal++) {
+    const name = `data-${podName(db.metadata.name, ordinal)}`;
+    const pvc = observed.lookup({ ...PVC, namespace: db.metadata.namespace, name });
+    if (pvc === undefined || pvc.metadata.annotations?.[DATA_MAJOR] === String(major)) continue;
+    const object = withoutServerFields(pvc);
+    object.metadata.annotations = { ...object.metadata.annotations, [DATA_MAJOR]: String(major) };
+    writes.push({
+      kind: "update",
+      object,
+      reason: `the data is PostgreSQL ${major} after pg_upgrade`,
+    });
+  }
+  return writes;
+}
