@@ -167,6 +167,7 @@ export class PgUpgradeVolume implements UpgradeVolume {
   /** {@inheritDoc UpgradeVolume.recover} */
   async recover(): Promise<StepResult> {
     const o = this.#o;
+    this.#privateDirs();
     const result = await runTool(
       this.#oldTools,
       "postgres",
@@ -262,6 +263,7 @@ export class PgUpgradeVolume implements UpgradeVolume {
   async finish(): Promise<StepResult> {
     const o = this.#o;
     this.#makeWork();
+    this.#privateDirs();
     const port = String(o.ports?.new ?? 50433);
     const env = { PGPASSWORD: o.superuserPassword };
     const start = await runTool(this.#newTools, "pg_ctl", [
@@ -326,6 +328,7 @@ export class PgUpgradeVolume implements UpgradeVolume {
   async #pgUpgrade(extra: string[]): Promise<StepResult> {
     const o = this.#o;
     this.#makeWork();
+    this.#privateDirs();
     const result = await runTool(this.#newTools, "pg_upgrade", [
       "-b",
       o.oldBin,
@@ -354,6 +357,17 @@ export class PgUpgradeVolume implements UpgradeVolume {
     o.log?.(`pg_upgrade ${extra.join(" ")}: exit ${result.code}`);
     if (result.code === 0) return { ok: true };
     return { ok: false, message: failureLines(result.stdout, result.stderr) };
+  }
+
+  /**
+   * PostgreSQL refuses a data directory that others can read, and the kubelet gives a mounted
+   * volume's files the pod's fsGroup (group rwx, setgid): back to 0700, as the image's entrypoint
+   * does before every start.
+   */
+  #privateDirs(): void {
+    for (const dir of [this.#o.pgdata, this.#next]) {
+      if (exists(dir)) Deno.chmodSync(dir, 0o700);
+    }
   }
 
   #makeWork(): void {
@@ -396,7 +410,13 @@ function failureLines(stdout: string, stderr: string): string {
       details.push(Deno.readTextFileSync(file).split("\n").slice(0, 6).join(" ").trim());
     }
   }
-  return [...tail, ...details].join(" ").replace(/\s+/g, " ").trim() || "no output";
+  // A server that did not start: its log's last lines say why (they go with the new cluster).
+  const log = /Consult the last few lines of "([^"]+)"/.exec(`${stdout}\n${stderr}`)?.[1];
+  if (log !== undefined && exists(log)) {
+    const lines = Deno.readTextFileSync(log).split("\n").filter((l) => l.trim() !== "");
+    details.push(`server log: ${lines.slice(-4).join(" ")}`);
+  }
+  return [...details, ...tail].join(" ").replace(/\s+/g, " ").trim() || "no output";
 }
 
 /** Free bytes of the filesystem of `dir`, from `df`. */

@@ -116,6 +116,8 @@ Deno.test({
 }, async () => {
   const dir = await makeOld();
   try {
+    // The kubelet gives a mounted volume the pod's fsGroup: group rwx and setgid.
+    Deno.chmodSync(`${dir}/pgdata`, 0o2770);
     const started = Date.now();
     const result = await runUpgrade({ volume: volumeOf(dir), from: 16, to: 17, now });
     console.log(`upgrade of 50,000 rows: ${Date.now() - started} ms`);

@@ -160,6 +160,13 @@ export class OperatorProcess {
     this.#current = undefined;
     return process ? await process.kill("SIGTERM") : 0;
   }
+
+  /** Kills the operator at once (SIGKILL), as a lost node or an OOM kill would. */
+  async kill(): Promise<void> {
+    const process = this.#current;
+    this.#current = undefined;
+    if (process) await process.kill("SIGKILL");
+  }
 }
 
 // The parser moved to the library; the suites keep importing it from here.
