@@ -171,6 +171,11 @@ export class SimDataPlane implements SimNetwork {
     return uid === undefined ? undefined : this.#instances.get(uid);
   }
 
+  /** Every instance, by the uid of its data claim (for checkers). */
+  instances(): [claimUid: string, instance: SimPostgresInstance][] {
+    return [...this.#instances.entries()];
+  }
+
   /** The instance under a running agent pod, by the pod's namespace and name. */
   instanceOfPod(namespace: string, name: string): SimPostgresInstance | undefined {
     for (const agent of this.#agents.values()) {

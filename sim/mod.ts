@@ -41,6 +41,7 @@ export * from "./job_runner.ts";
 export * from "./object_store.ts";
 export * from "./backup_ports.ts";
 export * from "./upgrade_host.ts";
+export * from "./upgrade_checks.ts";
 export type * from "../core/upgrade/types.ts";
 export type { CheckRunOptions, UpgradeRunOptions } from "../runtime/upgrade_runner.ts";
 export type { WalSegment, WalTruth } from "./wal_truth.ts";

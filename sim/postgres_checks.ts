@@ -7,6 +7,7 @@
  * @module
  */
 
+import { upgradeCheckers } from "./upgrade_checks.ts";
 import { controllerOf, type KubeObject } from "../core/object.ts";
 import { POSTGRESDB, type PostgresDB } from "../core/postgres/types.ts";
 import { validatePostgresDB } from "../core/postgres/validate.ts";
@@ -203,6 +204,7 @@ export function postgresCheckers(): Checker[] {
     readyChecker(),
     timeTravelChecker(),
     ...topologyCheckers(),
+    ...upgradeCheckers(),
   ];
 }
 
@@ -255,12 +257,27 @@ export function checkPostgresConverged(harness: Pick<Harness, "cluster">): strin
     }
     // A refused change of major must be genuine: a data volume holds another major's data.
     const wanted = versionMajor(validation.spec.version);
-    const dataMajors = volumes.map((pvc) =>
+    // After a major upgrade, a volume left by a scale-down keeps the old major's data until an
+    // instance starts on it again (it re-clones then): only the serving ordinals must match.
+    const upgraded = status.upgrade?.phase === "Succeeded" && status.upgrade.to === wanted;
+    const dataMajors = volumes.filter((pvc) => {
+      if (!upgraded) return true;
+      const ordinal = Number(pvc.metadata.name.slice(`data-${db.metadata.name}-`.length));
+      return ordinal < validation.spec.replicas;
+    }).map((pvc) =>
       harness.cluster.pods.dataMajor(pvc.metadata.namespace ?? "default", pvc.metadata.name)
     ).filter((major) => major !== undefined);
     const otherMajor = dataMajors.find((major) => major !== wanted);
     if (ready?.reason === "MajorUpgradeUnsupported" || ready?.reason === "MajorDowngradeRefused") {
-      if (otherMajor === undefined) problems.push(`${name}: ${ready.reason} without such data`);
+      // Genuine when a volume holds another major's data, or says it will: a volume made for
+      // another major (its annotation) on which no instance has run yet cannot be told apart
+      // from one that holds data without reading it.
+      const annotated = volumes.map((pvc) =>
+        Number(pvc.metadata.annotations?.["database.thegeekyway.com/data-major"])
+      ).find((major) => Number.isInteger(major) && major > 0 && major !== wanted);
+      if (otherMajor === undefined && annotated === undefined) {
+        problems.push(`${name}: ${ready.reason} without such data`);
+      }
       continue;
     }
     if (otherMajor !== undefined) {

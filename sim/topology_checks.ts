@@ -152,7 +152,10 @@ export function cloneSourceChecker(): Checker {
   };
 }
 
-/** No StatefulSet write scales a PostgresDB below its target primary's ordinal. */
+/**
+ * No StatefulSet write scales a PostgresDB below its target primary's ordinal, but to zero during
+ * a major upgrade whose stored record already says the instances stop.
+ */
 export function scaleDownChecker(): Checker {
   return {
     name: "scale-down keeps the primary",
@@ -165,6 +168,9 @@ export function scaleDownChecker(): Checker {
       const name = write.object.metadata.name;
       const namespace = write.object.metadata.namespace ?? "default";
       const db = harness.cluster.server.peek(POSTGRESDB, name, namespace) as PostgresDB;
+      // A major upgrade stops every instance, once its record says so (the status first).
+      const phase = db?.status?.upgrade?.phase;
+      if (replicas === 0 && (phase === "Stopping" || phase === "Upgrading")) return undefined;
       // Until a failover or switchover completed, the old primary's pod is kept too.
       const failover = db?.status?.failover;
       const kept = [db?.status?.targetPrimary];

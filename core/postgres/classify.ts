@@ -25,6 +25,7 @@ import {
   SERVICE,
   SERVICE_ACCOUNT,
   STATEFULSET,
+  type UpgradeStatus,
   type ValidSpec,
 } from "./types.ts";
 import { type FieldProblem, MAX_REPLICAS, validatePostgresDB } from "./validate.ts";
@@ -110,9 +111,12 @@ export function classify(observed: Observed<PostgresDB>): PostgresState {
     if (volumes.length > 0) return { kind: "credentialsMissing", volumes };
   }
   // PostgreSQL does not start on another major's data directory: a new image would crash-loop.
-  const data = observedDataMajor(children.statefulSet, dataVolumes(observed, db));
-  const major = versionMajor(spec.version);
   const upgrade = db.status?.upgrade;
+  const data = committedMajor(
+    observedDataMajor(children.statefulSet, dataVolumes(observed, db)),
+    upgrade,
+  );
+  const major = versionMajor(spec.version);
   if (upgrade?.phase === "Stopping" || upgrade?.phase === "Upgrading") {
     // The instances are stopped for pg_upgrade, which may be working on a volume: whatever the
     // spec says now, nothing starts until the upgrade's run ends and is recorded.
@@ -123,6 +127,14 @@ export function classify(observed: Observed<PostgresDB>): PostgresState {
       data: { major: upgrade.from, source: "status.upgrade" },
       major: upgrade.to,
     };
+  }
+  if (
+    upgrade?.phase === "Starting" && major !== undefined && data !== undefined &&
+    major < upgrade.to && data.major === upgrade.to
+  ) {
+    // The spec went back while the upgrade ran: the data is committed to the new major. Finish
+    // starting it (the downgrade is refused once it serves).
+    return { kind: "reconciling", spec: { ...spec, version: upgrade.toVersion }, children };
   }
   if (data !== undefined && major !== undefined && data.major !== major) {
     if (major > data.major && spec.majorUpgrade !== undefined) {
@@ -158,6 +170,21 @@ export function credentialsLiveReads(observed: Observed<PostgresDB>): LiveRead[]
   if (observed.lookup({ ...SECRET, namespace, name }) !== undefined) return [];
   if (db.metadata.deletionTimestamp || !validatePostgresDB(db).ok) return [];
   return [{ type: SECRET, namespace, name }, { type: PVC, namespace }];
+}
+
+/**
+ * The data's major, at least the one a committed upgrade recorded: its volumes' annotations were
+ * written before the record, but a cache may not have seen them yet.
+ */
+function committedMajor(
+  observed: DataMajor | undefined,
+  upgrade: UpgradeStatus | undefined,
+): DataMajor | undefined {
+  if (observed === undefined || upgrade === undefined) return observed;
+  if (upgrade.phase !== "Starting" && upgrade.phase !== "Succeeded") return observed;
+  return upgrade.to > observed.major
+    ? { major: upgrade.to, source: `status.upgrade (an upgrade to ${upgrade.to})` }
+    : observed;
 }
 
 /** The children found by name. */

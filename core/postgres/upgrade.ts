@@ -49,6 +49,9 @@ import { UPGRADE_RECHECK_MS, upgradeEvent, type UpgradeStep } from "./upgrade_st
 import { DATA_MAJOR, type DataMajor, imageMajor } from "./version.ts";
 import { MAX_REPLICAS } from "./validate.ts";
 
+/** Check failures that say nothing about the target image: the check runs again. */
+const CHECK_RETRIED = new Set<string>(["DatabaseUnreachable"]);
+
 /** The upgrade a PostgresDB is in: the data's major and the one asked for. */
 export interface Upgrading {
   /** The data's major, and where it was read. */
@@ -142,22 +145,15 @@ export function upgradeActions(
       return serveOld(db, old, children, upgrade, events, context);
     case "Starting":
     case "Succeeded":
-      // The data is not the new major's, yet the record says it was committed: the volumes'
-      // annotations were lost or changed by hand. Never start the new image on it.
-      return serveOld(
-        db,
-        old,
-        children,
-        {
-          ...upgrade,
-          phase: "Failed",
-          reason: "DataMajorChanged",
-          message: `The volumes say PostgreSQL ${state.data.major} (${state.data.source}) after ` +
-            `an upgrade to ${upgrade.to}: check the data-major annotation of the volumes`,
-        },
-        events,
-        context,
-      );
+      // Not reached: a committed record makes the data its major (classify.ts), and an upgrade
+      // to another major is a new attempt. Wait rather than guess.
+      return statusActions(db, {
+        phase: "Upgrading",
+        ready: false,
+        reason: "Upgrading",
+        message: upgrade.message,
+        upgrade,
+      }, context);
   }
 }
 
@@ -219,22 +215,34 @@ function checking(
       if (run.state === "ended") {
         finished(job);
         const result = run.result;
-        if (result === undefined || result.outcome === "Failed") {
+        if (
+          result === undefined || (result.outcome === "Failed" && CHECK_RETRIED.has(result.reason))
+        ) {
+          // The check could not look (its pod was killed, the primary was away for a moment):
+          // nothing was found wrong, so it runs again.
+          upgrade.attempts = (upgrade.attempts ?? 1) + 1;
+          upgrade.message = `The check could not run (${
+            result?.outcome === "Failed" ? result.message : run.end.reason
+          }); running it again (attempt ${upgrade.attempts})`;
+          events.push(upgradeEvent(db, "Warning", "MajorUpgradeCheckRetried", upgrade.message));
+        } else if (result.outcome === "Failed") {
           return failed(
             db,
             old,
             children,
             upgrade,
-            result?.reason ?? "CheckFailed",
-            result?.message ?? `The check Job ended (${run.end.reason}) without a result`,
+            result.reason,
+            result.message,
             events,
             after,
             context,
           );
+        } else {
+          upgrade.checkedAt = toTimestamp(context.nowMs);
+          upgrade.message = result.message;
+          delete upgrade.attempts;
+          events.push(upgradeEvent(db, "Normal", "MajorUpgradeChecked", result.message));
         }
-        upgrade.checkedAt = toTimestamp(context.nowMs);
-        upgrade.message = result.message;
-        events.push(upgradeEvent(db, "Normal", "MajorUpgradeChecked", result.message));
       }
     }
   }
@@ -242,11 +250,23 @@ function checking(
   const target = db.status?.targetPrimary;
   const primaryFirst = target === first && db.status?.currentPrimary === first;
   if (upgrade.checkedAt !== undefined && primaryFirst) {
+    // The record first, then the stop (the next reconcile): a crash in between resumes the stop.
     upgrade.phase = "Stopping";
     upgrade.stoppedAt = toTimestamp(context.nowMs);
     upgrade.message = `Stopping the instances for pg_upgrade`;
     events.push(upgradeEvent(db, "Normal", "MajorUpgradeStopping", upgrade.message));
-    return stopped(observed, old, children, upgrade, events, context);
+    return [
+      ...statusActions(db, {
+        phase: "Upgrading",
+        ready: false,
+        reason: "Upgrading",
+        message: upgrade.message,
+        upgrade,
+      }, context),
+      ...after,
+      ...events,
+      { kind: "requeueAfter", delayMs: 0, reason: upgrade.message },
+    ];
   }
   if (upgrade.checkedAt !== undefined && !primaryFirst) {
     upgrade.message = `Moving the primary to ${JSON.stringify(first)} before the upgrade ` +

@@ -100,9 +100,9 @@ export function startingStep(
     };
   }
   if (stored === undefined || stored.phase !== "Starting") {
-    const after = stored?.phase === "Succeeded" || stored?.phase === "Failed"
-      ? leftoverJobs(observed)
-      : [];
+    // No upgrade runs (the data is the spec's major): an upgrade's Job left behind (its record
+    // never written, or the spec went back meanwhile) is removed.
+    const after = leftoverJobs(observed);
     return after.length === 0 ? NO_UPGRADE : { ...NO_UPGRADE, after };
   }
   const status: UpgradeStatus = { ...stored };

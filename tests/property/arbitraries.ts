@@ -54,19 +54,28 @@ function userStepArbitrary(): fc.Arbitrary<DistributiveOmit<Step, "atMs">> {
  * with `varyStorage` (existing volumes keep their size, so the end state depends on history).
  */
 export function validSpec(
-  options: { varyStorage?: boolean } = {},
+  options: { varyStorage?: boolean; upgrades?: boolean } = {},
 ): fc.Arbitrary<Record<string, unknown>> {
-  return fc.record({
-    version: fc.constantFrom("16", "16.4", "16.6"),
+  const base = {
     storage: options.varyStorage ? fc.constantFrom("1Gi", "2Gi") : fc.constant("1Gi"),
     replicas: fc.integer({ min: 1, max: 3 }),
     databaseName: fc.constant("app"),
-  });
+  };
+  if (options.upgrades) {
+    // Major upgrades with pg_upgrade: 16 and 17 in any order (back to 16 after an upgrade is a
+    // refused downgrade, before it a cancelled or completed upgrade).
+    return fc.record({
+      version: fc.constantFrom("16", "16.4", "17", "17.2"),
+      ...base,
+      majorUpgrade: fc.constant("PgUpgrade"),
+    });
+  }
+  return fc.record({ version: fc.constantFrom("16", "16.4", "16.6"), ...base });
 }
 
 /** A spec with one field broken the way users break it. */
 export function invalidSpec(
-  options: { varyStorage?: boolean } = {},
+  options: { varyStorage?: boolean; upgrades?: boolean } = {},
 ): fc.Arbitrary<Record<string, unknown>> {
   return fc.tuple(
     validSpec(options),
@@ -87,7 +96,7 @@ export function invalidSpec(
 
 /** A spec: mostly valid. */
 export function anySpec(
-  options: { varyStorage?: boolean } = {},
+  options: { varyStorage?: boolean; upgrades?: boolean } = {},
 ): fc.Arbitrary<Record<string, unknown>> {
   return fc.oneof(
     { weight: 4, arbitrary: validSpec(options) },
@@ -106,7 +115,7 @@ type TimedStep = { afterMs: number; step: DistributiveOmit<Step, "atMs"> };
 
 /** One step, or a delete quickly followed by a re-create of the same name (a user's `replace --force`). */
 function stepGroupArbitrary(
-  options: { varyStorage?: boolean; userActor?: boolean },
+  options: { varyStorage?: boolean; userActor?: boolean; upgrades?: boolean },
 ): fc.Arbitrary<TimedStep[]> {
   const recreate = fc.tuple(
     fc.constantFrom(...DB_NAMES),
@@ -134,7 +143,7 @@ function stepGroupArbitrary(
 }
 
 function stepArbitrary(
-  options: { varyStorage?: boolean },
+  options: { varyStorage?: boolean; upgrades?: boolean },
 ): fc.Arbitrary<TimedStep> {
   const name = fc.constantFrom(...DB_NAMES);
   const ordinal = fc.integer({ min: 0, max: 2 });
@@ -210,9 +219,18 @@ export function faultArbitrary(): fc.Arbitrary<FaultOptions> {
 
 /** A whole schedule: seed, steps that start with an apply, faults, crashes, cluster timing. */
 export function scheduleArbitrary(
-  options: { maxSteps?: number; faults?: boolean; varyStorage?: boolean; userActor?: boolean } = {},
+  options: {
+    maxSteps?: number;
+    faults?: boolean;
+    varyStorage?: boolean;
+    userActor?: boolean;
+    upgrades?: boolean;
+  } = {},
 ): fc.Arbitrary<Schedule> {
-  const first = fc.tuple(fc.constantFrom(...DB_NAMES), validSpec()).map(([n, spec]) => ({
+  const start = options.upgrades
+    ? validSpec({ upgrades: true }).map((s) => ({ ...s, version: "16" }))
+    : validSpec();
+  const first = fc.tuple(fc.constantFrom(...DB_NAMES), start).map(([n, spec]) => ({
     afterMs: 0,
     step: { do: "apply" as const, object: postgresDB(n, spec) },
   }));
@@ -223,6 +241,7 @@ export function scheduleArbitrary(
       stepGroupArbitrary({
         varyStorage: options.varyStorage ?? true,
         userActor: options.userActor ?? false,
+        upgrades: options.upgrades ?? false,
       }),
       {
         maxLength: options.maxSteps ?? 6,

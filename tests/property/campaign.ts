@@ -28,6 +28,8 @@ export interface CampaignOptions {
   faults?: boolean;
   /** Add the user actor: hand deletes and edits of every child kind. @default false */
   userActor?: boolean;
+  /** Specs move between PostgreSQL 16 and 17 with `majorUpgrade: PgUpgrade`. @default false */
+  upgrades?: boolean;
   /**
    * Schedules shrinking may run after the first failure. Past it every further candidate counts
    * as passing, so shrinking ends with the smallest failure found so far: deterministic, unlike a
@@ -83,6 +85,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     maxSteps: options.maxSteps ?? 6,
     faults: options.faults ?? true,
     userActor: options.userActor ?? false,
+    upgrades: options.upgrades ?? false,
   });
   const shrinkRunsMax = options.shrinkRunsMax ?? 400;
   let shrinkRuns = 0;
