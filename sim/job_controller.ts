@@ -186,12 +186,7 @@ export class JobController {
     if (resource.kind === "Job" && resource.apiVersion === "batch/v1") {
       if (change.type === "DELETED") {
         this.#failures.delete(object.metadata.uid ?? "");
-        const prefix = `${objectKey(object.metadata)}@`;
-        for (const [id, timer] of this.#timers) {
-          if (!id.startsWith(prefix)) continue;
-          timer.cancel();
-          this.#timers.delete(id);
-        }
+        this.#cancelWakes(objectKey(object.metadata));
       }
       this.#batch.mark(objectKey(object.metadata));
     } else if (resource.kind === "Pod" && resource.apiVersion === "v1") {
@@ -244,6 +239,8 @@ export class JobController {
     const status = (job.status ?? {}) as JobStatus;
     if (finishedCondition(status) !== undefined) {
       for (const pod of pods) this.#removeFinalizer(pod);
+      // A finished Job has no deadline or backoff left to wake for (its TTL, if any, is set anew).
+      this.#cancelWakes(key);
       this.#expire(job, key, status);
       return;
     }
@@ -409,6 +406,16 @@ export class JobController {
       uid: job.metadata.uid ?? "",
       propagationPolicy: "Foreground",
     });
+  }
+
+  /** Cancels the wake timers of the Job `key` (deleted, or finished). */
+  #cancelWakes(key: string): void {
+    const prefix = `${key}@`;
+    for (const [id, timer] of this.#timers) {
+      if (!id.startsWith(prefix)) continue;
+      timer.cancel();
+      this.#timers.delete(id);
+    }
   }
 
   /** Marks the Job again at `dueMs` (one timer per instant). */
