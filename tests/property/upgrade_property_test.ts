@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import type { PostgresDB } from "../../core/postgres/types.ts";
 import { runSchedule, type Schedule } from "../../sim/schedule.ts";
 import { runCampaign } from "./campaign.ts";
+import { postgresDB } from "./arbitraries.ts";
 import { postgresSubject } from "./subject.ts";
 import { propertyRuns, propertySeed, replayHint } from "./settings.ts";
 
@@ -59,3 +60,42 @@ for (const regression of REGRESSIONS) {
     assert.match(JSON.stringify(pod?.spec), /postgres:17/, "the upgraded data runs on 17");
   });
 }
+
+Deno.test("crash after every prefix of an upgrade's writes: each run ends upgraded, every checker passing", async () => {
+  const spec = { storage: "1Gi", replicas: 2, databaseName: "app", majorUpgrade: "PgUpgrade" };
+  const created: Schedule = {
+    seed: 11,
+    steps: [{
+      atMs: 0,
+      do: "apply",
+      object: postgresDB("my-postgres", { ...spec, version: "16" }),
+    }],
+  };
+  const base: Schedule = {
+    ...created,
+    steps: [...created.steps, {
+      atMs: 60_000,
+      do: "apply",
+      object: postgresDB("my-postgres", { ...spec, version: "17" }),
+    }],
+  };
+  const before = (await runSchedule(created, postgresSubject())).successfulWrites;
+  const clean = await runSchedule(base, postgresSubject());
+  assert.deepEqual(clean.violations, []);
+  assert.ok(clean.successfulWrites > before + 8, `${before} then ${clean.successfulWrites} writes`);
+  for (let k = before + 1; k <= clean.successfulWrites; k++) {
+    const report = await runSchedule({ ...base, crashAfterWrites: [k] }, postgresSubject());
+    assert.equal(report.injected.operatorCrash, 1, `crash after write ${k}`);
+    assert.deepEqual(report.violations, [], `crash after write ${k}`);
+    assert.ok(report.converged, `crash after write ${k}`);
+    const objects = report.harness.cluster.objects();
+    const db = objects.find((o) => o.kind === "PostgresDB") as PostgresDB;
+    assert.equal(db.status?.upgrade?.phase, "Succeeded", `crash after write ${k}`);
+    for (const [, instance] of report.harness.cluster.dataPlane!.instances()) {
+      assert.equal(instance.dataMajor, 17, `crash after write ${k}: ${instance.name}`);
+    }
+  }
+  console.log(
+    `upgrade: ${clean.successfulWrites - before} writes, a crash after each one recovered`,
+  );
+});
