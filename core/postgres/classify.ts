@@ -29,7 +29,7 @@ import {
   type ValidSpec,
 } from "./types.ts";
 import { type FieldProblem, MAX_REPLICAS, validatePostgresDB } from "./validate.ts";
-import { type DataMajor, observedDataMajor, versionMajor } from "./version.ts";
+import { DATA_MAJOR, type DataMajor, observedDataMajor, versionMajor } from "./version.ts";
 
 /** The children a PostgresDB has, as observed (controlled by its uid). */
 export interface Children {
@@ -117,6 +117,20 @@ export function classify(observed: Observed<PostgresDB>): PostgresState {
     upgrade,
   );
   const major = versionMajor(spec.version);
+  const runs = Number(children.statefulSet?.metadata.annotations?.[DATA_MAJOR]);
+  if (
+    (upgrade?.phase === "Stopping" || upgrade?.phase === "Upgrading") && children.statefulSet &&
+    Number.isInteger(runs) && runs >= upgrade.to
+  ) {
+    // The StatefulSet runs the new major: it was written after the upgrade's commit was
+    // recorded, so this view of the PostgresDB is from before. Acting on it would stop the
+    // upgraded database again; the newer PostgresDB's event comes next.
+    return {
+      kind: "staleView",
+      child: children.statefulSet,
+      generation: db.metadata.generation ?? 0,
+    };
+  }
   if (upgrade?.phase === "Stopping" || upgrade?.phase === "Upgrading") {
     // The instances are stopped for pg_upgrade, which may be working on a volume: whatever the
     // spec says now, nothing starts until the upgrade's run ends and is recorded.

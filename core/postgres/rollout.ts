@@ -74,11 +74,12 @@ export function rolloutStep(
     const o = podOrdinal(name, i.pod.metadata.name);
     return o !== undefined && o < replicas;
   });
-  if (members.length < replicas) return NOTHING;
   const stale = members.filter((i) => i.pod.metadata.labels?.[REVISION_LABEL] !== revision);
   if (stale.length === 0) return NOTHING;
   // One at a time: every instance but at most one stale one is ready, and a broken (not ready)
-  // pod of an old revision is replaced first: waiting for it would wait forever.
+  // pod of an old revision is replaced first: waiting for it would wait forever. That holds
+  // while the StatefulSet still has pods to create too: it creates them in order, after the
+  // broken one is ready, which it never is (an old image on data a major upgrade moved on).
   const notReady = members.filter((i) => !ready(i));
   if (notReady.length > 1) return NOTHING;
   if (notReady.length === 1) {
@@ -87,6 +88,7 @@ export function rolloutStep(
     const role = broken.pod.metadata.name === targetPrimary ? "primary" : "standby";
     return replace(db, broken.pod, role, " (not ready)");
   }
+  if (members.length < replicas) return NOTHING;
   const standbys = stale.filter((i) => i.pod.metadata.name !== targetPrimary)
     .sort((a, b) =>
       (podOrdinal(name, b.pod.metadata.name) ?? 0) - (podOrdinal(name, a.pod.metadata.name) ?? 0)

@@ -93,3 +93,12 @@ Deno.test("rolloutStep() does nothing while the StatefulSet's status is behind o
   // A single instance is restarted in place.
   assert.deepEqual(deleted(rolloutStep(DB, STS, all, "db-0", 1, 1)), ["db-0/uid-db-0"]);
 });
+
+Deno.test("rolloutStep() replaces a broken pod of an old revision while the StatefulSet has pods to create", () => {
+  // After a major upgrade: db-0 still runs the old image on the new major's data and is never
+  // ready; the StatefulSet creates db-1 only once db-0 is ready.
+  const broken = [instance("db-0", "old", false)];
+  assert.deepEqual(deleted(rolloutStep(DB, STS, broken, "db-0", 1, 2)), ["db-0/uid-db-0"]);
+  // A ready pod of an old revision waits until every member exists.
+  assert.deepEqual(deleted(rolloutStep(DB, STS, [instance("db-0", "old")], "db-0", 1, 2)), []);
+});

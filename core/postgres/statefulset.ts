@@ -111,7 +111,12 @@ export function buildStatefulSet(db: PostgresDB, spec: ValidSpec): KubeObject {
       name,
       namespace: db.metadata.namespace ?? "default",
       labels: commonLabels(name, spec),
-      annotations: childAnnotations(db.metadata.generation),
+      // The major its pods run: after a major upgrade, a StatefulSet that says the new one was
+      // written after the upgrade was committed (a view of the PostgresDB from before is stale).
+      annotations: {
+        ...childAnnotations(db.metadata.generation),
+        [DATA_MAJOR]: String(versionMajor(spec.version) ?? ""),
+      },
       ownerReferences: [controllerReference(db)],
     },
     spec: {

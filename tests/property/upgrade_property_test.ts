@@ -42,6 +42,21 @@ const REGRESSIONS: { what: string; schedule: string; upgrade: string; ready: boo
     upgrade: "Succeeded",
     ready: false,
   },
+  {
+    what:
+      "a stale view of the PostgresDB after a restart scaled the upgraded StatefulSet to 0 on 16",
+    schedule:
+      `{"seed":119851682,"steps":[{"do":"apply","object":{"apiVersion":"database.thegeekyway.com/v1alpha1","kind":"PostgresDB","metadata":{"name":"beta","namespace":"default"},"spec":{"version":"16","storage":"1Gi","replicas":2,"databaseName":"app","majorUpgrade":"PgUpgrade","deletionPolicy":"Delete"}},"atMs":0},{"do":"userDelete","kind":"Pod","name":"alpha-0","atMs":3489},{"do":"delete","apiVersion":"database.thegeekyway.com/v1alpha1","kind":"PostgresDB","name":"alpha","atMs":3498},{"do":"apply","object":{"apiVersion":"database.thegeekyway.com/v1alpha1","kind":"PostgresDB","metadata":{"name":"alpha","namespace":"default"},"spec":{"version":"16","storage":"1Gi","replicas":3,"databaseName":"app","majorUpgrade":"PgUpgrade"}},"atMs":3513},{"do":"apply","object":{"apiVersion":"database.thegeekyway.com/v1alpha1","kind":"PostgresDB","metadata":{"name":"alpha","namespace":"default"},"spec":{"version":"17","storage":"1Gi","replicas":3,"databaseName":"app","majorUpgrade":"PgUpgrade"}},"atMs":3522},{"do":"apply","object":{"apiVersion":"database.thegeekyway.com/v1alpha1","kind":"PostgresDB","metadata":{"name":"beta","namespace":"default"},"spec":{"version":"17","storage":"2Gi","replicas":2,"databaseName":"app","majorUpgrade":"PgUpgrade","deletionPolicy":"Delete"}},"atMs":3529},{"do":"userEdit","kind":"Secret","name":"beta-credentials","atMs":7866}],"cluster":{"gcDelayMs":4390,"readyDelayMs":3232},"faultsAfterLastStepMs":10000,"faults":{"watchDisconnectRate":0.02306328878557679,"staleListRate":0.1198251157163458,"watchLagMaxMs":446},"crashRate":0.01000000000000001}`,
+    upgrade: "Succeeded",
+    ready: true,
+  },
+  {
+    what: "a pod of the old image made by a hand edit mid-upgrade blocked the StatefulSet forever",
+    schedule:
+      `{"seed":1,"steps":[{"do":"apply","object":{"apiVersion":"database.thegeekyway.com/v1alpha1","kind":"PostgresDB","metadata":{"name":"beta","namespace":"default"},"spec":{"version":"16","storage":"1Gi","replicas":1,"databaseName":"app","majorUpgrade":"PgUpgrade","deletionPolicy":"Delete"}},"atMs":0},{"do":"apply","object":{"apiVersion":"database.thegeekyway.com/v1alpha1","kind":"PostgresDB","metadata":{"name":"beta","namespace":"default"},"spec":{"version":"17","storage":"1Gi","replicas":2,"databaseName":"app","majorUpgrade":"PgUpgrade","deletionPolicy":"Delete"}},"atMs":5415},{"do":"userEdit","kind":"StatefulSet","name":"beta","atMs":5938}],"cluster":{"gcDelayMs":3634,"readyDelayMs":2000},"faultsAfterLastStepMs":10000,"faults":{"writeErrorRate":0.01,"ambiguousWriteRate":0.01},"crashRate":0.07012972587206087}`,
+    upgrade: "Succeeded",
+    ready: true,
+  },
 ];
 
 for (const regression of REGRESSIONS) {
