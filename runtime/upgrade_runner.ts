@@ -87,6 +87,7 @@ function describe(error: unknown): string {
  *   preparedTransactions: () => Promise.resolve(0),
  *   hasExtension: (name: string) => Promise.resolve(name !== "postgis"),
  *   hasLibrary: () => Promise.resolve(true),
+ *   space: () => Promise.resolve(undefined),
  * };
  * const result = await runCheck({ inspector, from: 16, to: 17, now: () => 0 });
  * console.assert(result.outcome === "Failed" && result.reason === "ExtensionsUnavailable");
@@ -134,6 +135,14 @@ export async function runCheck(options: CheckRunOptions): Promise<UpgradeResult>
       } in the image, or drop ${missing.length === 1 ? "it" : "them"} first`,
     );
   }
+  const space = await inspector.space();
+  if (space !== undefined && space.freeBytes < space.neededBytes) {
+    return failed(
+      "InsufficientSpace",
+      `The primary's volume has ${mib(space.freeBytes)} free; the upgrade needs about ` +
+        `${mib(space.neededBytes)} (the data files are linked, not copied): grow the volume first`,
+    );
+  }
   if (prepared > 0) {
     return failed(
       "PreparedTransactions",
@@ -147,7 +156,8 @@ export async function runCheck(options: CheckRunOptions): Promise<UpgradeResult>
     mode: "check",
     from,
     to,
-    message: `The PostgreSQL ${to} image has every extension and library the databases use`,
+    message: `The PostgreSQL ${to} image has every extension and library the databases use` +
+      (space === undefined ? "" : `, and the volume has room (${mib(space.freeBytes)} free)`),
     durationMs: options.now() - started,
   };
 }

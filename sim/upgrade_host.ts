@@ -247,6 +247,8 @@ export class UpgradeHost {
       preparedTransactions: () => this.#step(session, quick, () => 0),
       hasExtension: (name) => Promise.resolve(has === undefined || has.has(name)),
       hasLibrary: () => Promise.resolve(true),
+      space: () =>
+        Promise.resolve({ freeBytes: this.#o.freeBytes, neededBytes: 100 * 1024 * 1024 }),
     };
   }
 

@@ -1,6 +1,7 @@
 /**
  * The upgrade runner's entry point in a Job's pod: reads its environment ({@link UPGRADE_ENV}
- * and libpq's variables), checks the target image against the serving primary or upgrades the
+ * and libpq's variables), checks the target image against the serving primary (and, with
+ * `PGDATA` set, the space on its volume, mounted read-only) or upgrades the
  * stopped primary's volume, writes the result JSON to the result path (the pod's termination
  * message), logs one line per step to stderr, and exits 0 on success, 1 on failure. Expected
  * failures print one line, never a stack trace.
@@ -14,7 +15,7 @@ import { UPGRADE_ENV } from "../../core/upgrade/job.ts";
 import type { UpgradeInspector, UpgradeResult } from "../../core/upgrade/types.ts";
 import { REPLICATION_USER } from "../../core/postgres/replication.ts";
 import { runCheck, runUpgrade } from "../../runtime/upgrade_runner.ts";
-import { PgUpgradeVolume } from "./volume.ts";
+import { dfAvailable, PgUpgradeVolume, upgradeNeededBytes } from "./volume.ts";
 
 /** Where the target image's PostgreSQL tools are (the image's PATH is searched when unset). */
 const BIN_ENV = "PGOP_PG_BIN";
@@ -51,7 +52,7 @@ export async function runFromEnv(
         if (value !== undefined) libpq[name] = value;
       }
       return await runCheck({
-        inspector: pgInspector(tools, libpq),
+        inspector: pgInspector(tools, libpq, env[UPGRADE_ENV.pgdata]),
         from,
         to,
         now: Date.now,
@@ -87,7 +88,11 @@ export async function runFromEnv(
 }
 
 /** The check's view of the serving primary (libpq's variables) and the image (`pg_config`). */
-export function pgInspector(tools: ToolRunner, libpq: Record<string, string>): UpgradeInspector {
+export function pgInspector(
+  tools: ToolRunner,
+  libpq: Record<string, string>,
+  pgdata?: string,
+): UpgradeInspector {
   const psql = async (database: string | undefined, query: string): Promise<string[]> => {
     const env: Record<string, string> = { PGCONNECT_TIMEOUT: "10", ...libpq };
     if (database !== undefined) env.PGDATABASE = database;
@@ -137,6 +142,11 @@ export function pgInspector(tools: ToolRunner, libpq: Record<string, string>): U
     },
     async hasExtension(name) {
       return isFile(`${(await config()).share}/extension/${name}.control`);
+    },
+    async space() {
+      if (pgdata === undefined || !isFile(`${pgdata}/PG_VERSION`)) return undefined;
+      const parent = pgdata.replace(/\/+$/, "").replace(/\/[^/]*$/, "") || "/";
+      return { freeBytes: await dfAvailable(parent), neededBytes: upgradeNeededBytes(pgdata) };
     },
     async hasLibrary(name) {
       const base = name.replace(/^\$libdir\//, "");

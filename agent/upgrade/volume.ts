@@ -94,6 +94,16 @@ function treeBytes(path: string, seen = new Set<string>()): number {
   return total;
 }
 
+/**
+ * Bytes `pg_upgrade --link` needs on the volume of `pgdata` besides the linked data files: the
+ * new cluster's catalogs (about the old ones' size, estimated as 5% of the databases' files) and
+ * WAL, and a fresh cluster's size.
+ */
+export function upgradeNeededBytes(pgdata: string): number {
+  return FRESH_CLUSTER_BYTES + treeBytes(`${pgdata}/global`) + treeBytes(`${pgdata}/pg_wal`) +
+    Math.ceil(treeBytes(`${pgdata}/base`) * 0.05);
+}
+
 /** The upgrade's volume, on a real filesystem. */
 export class PgUpgradeVolume implements UpgradeVolume {
   readonly #o: PgUpgradeVolumeOptions;
@@ -140,10 +150,7 @@ export class PgUpgradeVolume implements UpgradeVolume {
           facts.checksums = /Data page checksum version:\s*[1-9]/.test(control.stdout);
         }
       }
-      // The new cluster's own files: its catalogs (about the old ones' size) and its WAL.
-      const catalogs = treeBytes(`${o.pgdata}/global`) + treeBytes(`${o.pgdata}/pg_wal`) +
-        Math.ceil(treeBytes(`${o.pgdata}/base`) * 0.05);
-      facts.neededBytes = FRESH_CLUSTER_BYTES + catalogs;
+      facts.neededBytes = upgradeNeededBytes(o.pgdata);
     }
     return facts;
   }
@@ -420,7 +427,7 @@ function failureLines(stdout: string, stderr: string): string {
 }
 
 /** Free bytes of the filesystem of `dir`, from `df`. */
-async function dfAvailable(dir: string): Promise<number> {
+export async function dfAvailable(dir: string): Promise<number> {
   const output = await new Deno.Command("df", {
     args: ["-B1", "--output=avail", dir],
     stdout: "piped",

@@ -252,10 +252,12 @@ Deno.test({
         PGUSER: "postgres",
         PGPASSWORD: "super secret",
         PGDATABASE: "app",
+        PGDATA: `${dir}/pgdata`,
       }, () => {});
     await serving(o, dir, async (port) => {
       const fit = await check(port);
       assert.equal(fit.outcome, "Succeeded", JSON.stringify(fit));
+      assert.match(fit.message, /the volume has room \(\d+ MiB free\)/);
       await sql(o, port, "create extension adminpack");
       const unfit = await check(port);
       assert.ok(unfit.outcome === "Failed" && unfit.reason === "ExtensionsUnavailable");

@@ -202,7 +202,13 @@ function checking(
     if (job === undefined) {
       writes.push({
         kind: "create",
-        object: upgradeCheckJob(db, upgrade.from, upgrade.to, upgrade.toVersion),
+        object: upgradeCheckJob(
+          db,
+          upgrade.from,
+          upgrade.to,
+          upgrade.toVersion,
+          upgrade.primary,
+        ),
         reason: "the upgrade's check runs in the target image",
       });
     } else if (!job.metadata.deletionTimestamp) {

@@ -81,16 +81,21 @@ export function upgradeJobName(db: string): string {
 
 const env = (name: string, value: string) => ({ name, value });
 
-/** The Job that checks, while the database serves, that `toVersion`'s image has what it uses. */
+/**
+ * The Job that checks, while the database serves, that `toVersion`'s image has what it uses and
+ * that the volume of `primary` has room: it mounts that volume read-only, beside the primary (on
+ * its node: a ReadWriteOnce volume is shared by the pods of one node).
+ */
 export function upgradeCheckJob(
   db: PostgresDB,
   from: number,
   to: number,
   toVersion: string,
+  primary: string,
 ): KubeObject {
   const namespace = db.metadata.namespace ?? "default";
   const name = db.metadata.name;
-  return runJob({
+  const job = runJob({
     owner: db,
     name: upgradeCheckJobName(name),
     namespace,
@@ -99,15 +104,34 @@ export function upgradeCheckJob(
     version: toVersion,
     backoffLimit: 1,
     command: UPGRADE_COMMAND,
+    volumes: [{
+      name: DATA_CLAIM,
+      persistentVolumeClaim: { claimName: `${DATA_CLAIM}-${primary}`, readOnly: true },
+    }],
+    volumeMounts: [{ name: DATA_CLAIM, mountPath: DATA_MOUNT, readOnly: true }],
     env: [
       env(UPGRADE_ENV.mode, "check"),
       env(UPGRADE_ENV.from, String(from)),
       env(UPGRADE_ENV.to, String(to)),
       env(UPGRADE_ENV.postgresDB, name),
+      env(UPGRADE_ENV.pgdata, PGDATA),
       ...databaseEnv(name, namespace),
     ],
   });
+  const podSpec = (job.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+  podSpec.affinity = {
+    podAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [{
+        labelSelector: { matchLabels: { [POD_NAME_LABEL]: primary } },
+        topologyKey: "kubernetes.io/hostname",
+      }],
+    },
+  };
+  return job;
 }
+
+/** The label the StatefulSet controller puts on each of its pods: the pod's name. */
+const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
 
 /**
  * The Job that upgrades the data on `primary`'s volume from `fromVersion`'s major to

@@ -167,4 +167,9 @@ export interface UpgradeInspector {
   hasExtension(name: string): Promise<boolean>;
   /** Whether the target image has the library (in its package library directory). */
   hasLibrary(name: string): Promise<boolean>;
+  /**
+   * The primary's volume, mounted read-only beside the serving primary: its free bytes and what
+   * the upgrade will need; undefined when the check has no volume to look at.
+   */
+  space(): Promise<{ freeBytes: number; neededBytes: number } | undefined>;
 }

@@ -191,3 +191,19 @@ Deno.test("PostgresDB: the upgrade Job's pod killed mid-run is run again and the
   assert.ok(runs.length >= 2 && runs[0]!.cut === true, JSON.stringify(runs));
   await w.controller.stop();
 });
+
+Deno.test("PostgresDB: a volume without room for the new cluster fails the check; nothing stops", async () => {
+  const w = await world(45, { upgradeHost: { freeBytes: 10 * 1024 * 1024 } });
+  await w.applyYaml(sampleYaml({ version: "16", replicas: 1, majorUpgrade: "PgUpgrade" }));
+  await w.converge();
+  const uid = w.find("Pod", "my-postgres-0")!.metadata.uid;
+  await w.applyYaml(sampleYaml({ version: "17", replicas: 1, majorUpgrade: "PgUpgrade" }));
+  await w.converge();
+  const db = w.db("my-postgres");
+  assert.equal(db.status?.upgrade?.phase, "Failed");
+  assert.equal(db.status?.upgrade?.reason, "InsufficientSpace");
+  assert.match(db.status?.upgrade?.message ?? "", /10 MiB free; the upgrade needs about 100 MiB/);
+  assert.equal(w.find("Pod", "my-postgres-0")!.metadata.uid, uid, "never stopped");
+  assert.ok(isPodReady(w.find("Pod", "my-postgres-0")!));
+  await w.controller.stop();
+});
