@@ -3,7 +3,8 @@
 // spec.majorUpgrade: PgUpgrade. The operator is killed (SIGKILL) while the upgrade runs and started
 // again; the upgrade completes: both instances run PostgreSQL 17, the standby re-cloned from the
 // upgraded primary, every row and the proof's checksum kept, the status Succeeded with its
-// downtime. A target image that lacks an extension in use is refused by the check and the
+// downtime. The check runs in the target image beside the serving primary and measures the
+// volume to upgrade; a target image that lacks an extension in use is refused by it and the
 // database keeps serving on 16.
 // Figures: the downtime (instances stopped to the new primary serving), pg_upgrade's time in the
 // Job, and the whole upgrade's time.
@@ -156,6 +157,20 @@ Deno.test({
           const count = await sqlIn(kube, `${name}-1`, "SELECT count(*) FROM proof");
           return count === "1001";
         }, 120_000);
+        // The check measured the volume to upgrade, mounted read-only beside its instance.
+        const checked = JSON.parse(
+          await kube.ok(
+            "get",
+            "events",
+            "-n",
+            NS,
+            "--field-selector",
+            "reason=MajorUpgradeChecked",
+            "-o",
+            "json",
+          ),
+        ).items.map((e: { message: string }) => e.message).join("\n");
+        assert.match(checked, /the volume has room \(\d+ MiB free\)/);
         for (let i = 0; i < 2; i++) {
           const pvc = await kube.json("pvc", `data-${name}-${i}`, NS);
           assert.equal(pvc.metadata.annotations["database.thegeekyway.com/data-major"], "17");
