@@ -129,6 +129,17 @@ const statusSchema: JsonSchema = {
   description: "What the operator observed.",
   properties: {
     phase: { type: "string", enum: ["Pending", "Creating", "Restoring", "Running", "Failed"] },
+    storage: {
+      type: "object",
+      description: "The last storage change: what was asked for and where it stands.",
+      properties: {
+        requested: { type: "string" },
+        current: { type: "string" },
+        phase: { type: "string", enum: ["Expanding", "Recreating", "Resized", "Refused"] },
+        resizing: { type: "string" },
+        since: { type: "string", format: "date-time" },
+      },
+    },
     restore: {
       type: "object",
       description: "The restore this database started from (spec.restoreFrom), once chosen.",

@@ -3,7 +3,7 @@
 // Method: the operator as `deno task start` wires it (the PostgresDB controller on a Manager:
 // event rate limit, leader election, fence) runs in the simulated cluster through a client that records the RBAC
 // permission of each call, over a story that exercises every action: create, scale (apply), an
-// invalid spec (Warning event), a child conflict, a user's Secret adopted, a backup and a restore
+// invalid spec (Warning event), a storage growth, a child conflict, a user's Secret adopted, a backup and a restore
 // (the backup controller's Jobs), deletion, and a clean stop (Lease release).
 import assert from "node:assert/strict";
 import type { KubeObject } from "../core/object.ts";
@@ -66,6 +66,9 @@ async function operatorAccesses(seed: number): Promise<Access[]> {
   await settle();
   // A new minor version: the rolling update deletes the pods one at a time.
   await apply(postgresDB({ replicas: 3, version: "16.6" }));
+  await settle();
+  // A larger storage: the volumes grow (updates), the StatefulSet is orphaned and created again.
+  await apply(postgresDB({ replicas: 3, version: "16.6", storage: "2Gi" }));
   await settle();
   // A hand edit of the Service's port: repaired by an update of the version read.
   const service = await cluster.request(user.get(SERVICE, "my-postgres", "default"));

@@ -123,6 +123,9 @@ export class Controller<T extends KubeObject = KubeObject> {
     const selectors = new Map(
       (reconciler.cacheSelectors ?? []).map((s) => [typeKey(s.type), s.labelSelector]),
     );
+    const clusterScoped = new Set(
+      (reconciler.watches ?? []).filter((w) => w.clusterScoped).map((w) => typeKey(w.type)),
+    );
     const informerOptions = (onChange: (change: CacheChange) => void, type?: TypeRef) => {
       const o: InformerOptions = {
         clock: options.clock,
@@ -130,7 +133,9 @@ export class Controller<T extends KubeObject = KubeObject> {
         watchInactivityMs: options.watchInactivityMs ?? 300_000,
         onChange,
       };
-      if (options.namespace) o.namespace = options.namespace;
+      if (options.namespace && !(type && clusterScoped.has(typeKey(type)))) {
+        o.namespace = options.namespace;
+      }
       const labelSelector = type ? selectors.get(typeKey(type)) : undefined;
       if (labelSelector) o.labelSelector = labelSelector;
       return o;

@@ -23,6 +23,7 @@ import {
 import type { Checker, Harness } from "./harness.ts";
 import { isPodReady } from "./pod_lifecycle.ts";
 import { checkReplicationConverged, topologyCheckers } from "./topology_checks.ts";
+import { checkStorageConverged, storageCheckers } from "./storage_checks.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -203,6 +204,7 @@ export function postgresCheckers(): Checker[] {
     readyChecker(),
     timeTravelChecker(),
     ...topologyCheckers(),
+    ...storageCheckers(),
   ];
 }
 
@@ -306,7 +308,11 @@ export function checkPostgresConverged(harness: Pick<Harness, "cluster">): strin
     }
     if (!secret) problems.push(`${name}: no credentials Secret`);
   }
-  return [...problems, ...checkReplicationConverged(harness)];
+  return [
+    ...problems,
+    ...checkReplicationConverged(harness),
+    ...checkStorageConverged(harness),
+  ];
 }
 
 /** True when a Secret, Service or StatefulSet of a child's name is controlled by someone else. */

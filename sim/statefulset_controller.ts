@@ -153,6 +153,7 @@ export class StatefulSetController {
       revision = statefulSetRevision(sts);
       this.#revisions.set(sts, revision);
     }
+    this.#adoptOrphans(sts);
     this.#sync(sts, this.#pods(sts), revision);
     this.#writeStatus(sts, revision);
   }
@@ -241,6 +242,18 @@ export class StatefulSetController {
     }
     if (!this.#ensureClaims(sts, ordinal)) return;
     this.#server.create(buildPod(sts, ordinal, revision));
+  }
+
+  /**
+   * Adopts every orphan pod of its name pattern that matches the selector, beyond the replicas too
+   * (the real controller claims them all, then deletes the condemned ones).
+   */
+  #adoptOrphans(sts: KubeObject): void {
+    if (sts.metadata.deletionTimestamp) return;
+    for (const pod of this.#server.peekList(POD, sts.metadata.namespace ?? "default")) {
+      if (ordinalOf(pod.metadata.name, sts.metadata.name) === undefined) continue;
+      if (!controllerOf(pod)) this.#adopt(sts, pod);
+    }
   }
 
   /** Adopts an orphan pod that matches the selector; a pod another owner controls is left. */

@@ -183,7 +183,7 @@ Deno.test("reconcile() scales the StatefulSet and is not Ready until the new ins
   assert.equal(status.status.ready, false);
 });
 
-Deno.test("reconcile() keeps the StatefulSet's claim templates when storage changes", () => {
+Deno.test("reconcile() never updates a StatefulSet's claim templates when storage changes", () => {
   const { db, children } = converged(sample());
   const bigger = structuredClone(db);
   bigger.spec!.storage = "5Gi";
@@ -200,7 +200,9 @@ Deno.test("reconcile() keeps the StatefulSet's claim templates when storage chan
   const status = actions.find((a) => a.kind === "patchStatus");
   assert.ok(status?.kind === "patchStatus");
   const conditions = status.status.conditions as { type: string; reason: string }[];
-  assert.ok(conditions.some((c) => c.type === "VolumeResize" && c.reason === "NotSupported"));
+  // No volume exists yet: the claim template follows through a re-created StatefulSet.
+  assert.ok(conditions.some((c) => c.type === "VolumeResize" && c.reason === "Resizing"));
+  assert.equal((status.status.storage as { phase: string }).phase, "Recreating");
 });
 
 Deno.test("reconcile() refuses a changed databaseName: the Secret records the initialised one", () => {

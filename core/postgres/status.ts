@@ -9,7 +9,7 @@ import { setCondition } from "../conditions.ts";
 import type { ConditionInput } from "../conditions.ts";
 import type { KubeObject } from "../object.ts";
 import type { ReplicationStatus } from "./instances.ts";
-import type { Phase, PostgresDB, PostgresDBStatus, RestoreStatus } from "./types.ts";
+import type { Phase, PostgresDB, PostgresDBStatus, RestoreStatus, StorageStatus } from "./types.ts";
 
 /** The condition that `kubectl wait --for=condition=Ready` reads. */
 export const READY = "Ready";
@@ -26,7 +26,8 @@ export type ReadyReason =
   | "MajorUpgradeUnsupported"
   | "MajorDowngradeRefused"
   | "Restoring"
-  | "RestoreFailed";
+  | "RestoreFailed"
+  | "RecreatingStatefulSet";
 
 /** Extra conditions to set, and condition types to remove. */
 export interface ExtraConditions {
@@ -58,6 +59,8 @@ export interface StatusInput {
   extra?: ExtraConditions;
   /** The restore's record. Absent to keep the stored one. */
   restore?: RestoreStatus;
+  /** The storage change's record. Absent to keep the stored one; null to remove it. */
+  storage?: StorageStatus | null;
 }
 
 /** Builds the next status from the stored one, keeping transition times where nothing changed. */
@@ -90,6 +93,8 @@ export function buildStatus(db: PostgresDB, input: StatusInput, nowMs: number): 
   if (readyReplicas !== undefined) status.readyReplicas = readyReplicas;
   const restore = input.restore ?? previous.restore;
   if (restore !== undefined) status.restore = restore;
+  const storage = input.storage === undefined ? previous.storage : input.storage;
+  if (storage !== undefined && storage !== null) status.storage = storage;
   return { ...status, ...replicationFields(previous, input.replication) };
 }
 
