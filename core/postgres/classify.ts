@@ -250,6 +250,7 @@ function storageFacts(
     storageClass,
     className: named ?? storageClass?.metadata.name,
     unadoptedPods: countUnadopted(pods, statefulSet),
+    pods,
   };
 }
 

@@ -56,6 +56,11 @@ export interface StorageFacts {
   /** Pods of the instances that the StatefulSet does not control (yet): orphans to adopt. */
   unadoptedPods: number;
   /**
+   * The instances' pods the cache holds, whoever controls them: before the orphaning delete, each
+   * gets an owner reference to the PostgresDB. @default []
+   */
+  pods?: readonly KubeObject[];
+  /**
    * False when a live read shows the PostgresDB gone or being deleted: orphaning its pods and
    * volumes then would keep them from the garbage collector. @default true
    */
@@ -170,10 +175,18 @@ export function planStorage(
         status: { requested: spec.storage, current, phase: "Recreating" },
       };
     }
-    const plan = recreating(db, spec, facts, previous, "orphaning the pods");
     // Read live before orphaning: a cache that still shows a deleted PostgresDB would leave its
     // pods and volumes to nobody.
-    if (facts.ownerLive === false) return plan;
+    if (facts.ownerLive === false) {
+      return recreating(db, spec, facts, previous, "orphaning the pods");
+    }
+    // The pods (and, with deletion policy Delete, the volumes) are the PostgresDB's too before
+    // the StatefulSet lets them go: a PostgresDB deleted while it is re-created takes them along.
+    const tie = tieToOwner(db, spec, facts);
+    if (tie.length > 0) {
+      return recreatingWrites(db, spec, facts, previous, tie, "tying the pods to the database");
+    }
+    const plan = recreating(db, spec, facts, previous, "orphaning the pods");
     plan.writes.push({
       kind: "delete",
       target: refOf(sts),
@@ -188,7 +201,14 @@ export function planStorage(
     // replicas. A volume kept from a scale-down must go with the database too.
     const writes = reclaimVolumes(sts, facts.claims);
     if (writes.length > 0) {
-      return recreatingWrites(db, spec, facts, previous, writes);
+      return recreatingWrites(
+        db,
+        spec,
+        facts,
+        previous,
+        writes,
+        "its volumes are handed back to it",
+      );
     }
   }
   return settled(db, spec, base, previous, current);
@@ -225,10 +245,64 @@ function recreatingWrites(
   facts: StorageFacts,
   previous: StorageStatus | undefined,
   writes: Action[],
+  note: string,
 ): StoragePlan {
-  const plan = recreating(db, spec, facts, previous, "its volumes are handed back to it");
+  const plan = recreating(db, spec, facts, previous, note);
   plan.writes.push(...writes);
   return plan;
+}
+
+/**
+ * Updates that add an owner reference to the PostgresDB (not a controller one) to each pod, and
+ * with deletion policy `Delete` to each volume, that lacks it. The orphaning delete of the
+ * StatefulSet strips only the StatefulSet's references: without this, a PostgresDB deleted before
+ * the new StatefulSet adopts them would leave its pods running and its volumes kept, owned by
+ * nobody.
+ *
+ * @example
+ * ```ts
+ * import { tieToOwner } from "./storage.ts";
+ * const db = { apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresDB", metadata: { name: "db", uid: "u1" } };
+ * const spec = {
+ *   version: "16", storage: "2Gi", replicas: 1, databaseName: "app", deletionPolicy: "Retain" as const,
+ *   failoverDelay: 0, maxFailoverLagBytes: 0,
+ * };
+ * const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "db-0" } };
+ * const writes = tieToOwner(db, spec, { claims: [], unadoptedPods: 0, pods: [pod] });
+ * console.assert(writes.length === 1);
+ * ```
+ */
+export function tieToOwner(db: PostgresDB, spec: ValidSpec, facts: StorageFacts): Action[] {
+  const uid = db.metadata.uid ?? "";
+  // A pod another controller runs is not the database's to take.
+  const stsUid = facts.statefulSet?.metadata.uid;
+  const pods = (facts.pods ?? []).filter((p) => {
+    const controller = controllerOf(p);
+    return controller === undefined || controller.uid === stsUid;
+  });
+  const objects = [
+    ...pods,
+    ...(spec.deletionPolicy === "Delete" ? facts.claims : []),
+  ];
+  return objects.filter((o) =>
+    !o.metadata.deletionTimestamp &&
+    !(o.metadata.ownerReferences ?? []).some((ref) => ref.uid === uid)
+  ).map((o) => {
+    const { status: _status, ...body } = o;
+    const { managedFields: _fields, ...metadata } = o.metadata;
+    const object = structuredClone({ ...body, metadata });
+    object.metadata.ownerReferences = [...(o.metadata.ownerReferences ?? []), {
+      apiVersion: db.apiVersion,
+      kind: db.kind,
+      name: db.metadata.name,
+      uid,
+    }];
+    return {
+      kind: "update" as const,
+      object,
+      reason: "the StatefulSet is re-created: the database owns its pods and volumes meanwhile",
+    };
+  });
 }
 
 /** Options of {@link planStorage}. */

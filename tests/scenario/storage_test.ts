@@ -174,3 +174,67 @@ Deno.test("PostgresDB: storage: a class without expansion is refused, naming the
   assert.equal(resize?.reason, "ExpansionNotSupported");
   assert.match(resize!.message, /StorageClass "standard" does not allow volume expansion/);
 });
+
+/**
+ * Deletes the PostgresDB the moment the orphaning delete of its StatefulSet commits: the pods and
+ * volumes are then released by the garbage collector while no StatefulSet controls them.
+ */
+function deleteOnOrphaning(): Checker {
+  let done = false;
+  return {
+    name: "deletes the PostgresDB during the re-creation",
+    onCommit(change, { harness }) {
+      const o = change.object;
+      if (done || o.kind !== "StatefulSet" || !o.metadata.deletionTimestamp) return undefined;
+      if (!(o.metadata.finalizers ?? []).includes("orphan")) return undefined;
+      done = true;
+      const type = { apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresDB" };
+      void harness.user.delete(type, "my-postgres", "default").catch(() => {});
+      return undefined;
+    },
+  };
+}
+
+for (const deletionPolicy of ["Delete", "Retain"] as const) {
+  Deno.test(`PostgresDB: storage: deleted while its StatefulSet is re-created (${deletionPolicy}), no pod is left running and no volume is kept against the policy`, async () => {
+    const spec = { version: "16", replicas: 2, databaseName: "myapp", deletionPolicy };
+    const s: Schedule = {
+      seed: 11,
+      steps: [
+        { atMs: 0, do: "apply", object: postgresDB("my-postgres", { ...spec, storage: "1Gi" }) },
+        {
+          atMs: GROW_AT_MS,
+          do: "apply",
+          object: postgresDB("my-postgres", { ...spec, storage: "2Gi" }),
+        },
+      ],
+      // The collector is slow: the orphaning and the PostgresDB's deletion meet in one pass.
+      cluster: { gcDelayMs: 2000 },
+    };
+    let deleted = false;
+    const left: string[] = [];
+    const subject = {
+      ...postgresSubject(),
+      checkers: () => [...postgresCheckers(), deleteOnOrphaning(), {
+        name: "leftovers",
+        onCommit(change: { type: string; object: KubeObject }) {
+          const o = change.object;
+          if (o.kind === "PostgresDB" && change.type === "DELETED") deleted = true;
+          return undefined;
+        },
+      }],
+    };
+    const report = await runSchedule(s, subject, { convergeWithinMs: 120_000 });
+    assert.ok(deleted, "the PostgresDB was deleted during the re-creation");
+    for (const o of report.harness.cluster.objects()) {
+      if (o.kind === "Pod" || o.kind === "PersistentVolumeClaim") {
+        left.push(`${o.kind} ${o.metadata.name}`);
+      }
+    }
+    const kept = deletionPolicy === "Retain"
+      ? ["PersistentVolumeClaim data-my-postgres-0", "PersistentVolumeClaim data-my-postgres-1"]
+      : [];
+    assert.deepEqual(left.sort(), kept, "seed 11");
+    assert.deepEqual(report.violations, [], "seed 11");
+  });
+}
