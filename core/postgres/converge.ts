@@ -137,7 +137,7 @@ export function convergeActions(
     ? [...kept.conditions.remove, SCALE_DOWN]
     : kept.conditions.remove;
   const input: StatusInput = {
-    ...readiness(db, spec, children.statefulSet, childWrites.length > 0),
+    ...readiness(db, spec, children, childWrites.length > 0),
     replication,
     extra: { set, remove },
   };
@@ -330,13 +330,18 @@ function statefulSetStep(
 /**
  * Readiness from the StatefulSet. When this reconcile writes, the observed StatefulSet describes
  * the old spec, so nothing is claimed ready until the next reconcile sees the result.
+ *
+ * The StatefulSet's ready count is believed only as far as the cache shows it controlling that
+ * many pods: a stale view (a relist after a restart may answer from an older snapshot) can show a
+ * StatefulSet a user deleted, still reporting the pods it had, beside the pods its successor made.
  */
 function readiness(
   db: PostgresDB,
   spec: ValidSpec,
-  statefulSet: KubeObject | undefined,
+  children: Children,
   writing: boolean,
 ): StatusInput {
+  const statefulSet = children.statefulSet;
   const namespace = db.metadata.namespace ?? "default";
   const connection = connectionString(
     readWriteServiceName(db.metadata.name),
@@ -359,15 +364,17 @@ function readiness(
     };
   }
   const facts = statefulSetReadiness(statefulSet);
-  const ready = facts.current && facts.readyReplicas >= spec.replicas &&
+  // The instances are the pods the cache shows this StatefulSet (by uid) controlling.
+  const readyReplicas = Math.min(facts.readyReplicas, children.instances?.length ?? 0);
+  const ready = facts.current && readyReplicas >= spec.replicas &&
     facts.updatedReplicas >= spec.replicas;
   return {
     phase: ready ? "Running" : "Creating",
     ready,
     reason: ready ? "InstancesReady" : "InstancesNotReady",
-    message: `${Math.min(facts.readyReplicas, spec.replicas)}/${spec.replicas} instances ready`,
+    message: `${Math.min(readyReplicas, spec.replicas)}/${spec.replicas} instances ready`,
     connectionString: connection,
     readOnlyConnectionString: readOnly,
-    readyReplicas: facts.readyReplicas,
+    readyReplicas,
   };
 }
