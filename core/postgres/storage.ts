@@ -6,9 +6,10 @@
  *
  * The order: the standbys' volumes first (highest ordinal first), the primary's last, one at a
  * time: a volume's request is raised only once every volume before it has the new capacity. Then
- * `status.storage.phase` becomes `Recreating` (a status write, nothing else), and the next
- * reconcile deletes the StatefulSet with `propagationPolicy: Orphan` (claim templates are
- * immutable), creates it again with the new template, and waits until the StatefulSet controller
+ * `status.storage.phase` becomes `Recreating` (a status write, nothing else); the pods (and, with
+ * deletion policy `Delete`, the volumes) get an owner reference to the PostgresDB, so that one
+ * deleted meanwhile takes them along; then a reconcile that sees every reference deletes the
+ * StatefulSet with `propagationPolicy: Orphan` (claim templates are immutable), creates it again with the new template, and waits until the StatefulSet controller
  * has adopted the pods, which keep running. While the StatefulSet is re-created, the reconcile
  * decides nothing else (no failover, no rollout, no role label) and the status keeps its
  * readiness: the pods are untouched.
