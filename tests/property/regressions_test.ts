@@ -151,6 +151,39 @@ const FOUND: { name: string; schedule: Schedule }[] = [
       "crashRate": 0.1776021250322169,
     },
   },
+  {
+    // The cache still held a Secret the user had deleted when the live reads were decided (none),
+    // and a relist dropped it before the reconcile ran: a new password over initialised data.
+    name: "no new password over existing volumes when a relist lands during a reconcile",
+    schedule: {
+      "seed": 1012706252,
+      "steps": [{
+        "do": "apply",
+        "object": {
+          "apiVersion": "database.thegeekyway.com/v1alpha1",
+          "kind": "PostgresDB",
+          "metadata": { "name": "beta", "namespace": "default" },
+          "spec": {
+            "version": "16",
+            "storage": "1Gi",
+            "replicas": 1,
+            "databaseName": "app",
+            "deletionPolicy": "Delete",
+          },
+        },
+        "atMs": 0,
+      }, { "do": "userDelete", "kind": "Secret", "name": "beta-credentials", "atMs": 558 }],
+      "cluster": { "gcDelayMs": 50, "readyDelayMs": 2000 },
+      "faultsAfterLastStepMs": 10000,
+      "faults": {
+        "writeErrorRate": 0.01,
+        "ambiguousWriteRate": 0.0959642991468305,
+        "readErrorRate": 0.015768427061593586,
+        "watchExpireRate": 0.011419124283905702,
+        "watchLagMaxMs": 2694,
+      },
+    },
+  },
 ];
 
 for (const { name, schedule } of FOUND) {
