@@ -112,6 +112,13 @@ export class StatefulSetController {
       const owner = controllerOf(object);
       if (owner?.kind === "StatefulSet" && owner.apiVersion === "apps/v1") {
         this.#mark(objectKey({ namespace: object.metadata.namespace, name: owner.name }));
+      } else if (!owner && change.type !== "DELETED") {
+        // An orphan: the StatefulSet its name belongs to may adopt it now (the real controller
+        // syncs every set whose selector matches an orphan that was added or changed).
+        const parent = /^(.*)-(0|[1-9][0-9]*)$/.exec(object.metadata.name)?.[1];
+        if (parent !== undefined) {
+          this.#mark(objectKey({ namespace: object.metadata.namespace, name: parent }));
+        }
       }
     } else if (resource.kind === "PersistentVolumeClaim" && change.type === "DELETED") {
       const key = objectKey(object.metadata);

@@ -184,6 +184,36 @@ const FOUND: { name: string; schedule: Schedule }[] = [
       },
     },
   },
+  {
+    // A user deleted the re-created StatefulSet: the pod, which the PostgresDB also owns, lost
+    // only that owner, and the next StatefulSet never adopted the orphan (the simulated
+    // controller woke only for pods it controlled).
+    name: "a pod orphaned while its StatefulSet is idle is adopted",
+    schedule: {
+      "seed": 1,
+      "steps": [{
+        "do": "apply",
+        "object": {
+          "apiVersion": "database.thegeekyway.com/v1alpha1",
+          "kind": "PostgresDB",
+          "metadata": { "name": "alpha", "namespace": "default" },
+          "spec": { "version": "16", "storage": "1Gi", "replicas": 1, "databaseName": "app" },
+        },
+        "atMs": 0,
+      }, {
+        "do": "apply",
+        "object": {
+          "apiVersion": "database.thegeekyway.com/v1alpha1",
+          "kind": "PostgresDB",
+          "metadata": { "name": "alpha", "namespace": "default" },
+          "spec": { "version": "16", "storage": "2Gi", "replicas": 1, "databaseName": "app" },
+        },
+        "atMs": 0,
+      }, { "do": "userDelete", "kind": "StatefulSet", "name": "alpha", "atMs": 2208 }],
+      "cluster": { "gcDelayMs": 50, "readyDelayMs": 2000 },
+      "faultsAfterLastStepMs": 10000,
+    },
+  },
 ];
 
 for (const { name, schedule } of FOUND) {
