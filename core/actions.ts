@@ -49,6 +49,11 @@ export interface DeleteAction {
   target: ObjectRef;
   /** Precondition: the uid the decision was made about. */
   uid: string;
+  /**
+   * What happens to its dependents: `Orphan` keeps them (a StatefulSet re-created with a new
+   * claim template, its pods untouched). @default "Background"
+   */
+  propagationPolicy?: "Background" | "Orphan";
   /** Why, for plans and logs. */
   reason: string;
 }
@@ -125,7 +130,9 @@ export function describeAction(action: Action): string {
     case "update":
       return `update ${describeRef(refOf(action.object))}: ${action.reason}`;
     case "delete":
-      return `delete ${describeRef(action.target)}: ${action.reason}`;
+      return action.propagationPolicy === "Orphan"
+        ? `delete ${describeRef(action.target)} (orphaning its dependents): ${action.reason}`
+        : `delete ${describeRef(action.target)}: ${action.reason}`;
     case "patchStatus":
       return `patch status of ${describeRef(action.target)}: ${action.reason}`;
     case "emitEvent":

@@ -74,6 +74,11 @@ export interface WatchedKind {
    * deleted), so a change that matters to no decision can be ignored.
    */
   keyOf?: (object: KubeObject, old?: KubeObject) => string | undefined;
+  /**
+   * True for a cluster-scoped kind (a StorageClass, say): it is listed across the cluster even
+   * when the controller watches one namespace. @default false
+   */
+  clusterScoped?: boolean;
 }
 
 /**

@@ -167,6 +167,17 @@ const statusSchema: JsonSchema = {
         upgradeSeconds: { type: "number" },
       },
     },
+    storage: {
+      type: "object",
+      description: "The last storage change: what was asked for and where it stands.",
+      properties: {
+        requested: { type: "string" },
+        current: { type: "string" },
+        phase: { type: "string", enum: ["Expanding", "Recreating", "Resized", "Refused"] },
+        resizing: { type: "string" },
+        since: { type: "string", format: "date-time" },
+      },
+    },
     restore: {
       type: "object",
       description: "The restore this database started from (spec.restoreFrom), once chosen.",

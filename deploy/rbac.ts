@@ -51,8 +51,9 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   {
     apiGroup: "database.thegeekyway.com",
     resource: "postgresdbs",
-    verbs: ["list", "watch"],
-    why: "the PostgresDB informer (list at start, then watch)",
+    verbs: ["get", "list", "watch"],
+    why: "the PostgresDB informer (list at start, then watch); read live before a storage " +
+      "growth orphans the StatefulSet's pods (and granted to the agents' Role)",
   },
   {
     apiGroup: "database.thegeekyway.com",
@@ -74,8 +75,15 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
     resource: "persistentvolumeclaims",
     verbs: ["list", "update", "watch"],
     why: "the PVC informer: a volume coming or going wakes its PostgresDB; a consistent list " +
-      "(live, not the cache) before a new password; after pg_upgrade, the data-major " +
-      "annotation of each data volume is updated (the version read)",
+      "(live, not the cache) before a new password; a larger storage raises a volume's request " +
+      "and, after pg_upgrade, the data-major annotation of each data volume is updated (both " +
+      "updates of the version read)",
+  },
+  {
+    apiGroup: "storage.k8s.io",
+    resource: "storageclasses",
+    verbs: ["list", "watch"],
+    why: "the StorageClass informer: a volume grows only when its class allows expansion",
   },
   {
     apiGroup: "",
@@ -88,8 +96,10 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
   {
     apiGroup: "apps",
     resource: "statefulsets",
-    verbs: ["create", "list", "update", "watch"],
-    why: "the StatefulSet: created when missing, updated (with the version read) on a change",
+    verbs: ["create", "delete", "list", "update", "watch"],
+    why: "the StatefulSet: created when missing, updated (with the version read) on a change; " +
+      "deleted with propagation Orphan (its pods keep running) and created again when the " +
+      "volumes grew, since claim templates are immutable",
   },
   {
     apiGroup: "",
@@ -143,13 +153,6 @@ export const OPERATOR_RULES: readonly PermissionRule[] = [
     why: "a backup or restore runs as a Job (label selector): created when due (a backup's name " +
       "is the database's backup lock, read live before), deleted (uid precondition) once its " +
       "outcome is in the status",
-  },
-  {
-    apiGroup: "database.thegeekyway.com",
-    resource: "postgresdbs",
-    verbs: ["get"],
-    why: "granted to the agents' Role (escalation rule: only what the operator holds)",
-    delegated: true,
   },
   {
     apiGroup: "",

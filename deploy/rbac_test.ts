@@ -5,6 +5,7 @@
 // permission of each call, over a story that exercises every action: create, scale (apply), an
 // invalid spec (Warning event), a child conflict, a user's Secret adopted, a backup and a restore,
 // a major upgrade
+// invalid spec (Warning event), a storage growth, a child conflict, a user's Secret adopted, a backup and a restore
 // (the backup controller's Jobs), deletion, and a clean stop (Lease release).
 import assert from "node:assert/strict";
 import type { KubeObject } from "../core/object.ts";
@@ -67,6 +68,9 @@ async function operatorAccesses(seed: number): Promise<Access[]> {
   await settle();
   // A new minor version: the rolling update deletes the pods one at a time.
   await apply(postgresDB({ replicas: 3, version: "16.6" }));
+  await settle();
+  // A larger storage: the volumes grow (updates), the StatefulSet is orphaned and created again.
+  await apply(postgresDB({ replicas: 3, version: "16.6", storage: "2Gi" }));
   await settle();
   // A hand edit of the Service's port: repaired by an update of the version read.
   const service = await cluster.request(user.get(SERVICE, "my-postgres", "default"));

@@ -123,6 +123,9 @@ export class Controller<T extends KubeObject = KubeObject> {
     const selectors = new Map(
       (reconciler.cacheSelectors ?? []).map((s) => [typeKey(s.type), s.labelSelector]),
     );
+    const clusterScoped = new Set(
+      (reconciler.watches ?? []).filter((w) => w.clusterScoped).map((w) => typeKey(w.type)),
+    );
     const informerOptions = (onChange: (change: CacheChange) => void, type?: TypeRef) => {
       const o: InformerOptions = {
         clock: options.clock,
@@ -130,7 +133,9 @@ export class Controller<T extends KubeObject = KubeObject> {
         watchInactivityMs: options.watchInactivityMs ?? 300_000,
         onChange,
       };
-      if (options.namespace) o.namespace = options.namespace;
+      if (options.namespace && !(type && clusterScoped.has(typeKey(type)))) {
+        o.namespace = options.namespace;
+      }
       const labelSelector = type ? selectors.get(typeKey(type)) : undefined;
       if (labelSelector) o.labelSelector = labelSelector;
       return o;
@@ -285,7 +290,19 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.stats.reconciles++;
     let outcome: ReconcileOutcome = "success";
     try {
-      const observed = await this.#readLive(cached);
+      // The cache is a live view: informers apply events while reads are awaited. The view is
+      // reconciled in the same turn as the check that every read it asks for was made, so a cache
+      // event that arrives meanwhile (a relist that drops a deleted Secret, say) cannot make the
+      // reconcile rest on a read it never made.
+      const answers: LiveAnswer[] = [];
+      let observed = this.#liveView(cached, answers);
+      for (let round = 1; observed === undefined; round++) {
+        if (round > MAX_LIVE_READ_ROUNDS) {
+          throw new Error(`The live reads of ${JSON.stringify(key)} kept changing: retrying`);
+        }
+        await this.#readMissing(cached, answers);
+        observed = this.#liveView(cached, answers);
+      }
       const { actions } = this.reconciler.reconcile(observed, {
         nowMs: startMs,
         random: this.#options.random,
@@ -342,31 +359,44 @@ export class Controller<T extends KubeObject = KubeObject> {
     }
   }
 
-  /** The cached snapshot corrected by the reconciler's live reads, in the order it gave them. */
-  async #readLive(cached: Observed<T>): Promise<Observed<T>> {
-    const reads = this.reconciler.liveReads?.(cached) ?? [];
-    if (reads.length === 0) return cached;
-    const answers: { read: LiveRead; found: KubeObject[] }[] = [];
-    for (const read of reads) {
-      if (read.name !== undefined) {
-        try {
-          answers.push({
-            read,
-            found: [await this.#client.get(read.type, read.name, read.namespace)],
-          });
-        } catch (error) {
-          if (!isApiError(error, "NotFound")) throw error;
-          answers.push({ read, found: [] });
-        }
-      } else {
-        const { items } = await this.#client.list(read.type, {
-          namespace: read.namespace,
-          consistent: true,
-        });
-        answers.push({ read, found: items });
+  /** The reads the reconciler asks for on this view that were not made yet. */
+  #missingReads(cached: Observed<T>, answers: readonly LiveAnswer[]): LiveRead[] {
+    return (this.reconciler.liveReads?.(cached) ?? []).filter((read) =>
+      !answers.some((a) => sameRead(a.read, read))
+    );
+  }
+
+  /**
+   * The cached view corrected by the live reads made, in the order they were made; undefined while
+   * the view asks for a read not made yet.
+   */
+  #liveView(cached: Observed<T>, answers: readonly LiveAnswer[]): Observed<T> | undefined {
+    if (this.#missingReads(cached, answers).length > 0) return undefined;
+    return answers.length === 0 ? cached : withLiveReads(cached, answers);
+  }
+
+  /** Makes the reads the view asks for that were not made yet. */
+  async #readMissing(cached: Observed<T>, answers: LiveAnswer[]): Promise<void> {
+    for (const read of this.#missingReads(cached, answers)) {
+      answers.push({ read, found: await this.#readOnce(read) });
+    }
+  }
+
+  /** One live read: the named object (none when it is not found), or every object of a kind. */
+  async #readOnce(read: LiveRead): Promise<KubeObject[]> {
+    if (read.name !== undefined) {
+      try {
+        return [await this.#client.get(read.type, read.name, read.namespace)];
+      } catch (error) {
+        if (!isApiError(error, "NotFound")) throw error;
+        return [];
       }
     }
-    return withLiveReads(cached, answers);
+    const { items } = await this.#client.list(read.type, {
+      namespace: read.namespace,
+      consistent: true,
+    });
+    return items;
   }
 
   /** Runs an observer hook; a failing one is logged, never allowed to wedge a key. */
@@ -382,4 +412,15 @@ export class Controller<T extends KubeObject = KubeObject> {
 function group(apiVersion: string): string {
   const slash = apiVersion.indexOf("/");
   return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
+
+/** A live read and what it found. */
+type LiveAnswer = { read: LiveRead; found: KubeObject[] };
+
+/** Rounds of live reads a reconcile may need before it gives up and is retried. */
+const MAX_LIVE_READ_ROUNDS = 3;
+
+function sameRead(a: LiveRead, b: LiveRead): boolean {
+  return a.type.apiVersion === b.type.apiVersion && a.type.kind === b.type.kind &&
+    (a.namespace ?? "") === (b.namespace ?? "") && a.name === b.name;
 }

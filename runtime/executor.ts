@@ -124,7 +124,7 @@ async function execute(
           action.target,
           action.target.name,
           action.target.namespace,
-          { uid: action.uid, propagationPolicy: "Background" },
+          { uid: action.uid, propagationPolicy: action.propagationPolicy ?? "Background" },
         );
         break;
       case "patchStatus":

@@ -11,6 +11,7 @@ import type { KubeObject } from "../core/object.ts";
 import { base64Utf8, deepEqual, isRecord, type JsonRecord } from "./_json.ts";
 import { defaultClaimTemplates, defaultPod, defaultPodSpec } from "./_pod_defaults.ts";
 import { kindLabel, type ResourceType } from "./resource_types.ts";
+import { type ClusterLookup, validateClaimUpdate } from "./_volume_rules.ts";
 
 /** What defaulting needs from the server. */
 export interface DefaultingContext {
@@ -203,6 +204,7 @@ export function validateWrite(
   type: ResourceType,
   next: KubeObject,
   old: KubeObject | undefined,
+  lookup: ClusterLookup = () => undefined,
 ): void {
   const name = next.metadata.name;
   const refs = next.metadata.ownerReferences ?? [];
@@ -251,6 +253,9 @@ export function validateWrite(
     }
   }
   validateImmutable(type, next, old);
+  if (type.apiVersion === "v1" && type.kind === "PersistentVolumeClaim") {
+    validateClaimUpdate(type, next, old, lookup);
+  }
 }
 
 /**

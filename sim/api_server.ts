@@ -70,6 +70,11 @@ export interface SimApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Virtual delay before the garbage collector and namespace cleanup act. @default 50 */
   gcDelayMs?: number;
+  /**
+   * Whether the default StorageClass `standard` allows volume expansion
+   * (`allowVolumeExpansion`). @default true
+   */
+  volumeExpansion?: boolean;
 }
 
 /** The field manager of writes that name none (the built-in controllers' own writes). */
@@ -118,6 +123,18 @@ export class SimApiServer extends SimStore {
     for (const name of ["default", "kube-system"]) {
       this.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
     }
+    this.create({
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: {
+        name: "standard",
+        annotations: { "storageclass.kubernetes.io/is-default-class": "true" },
+      },
+      provisioner: "sim.local/volumes",
+      reclaimPolicy: "Delete",
+      volumeBindingMode: "Immediate",
+      allowVolumeExpansion: options.volumeExpansion ?? true,
+    });
   }
 
   /** Serves a kind (or changes how an already served kind behaves). */
@@ -454,7 +471,7 @@ export class SimApiServer extends SimStore {
     const namespace = stored.metadata.namespace ?? "";
     const ident = { name: stored.metadata.name, namespace };
     const next = prepareObject(resource, incoming, stored, ident, this.#context);
-    validateWrite(resource, next, stored);
+    validateWrite(resource, next, stored, (type, name) => this.peek(type, name));
     const entries = managers(next);
     if (entries.length > 0) next.metadata.managedFields = encodeManagers(entries);
     if (deepEqual(next, stored)) return stored;

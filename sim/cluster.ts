@@ -29,6 +29,7 @@ import { SimApiServer, type SimApiServerOptions } from "./api_server.ts";
 import { SimClient, type SimClientOptions } from "./client.ts";
 import { settle, VIRTUAL_EPOCH_MS, VirtualClock } from "./clock.ts";
 import { PodLifecycle, type PodLifecycleOptions } from "./pod_lifecycle.ts";
+import { VolumeResizer, type VolumeResizerOptions } from "./volume_resizer.ts";
 import { type DataPlaneOptions, SimDataPlane } from "./data_plane.ts";
 import { SeededRandom } from "./random.ts";
 import { JobController, type JobControllerOptions } from "./job_controller.ts";
@@ -45,14 +46,16 @@ import {
  * the server ({@link SimApiServerOptions}: `watchDelayMs`, `watchHistoryEvents`,
  * `bookmarkIntervalMs`, `gcDelayMs`), the StatefulSet controller (`controllerDelayMs`) and the
  * pod lifecycle ({@link PodLifecycleOptions}: `nodes`, `nodeSelection`, `scheduleDelayMs`,
- * `readyDelayMs`, `readyJitterMs`, `bindDelayMs`, `keepPodsUnready`).
+ * `readyDelayMs`, `readyJitterMs`, `bindDelayMs`, `keepPodsUnready`), the default StorageClass
+ * (`volumeExpansion`) and the volume resizer (`resizeDelayMs`).
  */
 export interface SimClusterOptions
   extends
     SimApiServerOptions,
     StatefulSetControllerOptions,
     JobControllerOptions,
-    PodLifecycleOptions {
+    PodLifecycleOptions,
+    VolumeResizerOptions {
   /** The seed of every random choice in the run. @default 1 */
   seed?: number;
   /** Virtual time at the start, in epoch milliseconds. @default 2026-01-01T00:00:00Z */
@@ -103,6 +106,8 @@ export class SimCluster {
   readonly jobs: JobController;
   /** The scheduler, kubelet and volume binder. */
   readonly pods: PodLifecycle;
+  /** The volume resizer: a larger request becomes the claim's capacity. */
+  readonly volumes: VolumeResizer;
   /** The PostgresDB pods' instances and agents, unless turned off. */
   readonly dataPlane: SimDataPlane | undefined;
   /** The in-memory S3-compatible endpoints, by URL (see `object_store.ts`). */
@@ -124,6 +129,7 @@ export class SimCluster {
     this.statefulSets = new StatefulSetController(this.server, this.clock, options);
     this.jobs = new JobController(this.server, this.clock, options);
     this.pods = new PodLifecycle(this.server, this.clock, this.random.fork(), options);
+    this.volumes = new VolumeResizer(this.server, this.clock, options);
     this.dataPlane = options.dataPlane === false ? undefined : new SimDataPlane(
       this.server,
       this.clock,

@@ -63,6 +63,7 @@ Deno.test("SimCluster: objects() is sorted by kind, namespace and name", () => {
     "ConfigMap/kube-system/a",
     "Namespace//default",
     "Namespace//kube-system",
+    "StorageClass//standard",
   ]);
 });
 

@@ -26,6 +26,7 @@ export * from "./cluster.ts";
 export * from "./garbage_collector.ts";
 export * from "./namespace_controller.ts";
 export * from "./pod_lifecycle.ts";
+export * from "./volume_resizer.ts";
 export * from "./random.ts";
 export * from "./resource_types.ts";
 export * from "./statefulset_controller.ts";

@@ -24,6 +24,7 @@ import {
 import type { Checker, Harness } from "./harness.ts";
 import { isPodReady } from "./pod_lifecycle.ts";
 import { checkReplicationConverged, topologyCheckers } from "./topology_checks.ts";
+import { checkStorageConverged, storageCheckers } from "./storage_checks.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -205,6 +206,7 @@ export function postgresCheckers(): Checker[] {
     timeTravelChecker(),
     ...topologyCheckers(),
     ...upgradeCheckers(),
+    ...storageCheckers(),
   ];
 }
 
@@ -323,7 +325,11 @@ export function checkPostgresConverged(harness: Pick<Harness, "cluster">): strin
     }
     if (!secret) problems.push(`${name}: no credentials Secret`);
   }
-  return [...problems, ...checkReplicationConverged(harness)];
+  return [
+    ...problems,
+    ...checkReplicationConverged(harness),
+    ...checkStorageConverged(harness),
+  ];
 }
 
 /** True when a Secret, Service or StatefulSet of a child's name is controlled by someone else. */

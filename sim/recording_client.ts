@@ -30,6 +30,8 @@ export interface WriteRecord {
   result?: KubeObject;
   /** The API error reason, when the write failed (it may still have committed). */
   error?: ApiError["reason"] | "other";
+  /** A delete's propagation policy, when it named one. */
+  propagationPolicy?: "Background" | "Foreground" | "Orphan";
 }
 
 /** Reports each write to `onWrite` after it settles; reads pass unrecorded. */
@@ -78,6 +80,12 @@ function writeOf(call: PortCall): Omit<WriteRecord, "target"> | undefined {
     case "patchStatus":
       return { verb: "patchStatus", ref: call.ref, status: call.status };
     case "delete":
-      return { verb: "delete", ref: { ...call.type, name: call.name, namespace: call.namespace } };
+      return {
+        verb: "delete",
+        ref: { ...call.type, name: call.name, namespace: call.namespace },
+        ...(call.options?.propagationPolicy === undefined
+          ? {}
+          : { propagationPolicy: call.options.propagationPolicy }),
+      };
   }
 }

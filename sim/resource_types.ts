@@ -65,6 +65,7 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
   builtin("v1", "ServiceAccount", "serviceaccounts"),
   builtin("apps/v1", "StatefulSet", "statefulsets", { status: true, generation: true }),
   builtin("batch/v1", "Job", "jobs", { status: true, generation: true }),
+  builtin("storage.k8s.io/v1", "StorageClass", "storageclasses", { namespaced: false }),
   builtin("coordination.k8s.io/v1", "Lease", "leases"),
   builtin("rbac.authorization.k8s.io/v1", "Role", "roles"),
   builtin("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),

@@ -112,6 +112,13 @@ export class StatefulSetController {
       const owner = controllerOf(object);
       if (owner?.kind === "StatefulSet" && owner.apiVersion === "apps/v1") {
         this.#mark(objectKey({ namespace: object.metadata.namespace, name: owner.name }));
+      } else if (!owner && change.type !== "DELETED") {
+        // An orphan: the StatefulSet its name belongs to may adopt it now (the real controller
+        // syncs every set whose selector matches an orphan that was added or changed).
+        const parent = /^(.*)-(0|[1-9][0-9]*)$/.exec(object.metadata.name)?.[1];
+        if (parent !== undefined) {
+          this.#mark(objectKey({ namespace: object.metadata.namespace, name: parent }));
+        }
       }
     } else if (resource.kind === "PersistentVolumeClaim" && change.type === "DELETED") {
       const key = objectKey(object.metadata);
@@ -153,6 +160,7 @@ export class StatefulSetController {
       revision = statefulSetRevision(sts);
       this.#revisions.set(sts, revision);
     }
+    this.#adoptOrphans(sts);
     this.#sync(sts, this.#pods(sts), revision);
     this.#writeStatus(sts, revision);
   }
@@ -241,6 +249,18 @@ export class StatefulSetController {
     }
     if (!this.#ensureClaims(sts, ordinal)) return;
     this.#server.create(buildPod(sts, ordinal, revision));
+  }
+
+  /**
+   * Adopts every orphan pod of its name pattern that matches the selector, beyond the replicas too
+   * (the real controller claims them all, then deletes the condemned ones).
+   */
+  #adoptOrphans(sts: KubeObject): void {
+    if (sts.metadata.deletionTimestamp) return;
+    for (const pod of this.#server.peekList(POD, sts.metadata.namespace ?? "default")) {
+      if (ordinalOf(pod.metadata.name, sts.metadata.name) === undefined) continue;
+      if (!controllerOf(pod)) this.#adopt(sts, pod);
+    }
   }
 
   /** Adopts an orphan pod that matches the selector; a pod another owner controls is left. */

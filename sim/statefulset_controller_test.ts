@@ -276,3 +276,21 @@ Deno.test("StatefulSetController: status is written only when it changes", async
   await converge(cluster);
   assert.equal(log.length, 1, "only the label update itself was committed");
 });
+
+Deno.test("StatefulSetController adopts a pod of its own that became an orphan while it was idle", async () => {
+  // The real controller syncs the matching StatefulSets when an orphan pod is added or changed;
+  // here the pod loses its controller reference (a garbage collector that dropped a deleted
+  // owner's reference, say) long after the StatefulSet last had anything to do.
+  const cluster = new SimCluster({ seed: 1 });
+  cluster.server.create(statefulSet("web", { replicas: 1 }));
+  await converge(cluster);
+  const pod = cluster.server.get(POD, "web-0", "default");
+  const uid = pod.metadata.uid;
+  cluster.server.update({ ...pod, metadata: { ...pod.metadata, ownerReferences: [] } });
+  await converge(cluster);
+  const after = cluster.server.get(POD, "web-0", "default");
+  assert.equal(after.metadata.uid, uid, "the same pod, not a new one");
+  const sts = cluster.server.get(STATEFUL_SET, "web", "default");
+  assert.equal(after.metadata.ownerReferences?.[0]?.uid, sts.metadata.uid);
+  assert.equal(after.metadata.ownerReferences?.[0]?.controller, true);
+});

@@ -7,8 +7,10 @@
 
 import { controllerOf, isControlledBy, type KubeObject, type TypeRef } from "../object.ts";
 import type { LiveRead, Observed } from "../reconciler.ts";
+import { countUnadopted, DEFAULT_CLASS_ANNOTATION, type StorageFacts } from "./storage.ts";
 import {
   instanceAccountName,
+  podName,
   readOnlyServiceName,
   readWriteServiceName,
   secretName,
@@ -17,6 +19,8 @@ import { findInstances, type Instance } from "./instances.ts";
 import { MANAGED_BY_LABEL, MANAGER, selectorLabels, sourceGeneration } from "./labels.ts";
 import { DATA_CLAIM } from "./statefulset.ts";
 import {
+  POD,
+  POSTGRESDB,
   type PostgresDB,
   PVC,
   ROLE,
@@ -25,6 +29,7 @@ import {
   SERVICE,
   SERVICE_ACCOUNT,
   STATEFULSET,
+  STORAGE_CLASS,
   type UpgradeStatus,
   type ValidSpec,
 } from "./types.ts";
@@ -53,6 +58,8 @@ export interface Children {
   instances?: Instance[];
   /** The names of the data volumes (PVCs) that exist. */
   volumes?: string[];
+  /** What storage growth observes: the volumes, their StorageClass, pods to adopt. */
+  storage?: StorageFacts;
   /**
    * The credentials Secret has no controller (a retained one, or the user's) and lacks the labels
    * that bring it into the operator's cache: this reconcile labels it, and writes nothing else.
@@ -201,6 +208,21 @@ function committedMajor(
     : observed;
 }
 
+/**
+ * The read an orphaning delete of the StatefulSet rests on (a storage growth's re-creation): the
+ * PostgresDB itself, live, so a cache that still shows a deleted one does not orphan its pods and
+ * volumes. Costs a request only while `status.storage.phase` is `Recreating`.
+ */
+export function storageLiveReads(observed: Observed<PostgresDB>): LiveRead[] {
+  const db = observed.object;
+  if (db.status?.storage?.phase !== "Recreating" || db.metadata.deletionTimestamp) return [];
+  return [{
+    type: POSTGRESDB,
+    namespace: db.metadata.namespace ?? "default",
+    name: db.metadata.name,
+  }];
+}
+
 /** The children found by name. */
 type ChildSlot =
   | "secret"
@@ -241,8 +263,52 @@ function findChildren(
     } else blockers.push({ object: found, previous: isPreviousIncarnation(found, db) });
   }
   children.instances = findInstances(observed, children.statefulSet?.metadata.uid);
-  children.volumes = existingVolumes(observed, db);
+  const claims = dataVolumes(observed, db);
+  children.volumes = claims.map((pvc) => pvc.metadata.name);
+  // A terminating volume (a deleted PostgresDB's, say) is going: it neither grows nor waits.
+  const live = claims.filter((pvc) => !pvc.metadata.deletionTimestamp);
+  children.storage = storageFacts(observed, children.statefulSet, live);
   return { children, blockers };
+}
+
+/** The storage facts: the volumes' class (named, else the default one) and unadopted pods. */
+function storageFacts(
+  observed: Observed<PostgresDB>,
+  statefulSet: KubeObject | undefined,
+  claims: KubeObject[],
+): StorageFacts {
+  const db = observed.object;
+  const named = claims.map((c) =>
+    (c.spec as { storageClassName?: unknown } | undefined)
+      ?.storageClassName
+  ).find((n): n is string => typeof n === "string" && n !== "");
+  // StorageClasses are cluster-scoped: the cache's list matches them under "default".
+  const storageClass = named !== undefined
+    ? observed.lookup({ ...STORAGE_CLASS, name: named })
+    : (observed.list?.(STORAGE_CLASS, "default", {}) ?? []).find((c) =>
+      c.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] === "true"
+    );
+  const pods: KubeObject[] = [];
+  for (let ordinal = 0; ordinal < MAX_REPLICAS; ordinal++) {
+    const name = podName(db.metadata.name, ordinal);
+    const pod = observed.lookup({ ...POD, namespace: db.metadata.namespace, name });
+    if (pod) pods.push(pod);
+  }
+  const live = observed.lookup({
+    ...POSTGRESDB,
+    namespace: db.metadata.namespace,
+    name: db.metadata.name,
+  });
+  return {
+    statefulSet,
+    claims,
+    ownerLive: live !== undefined && live.metadata.uid === db.metadata.uid &&
+      !live.metadata.deletionTimestamp,
+    storageClass,
+    className: named ?? storageClass?.metadata.name,
+    unadoptedPods: countUnadopted(pods, statefulSet),
+    pods,
+  };
 }
 
 /** True when the Secret carries the labels that the operator's Secret cache selects. */

@@ -31,10 +31,11 @@ import {
 import { agentIdentitySteps, roleLabelStep } from "./converge_agents.ts";
 import { replicationStatus } from "./instances.ts";
 import { createStep, NO_STEP, normalEvent, type Step, withoutServerFields } from "./step.ts";
-import { buildStatefulSet, observedStorage } from "./statefulset.ts";
-import { type ExtraConditions, READY, statefulSetReadiness, type StatusInput } from "./status.ts";
+import { buildStatefulSet } from "./statefulset.ts";
+import { READY, statefulSetReadiness, type StatusInput } from "./status.ts";
 import { statusActions } from "./status_actions.ts";
 import { planFailover } from "./failover.ts";
+import { planStorage, type StoragePlan } from "./storage.ts";
 import { rolloutStep } from "./rollout.ts";
 import { NO_RESTORE, type RestoreStep } from "./restore.ts";
 import { NO_UPGRADE, type UpgradeStep } from "./upgrade_step.ts";
@@ -59,7 +60,12 @@ export function convergeActions(
   restore: RestoreStep = NO_RESTORE,
   upgrade: UpgradeStep = NO_UPGRADE,
 ): Action[] {
-  const kept = keepClaimTemplates(children.statefulSet, spec);
+  const storage = planStorage(db, spec, {
+    facts: children.storage ?? { statefulSet: children.statefulSet, claims: [], unadoptedPods: 0 },
+    nowMs: context.nowMs,
+  });
+  if (storage.recreating) return recreatingActions(db, spec, children, storage, context);
+  const kept = { claimTemplates: storage.claimTemplates, conditions: storage.conditions };
   const chosen = chooseTarget(db, children.instances ?? []);
   const rollout = rolloutStep(
     db,
@@ -110,11 +116,13 @@ export function convergeActions(
     ...restore.writes,
     ...upgrade.writes,
   ];
-  // Role labels follow the reports; they change nothing the StatefulSet's readiness describes.
-  const writes = [...childWrites, ...roleLabelStep(children, choice).writes];
-  const events = steps.flatMap((step) => step.events);
+  // Role labels follow the reports, and a volume grows under running pods: neither changes what
+  // the StatefulSet's readiness describes.
+  const writes = [...childWrites, ...storage.writes, ...roleLabelStep(children, choice).writes];
+  const events = [...steps.flatMap((step) => step.events), ...storage.events];
   // A pod of the rolling update is replaced only when nothing else moves.
-  if (childWrites.length === 0 && plan.events.length === 0 && plan.condition === undefined) {
+  const still = childWrites.length === 0 && storage.writes.length === 0;
+  if (still && plan.events.length === 0 && plan.condition === undefined) {
     writes.push(...rollout.actions.filter((a) => a.kind !== "emitEvent"));
     events.push(...rollout.actions.filter((a) => a.kind === "emitEvent"));
   }
@@ -135,11 +143,12 @@ export function convergeActions(
     ? [...kept.conditions.remove, SCALE_DOWN]
     : kept.conditions.remove;
   const input: StatusInput = {
-    ...readiness(db, spec, children.statefulSet, childWrites.length > 0),
+    ...readiness(db, spec, children, childWrites.length > 0),
     replication,
     extra: { set, remove },
   };
   if (restore.status !== undefined) input.restore = restore.status;
+  input.storage = storage.status;
   if (restore.notReady !== undefined) {
     input.phase = restore.notReady.phase;
     input.ready = false;
@@ -171,6 +180,13 @@ export function convergeActions(
       reason: upgrade.status?.message ?? "the upgrade waits",
     });
   }
+  if (storage.requeueAfterMs !== undefined) {
+    requeue.push({
+      kind: "requeueAfter",
+      delayMs: storage.requeueAfterMs,
+      reason: storage.conditions.set[0]?.message ?? "a volume grows",
+    });
+  }
   if (restore.requeueMs !== undefined) {
     requeue.push({
       kind: "requeueAfter",
@@ -186,6 +202,40 @@ export function convergeActions(
     ...events,
     ...requeue,
   ];
+}
+
+/**
+ * While the StatefulSet is re-created for a new claim template: its orphaning delete, or its
+ * creation once it is gone, and the status (not Ready: readiness rests on the StatefulSet's
+ * report). The replication facts are kept as they were: without a StatefulSet in charge of the
+ * pods, no failover, rollout or role label is decided meanwhile.
+ */
+function recreatingActions(
+  db: PostgresDB,
+  spec: ValidSpec,
+  children: Children,
+  storage: StoragePlan,
+  context: ReconcileContext,
+): Action[] {
+  const writes = [...storage.writes];
+  const events = [...storage.events];
+  if (children.statefulSet === undefined) {
+    const held = heldReplicas(db.metadata.name, spec.replicas, db.status?.targetPrimary ?? "");
+    const step = statefulSetStep(db, spec, undefined, undefined, held.replicas);
+    writes.push(...step.writes);
+    events.push(...step.events);
+  }
+  // Ready rests on the StatefulSet's report, and there is none until it is re-created and has
+  // adopted the pods: not Ready meanwhile, though the pods keep serving.
+  const input: StatusInput = {
+    phase: db.status?.phase ?? "Creating",
+    ready: false,
+    reason: "RecreatingStatefulSet",
+    message: `Re-creating the StatefulSet with ${spec.storage} volumes; its pods keep running`,
+    extra: storage.conditions,
+    storage: storage.status,
+  };
+  return [...writes, ...statusActions(db, input, context), ...events];
 }
 
 /** The credentials Secret: created once, adopted or relabelled by its labels only. */
@@ -308,13 +358,18 @@ export function statefulSetStep(
 /**
  * Readiness from the StatefulSet. When this reconcile writes, the observed StatefulSet describes
  * the old spec, so nothing is claimed ready until the next reconcile sees the result.
+ *
+ * The StatefulSet's ready count is believed only as far as the cache shows it controlling that
+ * many pods: a stale view (a relist after a restart may answer from an older snapshot) can show a
+ * StatefulSet a user deleted, still reporting the pods it had, beside the pods its successor made.
  */
 function readiness(
   db: PostgresDB,
   spec: ValidSpec,
-  statefulSet: KubeObject | undefined,
+  children: Children,
   writing: boolean,
 ): StatusInput {
+  const statefulSet = children.statefulSet;
   const namespace = db.metadata.namespace ?? "default";
   const connection = connectionString(
     readWriteServiceName(db.metadata.name),
@@ -337,62 +392,17 @@ function readiness(
     };
   }
   const facts = statefulSetReadiness(statefulSet);
-  const ready = facts.current && facts.readyReplicas >= spec.replicas &&
+  // The instances are the pods the cache shows this StatefulSet (by uid) controlling.
+  const readyReplicas = Math.min(facts.readyReplicas, children.instances?.length ?? 0);
+  const ready = facts.current && readyReplicas >= spec.replicas &&
     facts.updatedReplicas >= spec.replicas;
   return {
     phase: ready ? "Running" : "Creating",
     ready,
     reason: ready ? "InstancesReady" : "InstancesNotReady",
-    message: `${Math.min(facts.readyReplicas, spec.replicas)}/${spec.replicas} instances ready`,
+    message: `${Math.min(readyReplicas, spec.replicas)}/${spec.replicas} instances ready`,
     connectionString: connection,
     readOnlyConnectionString: readOnly,
-    readyReplicas: facts.readyReplicas,
-  };
-}
-
-/** The claim templates a StatefulSet write must carry, and the conditions that report storage. */
-export interface KeptClaimTemplates {
-  /** The observed StatefulSet's claim templates, or undefined to keep the built ones. */
-  claimTemplates: unknown;
-  /** `VolumeResize` set when `spec.storage` differs from the volumes', removed otherwise. */
-  conditions: ExtraConditions;
-}
-
-/**
- * Volume claim templates are immutable: keep the observed ones and report a storage change
- * instead of failing every write of the StatefulSet. Returns values; changes nothing.
- *
- * @example
- * ```ts
- * import { keepClaimTemplates } from "./converge.ts";
- * const kept = keepClaimTemplates(undefined, {
- *   version: "16", storage: "1Gi", replicas: 1, databaseName: "app", deletionPolicy: "Retain",
- *   failoverDelay: 0, maxFailoverLagBytes: 0,
- * });
- * console.assert(kept.claimTemplates === undefined);
- * console.assert(kept.conditions.remove[0] === "VolumeResize");
- * ```
- */
-export function keepClaimTemplates(
-  observed: KubeObject | undefined,
-  spec: ValidSpec,
-): KeptClaimTemplates {
-  const have = observed ? observedStorage(observed) : undefined;
-  const noResize: ExtraConditions = { set: [], remove: ["VolumeResize"] };
-  if (!observed || have === undefined) return { claimTemplates: undefined, conditions: noResize };
-  const claimTemplates = (observed.spec as Record<string, unknown>).volumeClaimTemplates;
-  if (
-    compareDesired({ requests: { storage: spec.storage } }, { requests: { storage: have } }).equal
-  ) {
-    return { claimTemplates, conditions: noResize };
-  }
-  const message = `spec.storage ${JSON.stringify(spec.storage)} differs from the volumes' ` +
-    `${JSON.stringify(have)}: resizing existing volumes is not supported yet`;
-  return {
-    claimTemplates,
-    conditions: {
-      set: [{ type: "VolumeResize", status: "False", reason: "NotSupported", message }],
-      remove: [],
-    },
+    readyReplicas,
   };
 }

@@ -17,15 +17,16 @@
  * StatefulSet carry a controller owner reference; the Secret and, through the StatefulSet's claim
  * retention, the volumes only with deletion policy `Delete`), so deletion needs no finalizer.
  *
- * Caveats: the volume claim template of a StatefulSet is immutable, so a storage change is
- * reported (condition `VolumeResize`) but not applied to existing volumes.
+ * Storage grows in place when the StorageClass allows it: the volumes one at a time (standbys
+ * first), then the StatefulSet is re-created with the new claim template, its pods untouched
+ * (`storage.ts`). A shrink, or a class that cannot expand, is refused with a condition.
  *
  * @module
  */
 
 import { controllerOf, objectKey } from "../object.ts";
 import type { Observed, ReconcileContext, Reconciler, ReconcileResult } from "../reconciler.ts";
-import { classify, credentialsLiveReads } from "./classify.ts";
+import { classify, credentialsLiveReads, storageLiveReads } from "./classify.ts";
 import { convergeActions } from "./converge.ts";
 import { restoreStep } from "./restore.ts";
 import { upgradeActions } from "./upgrade.ts";
@@ -52,6 +53,7 @@ import {
   SERVICE,
   SERVICE_ACCOUNT,
   STATEFULSET,
+  STORAGE_CLASS,
 } from "./types.ts";
 import type { KubeObject } from "../object.ts";
 
@@ -65,6 +67,7 @@ export {
 } from "./classify.ts";
 export { CREDENTIALS_RECHECK_MS } from "./status_actions.ts";
 export type { DataMajor } from "./version.ts";
+export type { StorageFacts } from "./storage.ts";
 
 /**
  * Decides what to do for one PostgresDB.
@@ -166,7 +169,7 @@ export const postgresReconciler: Reconciler<PostgresDB> = {
     { type: POD, labelSelector: managedByLabels() },
     { type: JOB, labelSelector: managedByLabels() },
   ],
-  liveReads: credentialsLiveReads,
+  liveReads: (observed) => [...credentialsLiveReads(observed), ...storageLiveReads(observed)],
   watches: [
     // A retained or adopted credentials Secret has no owner: its name says whose it is.
     {
@@ -180,6 +183,8 @@ export const postgresReconciler: Reconciler<PostgresDB> = {
     },
     // The backups a new PostgresDB restores from are read by name (a waiting restore rechecks).
     { type: POSTGRESBACKUP, keyOf: () => undefined },
+    // The volumes' StorageClass, read to know whether they can grow (cluster-scoped).
+    { type: STORAGE_CLASS, keyOf: () => undefined, clusterScoped: true },
     // An instance's pod (the StatefulSet's, not the PostgresDB's): a report wakes its PostgresDB.
     { type: POD, keyOf: instanceChangeKey },
     // PVCs carry the StatefulSet's selector labels: a volume coming or going wakes its PostgresDB.

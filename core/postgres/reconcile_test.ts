@@ -33,6 +33,26 @@ function kinds(actions: Action[]): string[] {
   );
 }
 
+/** A pod of the StatefulSet, as its controller stores it. */
+function pod(sts: KubeObject, ordinal: number): KubeObject {
+  return stored({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: `${sts.metadata.name}-${ordinal}`,
+      namespace: "default",
+      labels: { ...(sts.spec as Any).template.metadata.labels },
+      ownerReferences: [{
+        apiVersion: "apps/v1",
+        kind: "StatefulSet",
+        name: sts.metadata.name,
+        uid: sts.metadata.uid!,
+        controller: true,
+      }],
+    },
+  });
+}
+
 /** Converges a sample: children as the server stores them, StatefulSet ready, status written. */
 function converged(db: PostgresDB, readyReplicas = 1): { db: PostgresDB; children: KubeObject[] } {
   const children = run(db).flatMap((a) =>
@@ -40,6 +60,7 @@ function converged(db: PostgresDB, readyReplicas = 1): { db: PostgresDB; childre
   );
   const sts = children.find((c) => c.kind === "StatefulSet")!;
   sts.status = { observedGeneration: 1, replicas: readyReplicas, readyReplicas };
+  for (let ordinal = 0; ordinal < readyReplicas; ordinal++) children.push(pod(sts, ordinal));
   const withStatus = structuredClone(db);
   for (let i = 0; i < 2; i++) {
     const patch = run(withStatus, children).find((a) => a.kind === "patchStatus");
@@ -183,7 +204,7 @@ Deno.test("reconcile() scales the StatefulSet and is not Ready until the new ins
   assert.equal(status.status.ready, false);
 });
 
-Deno.test("reconcile() keeps the StatefulSet's claim templates when storage changes", () => {
+Deno.test("reconcile() never updates a StatefulSet's claim templates when storage changes", () => {
   const { db, children } = converged(sample());
   const bigger = structuredClone(db);
   bigger.spec!.storage = "5Gi";
@@ -200,7 +221,9 @@ Deno.test("reconcile() keeps the StatefulSet's claim templates when storage chan
   const status = actions.find((a) => a.kind === "patchStatus");
   assert.ok(status?.kind === "patchStatus");
   const conditions = status.status.conditions as { type: string; reason: string }[];
-  assert.ok(conditions.some((c) => c.type === "VolumeResize" && c.reason === "NotSupported"));
+  // No volume exists yet: the claim template follows through a re-created StatefulSet.
+  assert.ok(conditions.some((c) => c.type === "VolumeResize" && c.reason === "Resizing"));
+  assert.equal((status.status.storage as { phase: string }).phase, "Recreating");
 });
 
 Deno.test("reconcile() refuses a changed databaseName: the Secret records the initialised one", () => {
@@ -361,4 +384,20 @@ Deno.test("postgresReconciler wakes a PostgresDB on its pods' reports and role l
     metadata: { ...pod.metadata, labels: { ...pod.metadata.labels, [ROLE_LABEL]: "primary" } },
   };
   assert.equal(watch.keyOf!(labelled, pod), key);
+});
+
+Deno.test("reconcile() is not Ready on a StatefulSet's report when the cache shows none of its pods", () => {
+  // A restarted operator relisted StatefulSets from an older snapshot: it sees the one a user
+  // deleted, still reporting its ready pod, while the pod it sees belongs to the successor.
+  const { db, children } = converged(sample());
+  const others = children.map((c) => {
+    if (c.kind !== "Pod") return c;
+    const successor = structuredClone(c);
+    successor.metadata.ownerReferences![0]!.uid = "successor-statefulset";
+    return successor;
+  });
+  const status = run(db, others).find((a) => a.kind === "patchStatus");
+  assert.ok(status?.kind === "patchStatus");
+  assert.equal(status.status.ready, false);
+  assert.equal(status.status.readyReplicas, 0);
 });

@@ -9,7 +9,14 @@ import { setCondition } from "../conditions.ts";
 import type { ConditionInput } from "../conditions.ts";
 import type { KubeObject } from "../object.ts";
 import type { ReplicationStatus } from "./instances.ts";
-import type { Phase, PostgresDB, PostgresDBStatus, RestoreStatus, UpgradeStatus } from "./types.ts";
+import type {
+  Phase,
+  PostgresDB,
+  PostgresDBStatus,
+  RestoreStatus,
+  StorageStatus,
+  UpgradeStatus,
+} from "./types.ts";
 
 /** The condition that `kubectl wait --for=condition=Ready` reads. */
 export const READY = "Ready";
@@ -28,7 +35,8 @@ export type ReadyReason =
   | "Restoring"
   | "RestoreFailed"
   | "Upgrading"
-  | "MajorUpgradeFailed";
+  | "MajorUpgradeFailed"
+  | "RecreatingStatefulSet";
 
 /** Extra conditions to set, and condition types to remove. */
 export interface ExtraConditions {
@@ -62,6 +70,8 @@ export interface StatusInput {
   restore?: RestoreStatus;
   /** The major upgrade's record. Absent to keep the stored one. */
   upgrade?: UpgradeStatus;
+  /** The storage change's record. Absent to keep the stored one; null to remove it. */
+  storage?: StorageStatus | null;
 }
 
 /** Builds the next status from the stored one, keeping transition times where nothing changed. */
@@ -96,6 +106,8 @@ export function buildStatus(db: PostgresDB, input: StatusInput, nowMs: number): 
   if (restore !== undefined) status.restore = restore;
   const upgrade = input.upgrade ?? previous.upgrade;
   if (upgrade !== undefined) status.upgrade = upgrade;
+  const storage = input.storage === undefined ? previous.storage : input.storage;
+  if (storage !== undefined && storage !== null) status.storage = storage;
   return { ...status, ...replicationFields(previous, input.replication) };
 }
 

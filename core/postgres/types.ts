@@ -32,6 +32,9 @@ export const ROLE_BINDING: TypeRef = {
 /** The volumes the StatefulSet claims: read, never written, by the operator. */
 export const PVC: TypeRef = { apiVersion: "v1", kind: "PersistentVolumeClaim" };
 
+/** The volumes' StorageClass: read (whether it allows expansion), never written. */
+export const STORAGE_CLASS: TypeRef = { apiVersion: "storage.k8s.io/v1", kind: "StorageClass" };
+
 /** The PostgreSQL port. */
 export const POSTGRES_PORT = 5432;
 
@@ -230,6 +233,26 @@ export interface PostgresDBStatus {
   restore?: RestoreStatus;
   /** The last major upgrade. */
   upgrade?: UpgradeStatus;
+  /** The last storage change: asked for, where it stands. */
+  storage?: StorageStatus;
+}
+
+/** A storage change as the status tells it (see `storage.ts`). */
+export interface StorageStatus {
+  /** `spec.storage` when this was decided. */
+  requested: string;
+  /** The smallest capacity among the volumes (the claim template's size when none reports). */
+  current: string;
+  /**
+   * `Expanding` (volumes grow one at a time), `Recreating` (the StatefulSet is re-created with
+   * the new claim template), `Resized` (done) or `Refused` (a shrink, or a class that cannot
+   * expand: nothing changed).
+   */
+  phase: "Expanding" | "Recreating" | "Resized" | "Refused";
+  /** The volume growing now, while expanding. */
+  resizing?: string;
+  /** When the operator started waiting for `resizing` (RFC 3339). */
+  since?: string;
 }
 
 /** A failover or switchover as the status tells it. */

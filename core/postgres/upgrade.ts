@@ -39,7 +39,7 @@ import {
   upgradeJobName,
 } from "../upgrade/job.ts";
 import type { Children } from "./classify.ts";
-import { convergeActions, keepClaimTemplates, statefulSetStep } from "./converge.ts";
+import { convergeActions, statefulSetStep } from "./converge.ts";
 import { podName } from "./naming.ts";
 import { withoutServerFields } from "./step.ts";
 import { statusActions } from "./status_actions.ts";
@@ -329,8 +329,11 @@ function stopped(
   const namespace = db.metadata.namespace ?? "default";
   const writes: Action[] = [];
   const after: Action[] = [];
-  const kept = keepClaimTemplates(children.statefulSet, old);
-  const zero = statefulSetStep(db, old, children.statefulSet, kept.claimTemplates, 0);
+  // The claim templates as they are (immutable; a storage change waits for the upgrade).
+  const claimTemplates =
+    (children.statefulSet?.spec as { volumeClaimTemplates?: unknown } | undefined)
+      ?.volumeClaimTemplates;
+  const zero = statefulSetStep(db, old, children.statefulSet, claimTemplates, 0);
   writes.push(...zero.writes);
   events.push(...zero.events.filter((e) => e.kind === "emitEvent"));
   const job = observed.lookup({ ...JOB, namespace, name: upgradeJobName(db.metadata.name) });

@@ -232,6 +232,16 @@ export const MUTANTS: readonly Mutant[] = [
       return [{ kind: "apply", object, reason: "storage changed" }, ...actions];
     },
   ),
+  mutate(
+    "growth-deletes-pods",
+    "re-creates the StatefulSet for a larger storage with a background delete, so its pods go too",
+    (observed, context) =>
+      real(observed, context).map((action) => {
+        if (action.kind !== "delete" || action.propagationPolicy !== "Orphan") return action;
+        const { propagationPolicy: _orphan, ...background } = action;
+        return background;
+      }),
+  ),
 ];
 
 /**

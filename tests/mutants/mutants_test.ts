@@ -16,6 +16,7 @@ const EXPECTED: Record<string, string> = {
   "hot-loop": "steady state",
   "event-every-reconcile": "steady state",
   "claim-template-rewritten": "no writes to immutable fields",
+  "growth-deletes-pods": "no pod restarted by a resize",
   "no-retry-on-conflict": "liveness",
   "credentials-from-cache": "credentials never regenerated or overwritten",
   "primary-label-in-template": "at most one primary label",
