@@ -40,6 +40,7 @@ import type {
   WalReceiver,
 } from "../core/agent/types.ts";
 import type { TimelineHistory } from "../core/agent/timeline.ts";
+import { settleUpgradeLeftovers } from "./upgrade/leftovers.ts";
 import { lastLine, runTool, toolCommand, type ToolResult, type ToolRunner } from "./_exec.ts";
 import {
   type Endpoint,
@@ -310,6 +311,12 @@ export class PostgresPort implements InstancePort {
   async #read(): Promise<void> {
     if (this.#operation !== undefined) return;
     const pgdata = this.#o.pgdata;
+    if (this.#process === "stopped" || this.#process === "crashed") {
+      // An interrupted major upgrade's leftovers are settled before the data is looked at: a
+      // half-linked directory must never look empty (and be cloned over).
+      const settled = settleUpgradeLeftovers(pgdata);
+      if (settled !== undefined) this.#o.log(`${settled} on "${pgdata}"`);
+    }
     if (!exists(`${pgdata}/global/pg_control`)) {
       this.#snapshot = { data: { kind: "empty" }, receivedLsn: 0, replayLsn: 0 };
       return;

@@ -369,6 +369,8 @@ export class SimDataPlane implements SimNetwork {
       : this.#server.peek(POSTGRESDB, agent.db, agent.namespace) as PostgresDB | undefined;
     const pod = this.#server.byUid(agent.uid);
     if (!instance || !db || !pod) return cutOff;
+    // As the real agent: an interrupted upgrade's leftovers first (agent/upgrade/leftovers.ts).
+    instance.settleUpgradeLeftovers();
     const reports = cutOff ? agent.lastRead!.reports : this.#reportsOf(agent);
     if (!cutOff) agent.lastRead = { db, reports };
     const standing = cutOff

@@ -236,6 +236,26 @@ export class SimPostgresInstance implements InstancePort {
   }
 
   /**
+   * What the agent does before it looks at its data (`agent/upgrade/leftovers.ts`): an
+   * interrupted upgrade's journal at `prepare` or `link` is rolled back, one at `swap` or `finish`
+   * completed. Returns what was done, or undefined when nothing was left.
+   */
+  settleUpgradeLeftovers(): string | undefined {
+    const files = this.upgradeFiles;
+    const journal = files.journal;
+    if (journal === undefined || (this.#process !== "stopped" && this.#process !== "crashed")) {
+      return undefined;
+    }
+    if (journal.step === "prepare" || journal.step === "link") {
+      this.upgradeFiles = { controlOld: false };
+      return `rolled back an upgrade to ${journal.to} interrupted at "${journal.step}"`;
+    }
+    if (files.next !== undefined) this.replaceData(files.next.major, files.next.systemId);
+    this.upgradeFiles = { controlOld: false };
+    return `completed an upgrade to ${journal.to} interrupted at "${journal.step}"`;
+  }
+
+  /**
    * `pg_upgrade`'s result takes the data directory's place: another system of another major,
    * with the same WAL, timeline and configuration (the sim keeps the WAL's truth so that the
    * checkers compare commits across the upgrade).

@@ -13,6 +13,7 @@
 
 import { lastLine, runTool, type ToolRunner } from "../_exec.ts";
 import { hbaConf, parseControlData, replicationSettings } from "../pg_text.ts";
+import { JOURNAL_FILE, rollbackFiles, swapFiles, WORK_DIR } from "./leftovers.ts";
 import type {
   StepResult,
   UpgradeJournal,
@@ -52,8 +53,8 @@ export interface PgUpgradeVolumeOptions {
   log?: (line: string) => void;
 }
 
-const JOURNAL = "pgop-upgrade.json";
-const WORK = "pgop-upgrade-work";
+const JOURNAL = JOURNAL_FILE;
+const WORK = WORK_DIR;
 /** A fresh cluster's size with its first WAL segments, and some room. */
 const FRESH_CLUSTER_BYTES = 96 * 1024 * 1024;
 
@@ -243,26 +244,13 @@ export class PgUpgradeVolume implements UpgradeVolume {
 
   /** {@inheritDoc UpgradeVolume.rollback} */
   rollback(): Promise<void> {
-    const o = this.#o;
-    const control = `${o.pgdata}/global/pg_control`;
-    if (exists(`${control}.old`) && !exists(control)) Deno.renameSync(`${control}.old`, control);
-    if (exists(this.#next)) Deno.removeSync(this.#next, { recursive: true });
-    if (exists(this.#work)) Deno.removeSync(this.#work, { recursive: true });
-    this.#syncDir(parentOf(o.pgdata));
+    rollbackFiles(this.#o.pgdata);
     return Promise.resolve();
   }
 
   /** {@inheritDoc UpgradeVolume.swap} */
   swap(): Promise<void> {
-    const o = this.#o;
-    if (exists(this.#next)) {
-      if (exists(o.pgdata)) {
-        if (exists(this.#old)) Deno.removeSync(this.#old, { recursive: true });
-        Deno.renameSync(o.pgdata, this.#old);
-      }
-      Deno.renameSync(this.#next, o.pgdata);
-      this.#syncDir(parentOf(o.pgdata));
-    }
+    swapFiles(this.#o.pgdata);
     return Promise.resolve();
   }
 

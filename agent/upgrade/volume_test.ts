@@ -274,3 +274,37 @@ Deno.test({
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name:
+    "instance agent on a volume an upgrade left: it rolls back before the swap, completes after",
+  ignore: missing !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async (t) => {
+  const observe = async (setup: PgTestSetup, dir: string) => {
+    const pg = new PostgresPort(testPortOptions(setup, dir, freePort(), new Map()));
+    await pg.refresh(true);
+    return pg.observe().data;
+  };
+  for (const [step, setup, major] of [["link", old, 16], ["swap", next, 17]] as const) {
+    await t.step(`stopped after ${step}: the agent sees PostgreSQL ${major} data`, async () => {
+      const dir = await makeOld();
+      try {
+        await assert.rejects(
+          runUpgrade({ volume: stoppingAfter(volumeOf(dir), step), from: 16, to: 17, now }),
+          /pod killed/,
+        );
+        const data = await observe(setup as PgTestSetup, dir);
+        assert.equal(data.kind, "initialized", JSON.stringify(data));
+        assert.ok(data.kind === "initialized" && data.major === major);
+        assert.throws(() => Deno.lstatSync(`${dir}/pgop-upgrade.json`), "the journal is settled");
+        await serving(setup as PgTestSetup, dir, async (port) => {
+          assert.equal(await sql(setup as PgTestSetup, port, ROWS), "50000:1250025000");
+        });
+      } finally {
+        Deno.removeSync(dir, { recursive: true });
+      }
+    });
+  }
+});

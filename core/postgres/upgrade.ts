@@ -45,6 +45,8 @@ import { withoutServerFields } from "./step.ts";
 import { statusActions } from "./status_actions.ts";
 import { NO_RESTORE } from "./restore.ts";
 import { POD, type PostgresDB, PVC, type UpgradeStatus, type ValidSpec } from "./types.ts";
+import { ROLE_LABEL } from "./labels.ts";
+import { DATA_CLAIM } from "./statefulset.ts";
 import { UPGRADE_RECHECK_MS, upgradeEvent, type UpgradeStep } from "./upgrade_step.ts";
 import { DATA_MAJOR, type DataMajor, imageMajor } from "./version.ts";
 import { MAX_REPLICAS } from "./validate.ts";
@@ -198,8 +200,22 @@ function checking(
       uid: job.metadata.uid ?? "",
       reason: "the upgrade check is recorded",
     });
+  // The check needs the primary serving (it reads it) and the volume to upgrade (it mounts it,
+  // and a pod that mounts a volume being deleted keeps it, and itself, waiting).
+  const claim = observed.lookup({ ...PVC, namespace, name: `${DATA_CLAIM}-${upgrade.primary}` });
+  const volumeThere = claim !== undefined && !claim.metadata.deletionTimestamp;
+  const serving = (children.instances ?? []).some((i) =>
+    i.pod.metadata.labels?.[ROLE_LABEL] === "primary" && i.report?.role === "primary" &&
+    i.report.ready === true
+  );
   if (upgrade.checkedAt === undefined) {
-    if (job === undefined) {
+    if (job !== undefined && !volumeThere && !job.metadata.deletionTimestamp) {
+      finished(job);
+      upgrade.message = `The volume ${JSON.stringify(`${DATA_CLAIM}-${upgrade.primary}`)} is ` +
+        "gone or going: the check waits for it";
+    } else if (job === undefined && !(serving && volumeThere)) {
+      upgrade.message = "The check waits for the database to serve";
+    } else if (job === undefined) {
       writes.push({
         kind: "create",
         object: upgradeCheckJob(
