@@ -11,6 +11,7 @@
  * @module
  */
 
+import { cpuUsage } from "node:process";
 import { startOperatorWorld } from "../cli/simulate.ts";
 import type { KubeObject } from "../core/object.ts";
 
@@ -32,6 +33,8 @@ export interface ScaleRow {
   converged: boolean;
   /** Wall time from the first apply to rest, in seconds. */
   wallS: number;
+  /** CPU time (user and system, all threads, the garbage collector's too) of the same span. */
+  cpuS: number;
   /** Virtual time from the first apply to rest, in seconds. */
   virtualS: number;
   /** Objects stored at the end (PostgresDBs and their children, Events included). */
@@ -40,8 +43,8 @@ export interface ScaleRow {
   heapMiB: number;
   /** Resident memory at the end, in MiB. */
   rssMiB: number;
-  /** Peak resident memory of the process (VmHWM), in MiB, when readable. */
-  peakRssMiB: number | undefined;
+  /** Peak resident memory seen during the run (sampled every 500 steps), in MiB. */
+  peakRssMiB: number;
   /** Live heap per PostgresDB beyond the idle cluster's, in KiB. */
   heapKiBPerDb: number;
   /** Resident memory per PostgresDB beyond the idle cluster's, in KiB. */
@@ -60,27 +63,25 @@ function collect(): boolean {
   return true;
 }
 
-function peakRss(): number | undefined {
-  try {
-    const status = Deno.readTextFileSync("/proc/self/status");
-    const kib = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-    return kib === undefined ? undefined : Number(kib) / 1024;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Converges `n` PostgresDBs in this process and measures it. */
 export async function measureScale(n: number): Promise<ScaleRow> {
   const world = await startOperatorWorld({ seed: 1 });
   const objects = manifests(n);
   const forcedGc = collect();
   const idle = Deno.memoryUsage();
+  let peakRss = idle.rss;
+  let steps = 0;
+  const sample = () => {
+    if (++steps % 500 === 0) peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+    return false;
+  };
   const wallStart = performance.now();
+  const cpuStart = cpuUsage();
   const virtualStart = world.cluster.clock.nowMs();
   await world.apply(objects);
-  const result = await world.cluster.run({ maxVirtualMs: 3_600_000 });
+  const result = await world.cluster.run({ maxVirtualMs: 3_600_000, until: sample });
   const wallS = (performance.now() - wallStart) / 1000;
+  const cpu = cpuUsage(cpuStart);
   const virtualS = (world.cluster.clock.nowMs() - virtualStart) / 1000;
   const dbs = world.cluster.server.peekList({
     apiVersion: "database.thegeekyway.com/v1alpha1",
@@ -97,11 +98,12 @@ export async function measureScale(n: number): Promise<ScaleRow> {
     n,
     converged: result.quiescent && world.controller.idle && ready.length === n,
     wallS: round(wallS, 2),
+    cpuS: round((cpu.user + cpu.system) / 1e6, 2),
     virtualS: round(virtualS, 1),
     objects: stored,
     heapMiB: round(end.heapUsed / MIB, 0),
     rssMiB: round(end.rss / MIB, 0),
-    peakRssMiB: peakRss() === undefined ? undefined : round(peakRss()!, 0),
+    peakRssMiB: round(Math.max(peakRss, end.rss) / MIB, 0),
     heapKiBPerDb: round((end.heapUsed - idle.heapUsed) / 1024 / n, 1),
     rssKiBPerDb: round((end.rss - idle.rss) / 1024 / n, 1),
     forcedGc,
@@ -145,7 +147,7 @@ if (import.meta.main) {
     console.log(
       "The simulation at scale (PostgresDBs of one instance applied at once, seed 1, one fresh " +
         "process per N).\nHeap: V8's heapUsed after two forced gc() (--v8-flags=--expose-gc); " +
-        "resident: the process's RSS at rest, and its peak (VmHWM). Per PostgresDB: the growth " +
+        "resident: the process's RSS at rest, and its peak sampled every 500 steps. CPU: user + system of the process (GC threads included). Per PostgresDB: the growth " +
         "over the idle cluster's heap and RSS, divided by N.",
     );
     const rows = [];
@@ -154,6 +156,7 @@ if (import.meta.main) {
       N: row.n,
       converged: row.converged,
       "wall s": row.wallS,
+      "CPU s": row.cpuS,
       "virtual s": row.virtualS,
       objects: row.objects,
       "heap MiB": row.heapMiB,
