@@ -9,6 +9,7 @@
 import type { KubeObject } from "../core/object.ts";
 import type { FaultPresetName } from "../sim/faults.ts";
 import { fileOptions, intOption, parse } from "./_args.ts";
+import { printJson } from "./_json_stream.ts";
 import { describeChaos, readFaultsFile, runWithFaults } from "./chaos.ts";
 import { InputError, readManifests } from "./manifests.ts";
 import {
@@ -162,8 +163,7 @@ export async function sim(args: string[]): Promise<number> {
   });
   if (output === "json") {
     const { converged, virtualSeconds, reconciles, apiWrites, objects, events } = report;
-    const json = { converged, virtualSeconds, reconciles, apiWrites, objects, events };
-    console.log(JSON.stringify(json, null, 2));
+    printJson({ converged, virtualSeconds, reconciles, apiWrites, objects, events });
   } else {
     console.log(
       `${report.converged ? "Converged" : "Not converged"} after ` +
@@ -199,7 +199,7 @@ async function simWithFaults(args: string[], files: string[], run: FaultsRun): P
     const { converged, reconciles, injected: faults, violations, traceHash } = report;
     const virtualSeconds = report.virtualMs / 1000;
     const json = { converged, virtualSeconds, reconciles, apiWrites: report.writes, objects };
-    console.log(JSON.stringify({ ...json, events, faults, violations, traceHash }, null, 2));
+    printJson({ ...json, events, faults, violations, traceHash });
     return ok ? 0 : 1;
   }
   const starts = report.harness.incarnations;

@@ -79,7 +79,8 @@ export async function startOperatorWorld(options: SimulateOptions = {}): Promise
     // The watchdog guards real connections; the simulation injects its own disruptions.
     watchInactivityMs: 0,
   };
-  const operatorClient = cluster.client({ name: postgresReconciler.name });
+  // The operator's runtime never modifies what it reads: it may share the stored objects.
+  const operatorClient = cluster.client({ name: postgresReconciler.name, shareObjects: true });
   const controller = new Controller(
     operatorClient,
     postgresReconciler,
@@ -87,7 +88,7 @@ export async function startOperatorWorld(options: SimulateOptions = {}): Promise
   );
   await runWhile(cluster, controller.start());
   const backups = new Controller(
-    cluster.client({ name: backupReconciler.name }),
+    cluster.client({ name: backupReconciler.name, shareObjects: true }),
     backupReconciler,
     options.logger ? { ...controllerOptions, logger: options.logger } : controllerOptions,
   );

@@ -31,6 +31,22 @@ export function deepClone<T>(value: T): T {
   return out as T;
 }
 
+/**
+ * Freezes JSON data deeply, in place, and returns it. A frozen member is taken to be frozen
+ * deeply already (this function froze it), so data that shares its unchanged parts with an earlier
+ * frozen version costs only its new parts.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) deepFreeze(value[i]);
+  } else {
+    for (const key of Object.keys(value)) deepFreeze((value as JsonRecord)[key]);
+  }
+  return value;
+}
+
 /** Structural equality of JSON data; key order is irrelevant and `undefined` members are absent. */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;

@@ -17,6 +17,8 @@ export interface TypeStore {
   objects: Map<string, Map<string, KubeObject>>;
   /** Set for kinds a CustomResourceDefinition registered: the CRD's name. */
   crd?: string;
+  /** namespace -> the names of `objects` in that namespace, kept sorted as they come and go. */
+  names: Map<string, string[]>;
 }
 
 /** Objects by kind/namespace/name, by uid, and by owner uid. */
@@ -33,7 +35,7 @@ export class ObjectIndex {
       existing.resource = { ...type };
       return existing;
     }
-    const store: TypeStore = { resource: { ...type }, objects: new Map() };
+    const store: TypeStore = { resource: { ...type }, objects: new Map(), names: new Map() };
     this.types.set(typeKey(type), store);
     return store;
   }
@@ -57,7 +59,7 @@ export class ObjectIndex {
     for (const ns of namespaces) {
       const byName = store.objects.get(ns);
       if (!byName) continue;
-      for (const name of [...byName.keys()].sort()) out.push(byName.get(name)!);
+      for (const name of store.names.get(ns)!) out.push(byName.get(name)!);
     }
     return out;
   }
@@ -66,7 +68,14 @@ export class ObjectIndex {
   put(store: TypeStore, next: KubeObject, old: KubeObject | undefined): void {
     const namespace = next.metadata.namespace ?? "";
     let byName = store.objects.get(namespace);
-    if (!byName) store.objects.set(namespace, byName = new Map());
+    if (!byName) {
+      store.objects.set(namespace, byName = new Map());
+      store.names.set(namespace, []);
+    }
+    if (!byName.has(next.metadata.name)) {
+      const names = store.names.get(namespace)!;
+      names.splice(sortedIndex(names, next.metadata.name), 0, next.metadata.name);
+    }
     byName.set(next.metadata.name, next);
     this.#uids.set(next.metadata.uid ?? "", next);
     this.#indexOwners(next.metadata.uid ?? "", old, next);
@@ -76,8 +85,14 @@ export class ObjectIndex {
   remove(store: TypeStore, old: KubeObject): void {
     const namespace = old.metadata.namespace ?? "";
     const byName = store.objects.get(namespace);
-    byName?.delete(old.metadata.name);
-    if (byName?.size === 0) store.objects.delete(namespace);
+    if (byName?.delete(old.metadata.name)) {
+      const names = store.names.get(namespace)!;
+      names.splice(sortedIndex(names, old.metadata.name), 1);
+    }
+    if (byName?.size === 0) {
+      store.objects.delete(namespace);
+      store.names.delete(namespace);
+    }
     this.#uids.delete(old.metadata.uid ?? "");
     this.#indexOwners(old.metadata.uid ?? "", old, undefined);
   }
@@ -123,4 +138,16 @@ export class ObjectIndex {
       set.add(uid);
     }
   }
+}
+
+/** Where `name` is or would go in the sorted `names` (the order of `Array.prototype.sort`). */
+function sortedIndex(names: readonly string[], name: string): number {
+  let low = 0;
+  let high = names.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (names[mid]! < name) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }

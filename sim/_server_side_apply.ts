@@ -43,7 +43,19 @@ export interface ManagerEntry {
 }
 
 const decoded = new WeakMap<unknown[], ManagerEntry[]>();
-const leavesOf = new WeakMap<object, Map<string, string>>();
+/**
+ * The leaves of the most recently stored objects. A leaf map is many strings, several times the
+ * size of its object, so only the last {@link LEAVES_KEPT} are kept (a write usually follows the
+ * one before it closely); an older object's leaves are computed again when it is written over.
+ */
+const leavesOf = new Map<object, Map<string, string>>();
+const LEAVES_KEPT = 4096;
+
+function keepLeaves(object: object, leaves: Map<string, string>): void {
+  leavesOf.delete(object);
+  leavesOf.set(object, leaves);
+  if (leavesOf.size > LEAVES_KEPT) leavesOf.delete(leavesOf.keys().next().value!);
+}
 
 /** The manager entries of a stored object (cached: stored objects never change in place). */
 export function managersOf(object: JsonRecord & { metadata: JsonRecord }): ManagerEntry[] {
@@ -73,7 +85,7 @@ function storedLeaves(object: JsonRecord, withStatus: boolean): Map<string, stri
   const cached = leavesOf.get(object);
   if (cached) return cached;
   const leaves = leafFields(object, withStatus);
-  leavesOf.set(object, leaves);
+  keepLeaves(object, leaves);
   return leaves;
 }
 
@@ -129,7 +141,7 @@ export function managersAfterUpdate(
   const before = stored ? storedLeaves(stored, withStatus) : new Map<string, string>();
   const after = leafFields(next, withStatus);
   // `next` is what the server stores: its leaves are those of the next write's `stored`.
-  leavesOf.set(next, after);
+  keepLeaves(next, after);
   const changes = compareFields(before, after);
   const taken = new Set([...changes.modified, ...changes.added]);
   const entries = stored ? managersOf(stored) : [];

@@ -9,7 +9,7 @@
 import type { WatchHandle, WatchOptions } from "../core/cluster.ts";
 import type { Clock } from "../core/clock.ts";
 import { type KubeObject, typeKey, type TypeRef } from "../core/object.ts";
-import { deepClone } from "./_json.ts";
+import { deepClone, deepFreeze } from "./_json.ts";
 import { ObjectIndex, type TypeStore } from "./_object_index.ts";
 import { sortObjects } from "./_store_helpers.ts";
 import { type ChangeType, type DeliveryFilter, WatchHub } from "./_watch_hub.ts";
@@ -49,8 +49,9 @@ export interface StoreWatchOptions {
 /**
  * Storage, watch log and listeners of the simulated API server.
  *
- * Guarantees: stored objects are never modified in place (each write stores a new object), so
- * snapshots in the watch log and in listener notifications stay valid. The read-only accessors
+ * Guarantees: stored objects are never modified in place (each write stores a new object, and
+ * the commit deep-freezes it, sharing the unchanged parts with the version before), so snapshots
+ * in the watch log and in listener notifications stay valid. The read-only accessors
  * (`peek`, `peekList`, `byUid`, `dependentsOf`, `objectsInNamespace`) return stored objects
  * without copying them, for in-process controllers; callers must not modify them.
  */
@@ -70,6 +71,7 @@ export class SimStore {
   #listeners: StoreListener[] = [];
   #notes: StoreChange[] = [];
   #notifying = false;
+  #sharing = 0;
 
   /** An empty store on `clock`. */
   constructor(clock: Clock, options: StoreWatchOptions) {
@@ -93,6 +95,31 @@ export class SimStore {
     return () => {
       this.#listeners = this.#listeners.filter((l) => l !== listener);
     };
+  }
+
+  /**
+   * Runs `operation` (a call of this server's methods) so that it answers with the stored,
+   * deep-frozen objects themselves instead of copies, and so that a watch it opens delivers them
+   * too: for a caller that never modifies what it reads (a modification would throw). The
+   * answers are the same data either way; only the copying is saved.
+   */
+  withoutCopies<T>(operation: () => T): T {
+    this.#sharing++;
+    try {
+      return operation();
+    } finally {
+      this.#sharing--;
+    }
+  }
+
+  /**
+   * What a method answers for a stored object: a copy, or the object itself inside
+   * {@link SimStore.withoutCopies}.
+   *
+   * @ignore
+   */
+  protected answer(object: KubeObject): KubeObject {
+    return this.#sharing > 0 ? object : deepClone(object);
   }
 
   /** Every stored object, sorted by kind, namespace and name (copies). */
@@ -144,6 +171,7 @@ export class SimStore {
   ): KubeObject {
     const rv = ++this.#rv;
     next.metadata.resourceVersion = String(rv);
+    deepFreeze(next);
     const store = this.index.store(resource)!;
     if (type === "DELETED") this.index.remove(store, old ?? next);
     else this.index.put(store, next, old);
@@ -169,6 +197,7 @@ export class SimStore {
       fromRv,
       this.#rv,
       () => this.index.sorted(store, options.namespace),
+      this.#sharing > 0,
     );
   }
 

@@ -6,7 +6,7 @@
  * entry for a version is found by index. Each watch has its own queue; a queued event is due
  * `watchDelayMs` after its commit and a single timer per watch delivers what is due, in commit
  * order. Objects in the log are the server's stored snapshots, which are never modified in place;
- * each watch receives its own copy.
+ * each watch receives its own copy, unless it was opened to share them (they are deep-frozen).
  *
  * @module
  */
@@ -63,6 +63,8 @@ interface Watcher {
   timer: Timer | undefined;
   stopped: boolean;
   lastSentMs: number;
+  /** Deliver the logged (deep-frozen) objects themselves instead of copies. */
+  share: boolean;
 }
 
 /** The event log and the open watches of one simulated API server. */
@@ -145,6 +147,7 @@ export class WatchHub {
     fromRv: number | undefined,
     currentRv: number,
     initial: () => KubeObject[],
+    share = false,
   ): WatchHandle {
     const info: SimWatchInfo = { id: this.#nextId++, typeKey };
     if (options.namespace !== undefined) info.namespace = options.namespace;
@@ -157,6 +160,7 @@ export class WatchHub {
       timer: undefined,
       stopped: false,
       lastSentMs: now,
+      share,
     };
     const handle: WatchHandle = { stop: () => this.#stop(watcher) };
     const dueMs = now + this.#options.watchDelayMs;
@@ -225,7 +229,7 @@ export class WatchHub {
       watcher.head++;
       const event: WatchEvent = item.type === "BOOKMARK"
         ? { type: "BOOKMARK", resourceVersion: String(item.rv) }
-        : { type: item.type, object: deepClone(item.object) };
+        : { type: item.type, object: watcher.share ? item.object : deepClone(item.object) };
       if (filter && !filter(watcher.info, event)) continue;
       watcher.options.onEvent(event);
     }

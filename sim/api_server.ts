@@ -25,7 +25,7 @@ import {
 import { type Clock, type Random, toTimestamp } from "../core/clock.ts";
 import { type KubeObject, type ObjectMeta, typeKey, type TypeRef } from "../core/object.ts";
 import { validateWrite } from "./_builtin_rules.ts";
-import { deepClone, deepEqual, mergePatch } from "./_json.ts";
+import { deepEqual, mergePatch } from "./_json.ts";
 import type { TypeStore } from "./_object_index.ts";
 import { namespaceOf, SimStore } from "./_store.ts";
 import {
@@ -157,7 +157,7 @@ export class SimApiServer extends SimStore {
     const store = this.#store(type);
     const found = this.#find(store, name, namespace);
     if (!found) throw notFoundError(store.resource, name);
-    return deepClone(found);
+    return this.answer(found);
   }
 
   /** Lists one kind sorted by namespace and name, with the current resourceVersion. */
@@ -167,7 +167,7 @@ export class SimApiServer extends SimStore {
     const selector = options.labelSelector;
     for (const object of this.index.sorted(store, options.namespace)) {
       if (selector && !matchesLabels(object, selector)) continue;
-      items.push(deepClone(object));
+      items.push(this.answer(object));
     }
     return { items, resourceVersion: this.resourceVersion };
   }
@@ -220,7 +220,7 @@ export class SimApiServer extends SimStore {
     validateWrite(resource, next, undefined);
     const entries = managers(next, this.#writer(resource, who));
     if (entries.length > 0) next.metadata.managedFields = encodeManagers(entries);
-    return deepClone(this.commit(resource, "ADDED", next, undefined));
+    return this.answer(this.commit(resource, "ADDED", next, undefined));
   }
 
   /**
@@ -232,7 +232,7 @@ export class SimApiServer extends SimStore {
     const { store, stored } = this.#existing(object);
     this.#checkPreconditions(store.resource, stored, object.metadata);
     const writer = this.#writer(store.resource, { manager: fieldManager, operation: "Update" });
-    return deepClone(
+    return this.answer(
       this.#replace(
         store.resource,
         stored,
@@ -282,7 +282,7 @@ export class SimApiServer extends SimStore {
     this.#checkPreconditions(resource, stored, object.metadata);
     const writer = { ...this.#writer(resource, who), force: options.force === true };
     const outcome = serverSideApply(stored, applied, writer);
-    return deepClone(
+    return this.answer(
       this.#replace(resource, stored, outcome.object as KubeObject, () => outcome.managers),
     );
   }
@@ -308,9 +308,9 @@ export class SimApiServer extends SimStore {
       : { name: ref.name };
     this.#checkPreconditions(resource, stored, precondition);
     const patched = mergePatchStatus(stored.status, status);
-    if (deepEqual(patched, stored.status)) return deepClone(stored);
+    if (deepEqual(patched, stored.status)) return this.answer(stored);
     const next: KubeObject = { ...stored, metadata: { ...stored.metadata }, status: patched };
-    return deepClone(this.commit(resource, "MODIFIED", next, stored));
+    return this.answer(this.commit(resource, "MODIFIED", next, stored));
   }
 
   /**
@@ -352,8 +352,8 @@ export class SimApiServer extends SimStore {
         `namespaces "${name}" is forbidden: this namespace may not be deleted`,
       );
     }
-    if (stored.metadata.deletionTimestamp) return deepClone(stored);
-    return deepClone(this.#deleteStored(resource, stored, options.propagationPolicy));
+    if (stored.metadata.deletionTimestamp) return this.answer(stored);
+    return this.answer(this.#deleteStored(resource, stored, options.propagationPolicy));
   }
 
   /**
@@ -409,7 +409,7 @@ export class SimApiServer extends SimStore {
       spec: { ...spec, nodeName },
       status: { ...status, conditions: [...conditions, scheduled] },
     };
-    return deepClone(this.commit(store.resource, "MODIFIED", next, stored));
+    return this.answer(this.commit(store.resource, "MODIFIED", next, stored));
   }
 
   /** Removes a terminating Namespace once it is empty (the namespace controller's last step). */

@@ -1,6 +1,7 @@
 /**
  * The cluster port over the simulated API server: every call waits a virtual latency, then runs
- * the synchronous store operation and answers with copies. Counts reads and writes per verb so
+ * the synchronous store operation and answers with copies (or, for a client that promises not to
+ * modify them, with the stored objects themselves, deep-frozen). Counts reads and writes per verb so
  * tests and benchmarks can bound the API traffic of a controller.
  *
  * @module
@@ -56,6 +57,12 @@ export interface SimClientOptions {
   name?: string;
   /** Virtual time each call waits before it reaches the store. @default 1 */
   latencyMs?: number;
+  /**
+   * Answer with the server's stored objects themselves, deep-frozen, instead of copies (watch
+   * events too): the same data without the copying, for a caller that never modifies what it
+   * reads (a modification throws a TypeError). @default false
+   */
+  shareObjects?: boolean;
 }
 
 /** Request counters of one {@link SimClient}. */
@@ -98,6 +105,7 @@ export class SimClient implements ClusterClient {
   readonly #server: SimApiServer;
   readonly #clock: Clock;
   readonly #latencyMs: number;
+  readonly #share: boolean;
 
   /** A client of `server` whose calls wait on `clock`. */
   constructor(server: SimApiServer, clock: Clock, options: SimClientOptions = {}) {
@@ -105,6 +113,7 @@ export class SimClient implements ClusterClient {
     this.#clock = clock;
     this.name = options.name ?? "sim-client";
     this.#latencyMs = options.latencyMs ?? 1;
+    this.#share = options.shareObjects === true;
   }
 
   get(type: TypeRef, name: string, namespace?: string): Promise<KubeObject> {
@@ -192,7 +201,7 @@ export class SimClient implements ClusterClient {
     else this.stats.writes++;
     await sleep(this.#clock, this.#latencyMs);
     this.hooks.beforeRequest?.(req);
-    const result = operation();
+    const result = this.#share ? this.#server.withoutCopies(operation) : operation();
     this.hooks.afterRequest?.(req);
     return result;
   }

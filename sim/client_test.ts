@@ -106,3 +106,36 @@ Deno.test("SimClient: createEvent records a core/v1 Event with a generated name"
   assert.equal(event.count, 1);
   assert.equal(client.stats.writesByVerb.createEvent, 1);
 });
+
+Deno.test("SimClient: with shareObjects, answers and watch events are the stored objects, frozen", async () => {
+  const cluster = new SimCluster();
+  const shared = cluster.client({ shareObjects: true });
+  const copying = cluster.client();
+  const events: WatchEvent[] = [];
+  const work = (async () => {
+    const created = await shared.create(configMap("a", { k: "v" }));
+    const stored = cluster.server.peek(CONFIG_MAP, "a", "default")!;
+    assert.equal(created, stored, "the create's answer is the stored object");
+    assert.equal(await shared.get(CONFIG_MAP, "a", "default"), stored);
+    assert.equal((await shared.list(CONFIG_MAP)).items[0], stored);
+    assert.throws(() => {
+      (created.data as Record<string, string>).k = "mutated";
+    }, TypeError);
+    const copy = await copying.get(CONFIG_MAP, "a", "default");
+    assert.notEqual(copy, stored, "another client still gets copies");
+    assert.ok(!Object.isFrozen(copy));
+    assert.deepEqual(copy, stored);
+    await shared.watch(CONFIG_MAP, {
+      resourceVersion: "",
+      onEvent: (event) => events.push(event),
+      onDone: () => {},
+    });
+  })();
+  await cluster.run({ maxVirtualMs: 1_000 });
+  await work;
+  assert.equal(events.length, 1);
+  assert.equal(
+    (events[0] as { object: unknown }).object,
+    cluster.server.peek(CONFIG_MAP, "a", "default"),
+  );
+});

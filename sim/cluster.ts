@@ -159,6 +159,7 @@ export class SimCluster {
     return new SimClient(this.server, this.clock, {
       name: options.name ?? `sim-client-${this.#clients}`,
       latencyMs: options.latencyMs ?? this.#latencyMs,
+      shareObjects: options.shareObjects ?? false,
     });
   }
 

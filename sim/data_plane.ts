@@ -130,6 +130,8 @@ export class SimDataPlane implements SimNetwork {
   readonly #instances = new Map<string, SimPostgresInstance>();
   /** Running agent pods by pod uid. */
   readonly #agents = new Map<string, AgentPod>();
+  /** The agents by namespace and pod name, as each round runs them; dropped when one comes or goes. */
+  #agentOrder: AgentPod[] | undefined;
   /** The pods' reports by namespace and PostgresDB, gathered once per round. */
   readonly #roundReports = new Map<string, Map<string, Map<string, PodReport>>>();
   #timer: Timer | undefined;
@@ -278,6 +280,7 @@ export class SimDataPlane implements SimNetwork {
     if (deleted || pod.metadata.deletionTimestamp || !running) {
       if (agent) {
         this.#agents.delete(uid);
+        this.#agentOrder = undefined;
         this.#instanceOf(agent)?.crash();
       }
       return;
@@ -292,6 +295,7 @@ export class SimDataPlane implements SimNetwork {
     const db = instanceOfVolume(pod.metadata.labels);
     if (claim === undefined || db === undefined) return;
     const major = podMajor(pod);
+    this.#agentOrder = undefined;
     const started: AgentPod = {
       uid,
       name: pod.metadata.name,
@@ -341,7 +345,7 @@ export class SimDataPlane implements SimNetwork {
     const dt = Math.max(0, now - this.#lastAdvanceMs);
     this.#lastAdvanceMs = now;
     for (const instance of this.#instances.values()) instance.advance(dt);
-    const agents = [...this.#agents.values()].sort((a, b) =>
+    const agents = this.#agentOrder ??= [...this.#agents.values()].sort((a, b) =>
       `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`)
     );
     // A held Lease whose holder's agent is gone expires while time passes: keep the rounds going

@@ -261,7 +261,8 @@ export class Harness {
 
   #startController(): void {
     this.#incarnation++;
-    const inner = this.cluster.client({ name: this.options.reconciler.name });
+    // The runtime never modifies what it reads: it may share the stored (frozen) objects.
+    const inner = this.cluster.client({ name: this.options.reconciler.name, shareObjects: true });
     this.#serverClients.push(inner);
     const faulty = new FaultyClient(inner, {
       clock: this.cluster.clock,
