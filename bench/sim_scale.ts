@@ -118,9 +118,15 @@ function round(value: number, digits: number): number {
   return Math.round(value * f) / f;
 }
 
-/** Runs `bench/sim_scale.ts --one N` in a fresh process and reads its row. */
-async function inFreshProcess(n: number): Promise<ScaleRow> {
-  const command = new Deno.Command(Deno.execPath(), {
+/** How long one N may run (wall seconds) before it is stopped and reported unfinished. */
+const LIMIT_S = Number(Deno.env.get("PGOP_SCALE_LIMIT_S") ?? "180");
+
+/**
+ * Runs `bench/sim_scale.ts --one N` in a fresh process and reads its row, or undefined when it
+ * did not finish within {@link LIMIT_S} (the process is killed).
+ */
+async function inFreshProcess(n: number): Promise<ScaleRow | undefined> {
+  const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-read",
@@ -132,8 +138,17 @@ async function inFreshProcess(n: number): Promise<ScaleRow> {
     ],
     stdout: "piped",
     stderr: "inherit",
-  });
-  const output = await command.output();
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, LIMIT_S * 1000);
+  const output = await child.output();
+  clearTimeout(timer);
+  if (killed) return undefined;
   const text = new TextDecoder().decode(output.stdout).trim();
   if (!output.success) throw new Error(`The run of ${n} PostgresDBs failed: ${text}`);
   return JSON.parse(text.split("\n").at(-1)!) as ScaleRow;
@@ -148,23 +163,22 @@ if (import.meta.main) {
       "The simulation at scale (PostgresDBs of one instance applied at once, seed 1, one fresh " +
         "process per N).\nHeap: V8's heapUsed after two forced gc() (--v8-flags=--expose-gc); " +
         "resident: the process's RSS at rest, and its peak sampled every 500 steps. CPU: user + system of the process (GC threads included). Per PostgresDB: the growth " +
-        "over the idle cluster's heap and RSS, divided by N.",
+        `over the idle cluster's heap and RSS, divided by N. Each N is stopped after ${LIMIT_S} s ` +
+        "(PGOP_SCALE_LIMIT_S).",
     );
-    const rows = [];
-    for (const n of sizes) rows.push(await inFreshProcess(n));
-    console.table(rows.map((row) => ({
-      N: row.n,
-      converged: row.converged,
-      "wall s": row.wallS,
-      "CPU s": row.cpuS,
-      "virtual s": row.virtualS,
-      objects: row.objects,
-      "heap MiB": row.heapMiB,
-      "heap KiB/db": row.heapKiBPerDb,
-      "RSS MiB": row.rssMiB,
-      "RSS KiB/db": row.rssKiBPerDb,
-      "peak RSS MiB": row.peakRssMiB,
-      "forced gc": row.forcedGc,
-    })));
+    for (const n of sizes) {
+      const row = await inFreshProcess(n);
+      // One line per N as it ends: a long run does not lose the earlier figures.
+      if (row === undefined) {
+        console.log(`N ${n}: not finished within ${LIMIT_S} s of wall time (stopped)`);
+        continue;
+      }
+      console.log(
+        `N ${row.n}: converged ${row.converged}, wall ${row.wallS} s, CPU ${row.cpuS} s, ` +
+          `virtual ${row.virtualS} s, ${row.objects} objects, heap ${row.heapMiB} MiB ` +
+          `(${row.heapKiBPerDb} KiB/db), RSS ${row.rssMiB} MiB (${row.rssKiBPerDb} KiB/db), ` +
+          `peak RSS ${row.peakRssMiB} MiB, forced gc ${row.forcedGc}`,
+      );
+    }
   }
 }
