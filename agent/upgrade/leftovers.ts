@@ -22,7 +22,8 @@ export const JOURNAL_FILE = "pgop-upgrade.json";
 /** `pg_upgrade`'s working directory, beside the data directory. */
 export const WORK_DIR = "pgop-upgrade-work";
 
-function exists(path: string): boolean {
+/** True when `path` exists (a dangling link too). */
+export function exists(path: string): boolean {
   try {
     Deno.lstatSync(path);
     return true;
@@ -31,12 +32,14 @@ function exists(path: string): boolean {
   }
 }
 
-function parentOf(path: string): string {
+/** The directory `path` is in. */
+export function parentOf(path: string): string {
   const at = path.replace(/\/+$/, "").lastIndexOf("/");
   return at <= 0 ? "/" : path.slice(0, at);
 }
 
-function syncDir(dir: string): void {
+/** Syncs a directory's entries to disk (renames in it), where the filesystem allows. */
+export function syncDir(dir: string): void {
   try {
     const handle = Deno.openSync(dir, { read: true });
     handle.syncSync();

@@ -13,7 +13,15 @@
 
 import { lastLine, runTool, type ToolRunner } from "../_exec.ts";
 import { hbaConf, parseControlData, replicationSettings } from "../pg_text.ts";
-import { JOURNAL_FILE, rollbackFiles, swapFiles, WORK_DIR } from "./leftovers.ts";
+import {
+  exists,
+  JOURNAL_FILE,
+  parentOf,
+  rollbackFiles,
+  swapFiles,
+  syncDir,
+  WORK_DIR,
+} from "./leftovers.ts";
 import type {
   StepResult,
   UpgradeJournal,
@@ -57,20 +65,6 @@ const JOURNAL = JOURNAL_FILE;
 const WORK = WORK_DIR;
 /** A fresh cluster's size with its first WAL segments, and some room. */
 const FRESH_CLUSTER_BYTES = 96 * 1024 * 1024;
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function parentOf(path: string): string {
-  const at = path.replace(/\/+$/, "").lastIndexOf("/");
-  return at <= 0 ? "/" : path.slice(0, at);
-}
 
 /** Bytes under `path` (files only, each counted once by inode). */
 function treeBytes(path: string, seen = new Set<string>()): number {
@@ -168,7 +162,7 @@ export class PgUpgradeVolume implements UpgradeVolume {
       file.close();
       Deno.renameSync(partial, this.#journal);
     }
-    this.#syncDir(parentOf(this.#journal));
+    syncDir(parentOf(this.#journal));
     return Promise.resolve();
   }
 
@@ -316,7 +310,7 @@ export class PgUpgradeVolume implements UpgradeVolume {
   dropOld(): Promise<void> {
     if (exists(this.#old)) Deno.removeSync(this.#old, { recursive: true });
     if (exists(this.#work)) Deno.removeSync(this.#work, { recursive: true });
-    this.#syncDir(parentOf(this.#o.pgdata));
+    syncDir(parentOf(this.#o.pgdata));
     return Promise.resolve();
   }
 
@@ -376,16 +370,6 @@ export class PgUpgradeVolume implements UpgradeVolume {
   #write(path: string, text: string): void {
     Deno.writeTextFileSync(path, text, { mode: 0o600 });
     if (this.#o.fileOwner) Deno.chownSync(path, this.#o.fileOwner.uid, this.#o.fileOwner.gid);
-  }
-
-  #syncDir(dir: string): void {
-    try {
-      const handle = Deno.openSync(dir, { read: true });
-      handle.syncSync();
-      handle.close();
-    } catch {
-      // Not every filesystem syncs a directory handle; the renames stand.
-    }
   }
 }
 

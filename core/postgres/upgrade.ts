@@ -149,14 +149,25 @@ export function upgradeActions(
     case "Succeeded":
       // Not reached: a committed record makes the data its major (classify.ts), and an upgrade
       // to another major is a new attempt. Wait rather than guess.
-      return statusActions(db, {
-        phase: "Upgrading",
-        ready: false,
-        reason: "Upgrading",
-        message: upgrade.message,
-        upgrade,
-      }, context);
+      return upgradingStatus(db, upgrade, context);
   }
+}
+
+/** The status while the instances are stopped for the upgrade: not Ready, phase `Upgrading`. */
+function upgradingStatus(
+  db: PostgresDB,
+  upgrade: UpgradeStatus,
+  context: ReconcileContext,
+  extra: { readyReplicas?: number } = {},
+): Action[] {
+  return statusActions(db, {
+    phase: "Upgrading",
+    ready: false,
+    reason: "Upgrading",
+    message: upgrade.message,
+    upgrade,
+    ...extra,
+  }, context);
 }
 
 /** The database on the old image, with the upgrade's failure reported. */
@@ -278,13 +289,7 @@ function checking(
     upgrade.message = `Stopping the instances for pg_upgrade`;
     events.push(upgradeEvent(db, "Normal", "MajorUpgradeStopping", upgrade.message));
     return [
-      ...statusActions(db, {
-        phase: "Upgrading",
-        ready: false,
-        reason: "Upgrading",
-        message: upgrade.message,
-        upgrade,
-      }, context),
+      ...upgradingStatus(db, upgrade, context),
       ...after,
       ...events,
       { kind: "requeueAfter", delayMs: 0, reason: upgrade.message },
@@ -410,14 +415,7 @@ function stopped(
   const message = upgrade.message;
   return [
     ...writes,
-    ...statusActions(db, {
-      phase: "Upgrading",
-      ready: false,
-      reason: "Upgrading",
-      message,
-      upgrade,
-      readyReplicas: 0,
-    }, context),
+    ...upgradingStatus(db, upgrade, context, { readyReplicas: 0 }),
     ...after,
     ...events,
     { kind: "requeueAfter", delayMs: UPGRADE_RECHECK_MS, reason: message },
