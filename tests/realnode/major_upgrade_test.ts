@@ -15,14 +15,22 @@ import { installCrds, Kube, REALNODE_KUBECONFIG, REALNODE_SKIP_REASON } from "./
 
 if (!REALNODE_KUBECONFIG) console.log(REALNODE_SKIP_REASON);
 
-const NS = "default";
+// Its own namespace: the suites after it count the volumes and the host's interfaces.
+const NS = "major-upgrade-test";
 
 function postgresDB(name: string, replicas: number, version: string): string {
   return JSON.stringify({
     apiVersion: "database.thegeekyway.com/v1alpha1",
     kind: "PostgresDB",
     metadata: { name, namespace: NS },
-    spec: { version, storage: "1Gi", replicas, databaseName: "app", majorUpgrade: "PgUpgrade" },
+    spec: {
+      version,
+      storage: "1Gi",
+      replicas,
+      databaseName: "app",
+      majorUpgrade: "PgUpgrade",
+      deletionPolicy: "Delete",
+    },
   });
 }
 
@@ -62,6 +70,7 @@ Deno.test({
     try {
       await installCrds(kube);
       await operator.start();
+      await kube.run(["create", "namespace", NS]);
       let proof = "";
       let accounts = "";
 
@@ -182,8 +191,14 @@ Deno.test({
         );
       });
     } finally {
-      await kube.run(["delete", "postgresdb", name, "-n", NS, "--wait=false"]);
+      // Gone before the next suite starts: its pods, volumes and the namespace.
+      await kube.run(["delete", "postgresdb", name, "-n", NS, "--timeout=120s"]);
+      await waitFor("the upgrade test's pods and volumes to go", async () => {
+        const left = await kube.run(["get", "pods,pvc", "-n", NS, "-o", "name"]);
+        return left.code === 0 && left.stdout.trim() === "";
+      }, 180_000).catch((error) => console.log(`  cleanup: ${error.message}`));
       await operator.stop();
+      await kube.run(["delete", "namespace", NS, "--timeout=120s"]);
     }
   },
 });
