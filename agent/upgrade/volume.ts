@@ -61,8 +61,6 @@ export interface PgUpgradeVolumeOptions {
   log?: (line: string) => void;
 }
 
-const JOURNAL = JOURNAL_FILE;
-const WORK = WORK_DIR;
 /** A fresh cluster's size with its first WAL segments, and some room. */
 const FRESH_CLUSTER_BYTES = 96 * 1024 * 1024;
 
@@ -115,8 +113,8 @@ export class PgUpgradeVolume implements UpgradeVolume {
     const parent = parentOf(options.pgdata);
     this.#next = `${options.pgdata}.next`;
     this.#old = `${options.pgdata}.old`;
-    this.#journal = `${parent}/${JOURNAL}`;
-    this.#work = `${parent}/${WORK}`;
+    this.#journal = `${parent}/${JOURNAL_FILE}`;
+    this.#work = `${parent}/${WORK_DIR}`;
     this.#oldTools = { bin: options.oldBin, commandPrefix: options.commandPrefix };
     this.#newTools = { bin: options.newBin, commandPrefix: options.commandPrefix };
   }

@@ -47,7 +47,7 @@ import { NO_RESTORE } from "./restore.ts";
 import { POD, type PostgresDB, PVC, type UpgradeStatus, type ValidSpec } from "./types.ts";
 import { ROLE_LABEL } from "./labels.ts";
 import { DATA_CLAIM } from "./statefulset.ts";
-import { UPGRADE_RECHECK_MS, upgradeEvent, type UpgradeStep } from "./upgrade_step.ts";
+import { jobDeletion, UPGRADE_RECHECK_MS, upgradeEvent, type UpgradeStep } from "./upgrade_step.ts";
 import { DATA_MAJOR, type DataMajor, imageMajor } from "./version.ts";
 import { MAX_REPLICAS } from "./validate.ts";
 
@@ -205,12 +205,7 @@ function checking(
   const writes: Action[] = [];
   const after: Action[] = [];
   const finished = (job: KubeObject) =>
-    after.push({
-      kind: "delete",
-      target: { ...JOB, namespace, name: job.metadata.name },
-      uid: job.metadata.uid ?? "",
-      reason: "the upgrade check is recorded",
-    });
+    after.push(jobDeletion(job, "the upgrade check is recorded"));
   // The check needs the primary serving (it reads it) and the volume to upgrade (it mounts it,
   // and a pod that mounts a volume being deleted keeps it, and itself, waiting).
   const claim = observed.lookup({ ...PVC, namespace, name: `${DATA_CLAIM}-${upgrade.primary}` });
@@ -372,12 +367,7 @@ function stopped(
     } else if (!job.metadata.deletionTimestamp) {
       const run = runState(observed, job, context.nowMs, parseUpgradeResult);
       const pull = run.state === "running" ? imageProblem(observed, job) : undefined;
-      const deleteJob = {
-        kind: "delete" as const,
-        target: { ...JOB, namespace, name: job.metadata.name },
-        uid: job.metadata.uid ?? "",
-        reason: "the upgrade run is recorded",
-      };
+      const deleteJob = jobDeletion(job, "the upgrade run is recorded");
       if (pull !== undefined) {
         // The runner never ran: the data was not touched.
         return failed(db, old, children, upgrade, "ImageUnavailable", pull, events, [

@@ -10,7 +10,7 @@
 
 import type { Action, EmitEventAction } from "../actions.ts";
 import { toTimestamp } from "../clock.ts";
-import { refOf } from "../object.ts";
+import { type KubeObject, refOf } from "../object.ts";
 import type { Observed } from "../reconciler.ts";
 import { JOB } from "../backup/types.ts";
 import { upgradeCheckJobName, upgradeJobName } from "../upgrade/job.ts";
@@ -53,6 +53,11 @@ export function upgradeEvent(
   return { kind: "emitEvent", regarding: db, type, eventReason: reason, message };
 }
 
+/** The delete of an upgrade Job whose run is recorded (the uid it had as a precondition). */
+export function jobDeletion(job: KubeObject, reason: string): Action {
+  return { kind: "delete", target: refOf(job), uid: job.metadata.uid ?? "", reason };
+}
+
 /** Deletions of the upgrade's finished Jobs still in the cache. */
 export function leftoverJobs(observed: Observed<PostgresDB>): Action[] {
   const db = observed.object;
@@ -61,12 +66,7 @@ export function leftoverJobs(observed: Observed<PostgresDB>): Action[] {
   for (const name of [upgradeCheckJobName(db.metadata.name), upgradeJobName(db.metadata.name)]) {
     const job = observed.lookup({ ...JOB, namespace, name });
     if (job === undefined || job.metadata.deletionTimestamp) continue;
-    deletes.push({
-      kind: "delete",
-      target: refOf(job),
-      uid: job.metadata.uid ?? "",
-      reason: "the upgrade's run is recorded",
-    });
+    deletes.push(jobDeletion(job, "the upgrade's run is recorded"));
   }
   return deletes;
 }
