@@ -36,6 +36,7 @@ export function startOptions(args: string[]): StartOptions {
     "leader-election-lease-duration": { type: "string" },
     "leader-election-renew-deadline": { type: "string" },
     "leader-election-retry-period": { type: "string" },
+    "max-concurrent-reconciles": { type: "string" },
   });
   const level = (values["log-level"] ?? "info") as string;
   if (!LOG_LEVELS.includes(level)) {
@@ -48,8 +49,17 @@ export function startOptions(args: string[]): StartOptions {
     const value = text(name);
     return value === undefined ? undefined : durationMs(value, `--${name}`);
   };
+  const workers = text("max-concurrent-reconciles");
+  if (workers !== undefined && !/^[1-9][0-9]{0,3}$/.test(workers)) {
+    throw new InputError(
+      `--max-concurrent-reconciles must be a whole number from 1 to 9999, not ${
+        JSON.stringify(workers)
+      }`,
+    );
+  }
   return withoutUndefined({
     logLevel: level as LogLevel,
+    maxConcurrentReconciles: workers === undefined ? undefined : Number(workers),
     kubeconfig: text("kubeconfig"),
     context: text("context"),
     namespace: text("namespace"),

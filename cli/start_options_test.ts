@@ -22,6 +22,7 @@ Deno.test("startOptions() maps every flag and leaves out the absent ones", () =>
       "--leader-election-lease-duration=4s",
       "--leader-election-renew-deadline=3000ms",
       "--leader-election-retry-period=1m",
+      "--max-concurrent-reconciles=16",
     ]),
     {
       logLevel: "debug",
@@ -36,6 +37,7 @@ Deno.test("startOptions() maps every flag and leaves out the absent ones", () =>
       leaseDurationMs: 4000,
       renewDeadlineMs: 3000,
       retryPeriodMs: 60_000,
+      maxConcurrentReconciles: 16,
     },
   );
   assert.deepEqual(startOptions(["--leader-elect=false"]), { logLevel: "info" });
@@ -48,6 +50,12 @@ Deno.test("startOptions() refuses a bad level, duration or flag with an InputErr
     /--leader-election-retry-period must be a duration such as 15s or 1500ms, not "5h"/,
   );
   assert.throws(() => startOptions(["--nope"]), InputError);
+  for (const bad of ["0", "-1", "1.5", "many", "10000"]) {
+    assert.throws(
+      () => startOptions(["--max-concurrent-reconciles", bad]),
+      new RegExp(`--max-concurrent-reconciles must be a whole number from 1 to 9999, not "${bad}"`),
+    );
+  }
 });
 
 Deno.test("withBooleanValues() turns --flag=true|false into presence or absence", () => {

@@ -22,6 +22,7 @@ Commands:
       --kubeconfig PATH --context NAME --namespace NS --log-level debug|info|warn|error
       --metrics-bind-address ADDR        serve /metrics on host:port (:port = all; 0 = off, default)
       --health-probe-bind-address ADDR   serve /healthz and /readyz (may equal the metrics address)
+      --max-concurrent-reconciles N      PostgresDBs reconciled at once (default 4)
       --leader-elect                     reconcile only while holding the leader Lease
       --leader-election-namespace NS     the Lease's namespace (default POD_NAMESPACE, else the
                                          kubeconfig's namespace)

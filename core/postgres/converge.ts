@@ -30,7 +30,14 @@ import {
 } from "./service.ts";
 import { agentIdentitySteps, roleLabelStep } from "./converge_agents.ts";
 import { replicationStatus } from "./instances.ts";
-import { createStep, NO_STEP, normalEvent, type Step, withoutServerFields } from "./step.ts";
+import {
+  createStep,
+  joinCreated,
+  NO_STEP,
+  normalEvent,
+  type Step,
+  withoutServerFields,
+} from "./step.ts";
 import { buildStatefulSet } from "./statefulset.ts";
 import { READY, statefulSetReadiness, type StatusInput } from "./status.ts";
 import { statusActions } from "./status_actions.ts";
@@ -199,7 +206,7 @@ export function convergeActions(
     ...statusActions(db, input, context),
     ...restore.after,
     ...upgrade.after,
-    ...events,
+    ...joinCreated(events),
     ...requeue,
   ];
 }
@@ -235,7 +242,7 @@ function recreatingActions(
     extra: storage.conditions,
     storage: storage.status,
   };
-  return [...writes, ...statusActions(db, input, context), ...events];
+  return [...writes, ...statusActions(db, input, context), ...joinCreated(events)];
 }
 
 /** The credentials Secret: created once, adopted or relabelled by its labels only. */

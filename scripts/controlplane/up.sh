@@ -24,6 +24,11 @@
 #   PGOP_CP_POD_CIDR          range kwok takes fake pod IPs from (default 10.244.0.0/16)
 #   PGOP_CP_NODE_IP_PREFIX    fake node n gets InternalIP <prefix>n (default 10.240.0.)
 #   PGOP_CP_VERBOSITY         klog -v for the Kubernetes components (default 1)
+#   PGOP_CP_NODE_PODS         pods each fake node takes (default 110, as a kubelet)
+#   PGOP_CP_KCM_QPS, PGOP_CP_KCM_BURST
+#                             kube-controller-manager's client rate limits (defaults 20 and
+#                             30, its own): bench/cluster.ts raises them so that the StatefulSet
+#                             controller does not pace the operators it measures
 #
 # An S3-compatible object store (versitygw, POSIX backend under $STATE/s3) runs beside the
 # control plane on 127.0.0.1:PGOP_CP_S3_PORT with one bucket; its endpoint and root credentials
@@ -266,6 +271,8 @@ cp_spawn kube-controller-manager "${PGOP_CP_BIN}/kube-controller-manager" \
   --service-cluster-ip-range="${PGOP_CP_SERVICE_CIDR}" \
   --leader-elect=false \
   --profiling=false \
+  --kube-api-qps="${PGOP_CP_KCM_QPS:-20}" \
+  --kube-api-burst="${PGOP_CP_KCM_BURST:-30}" \
   --v="${PGOP_CP_VERBOSITY:-1}"
 
 cp_spawn kube-scheduler "${PGOP_CP_BIN}/kube-scheduler" \
@@ -346,8 +353,8 @@ status:
   addresses:
   - {type: InternalIP, address: ${PGOP_CP_NODE_IP_PREFIX}${i}}
   - {type: Hostname, address: kwok-node-${i}}
-  allocatable: {cpu: \"32\", memory: 128Gi, pods: \"110\", ephemeral-storage: 500Gi}
-  capacity: {cpu: \"32\", memory: 128Gi, pods: \"110\", ephemeral-storage: 500Gi}
+  allocatable: {cpu: \"32\", memory: 128Gi, pods: \"${PGOP_CP_NODE_PODS:-110}\", ephemeral-storage: 500Gi}
+  capacity: {cpu: \"32\", memory: 128Gi, pods: \"${PGOP_CP_NODE_PODS:-110}\", ephemeral-storage: 500Gi}
 "
 done
 

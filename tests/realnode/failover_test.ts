@@ -12,7 +12,13 @@
 // the API server's port (removed afterwards).
 import assert from "node:assert/strict";
 import { OperatorProcess, waitFor } from "../integration/support.ts";
-import { installCrds, Kube, REALNODE_KUBECONFIG, REALNODE_SKIP_REASON } from "./support.ts";
+import {
+  diagnose,
+  installCrds,
+  Kube,
+  REALNODE_KUBECONFIG,
+  REALNODE_SKIP_REASON,
+} from "./support.ts";
 import { missingRows, PrimaryWatch, Writer } from "./writer.ts";
 
 if (!REALNODE_KUBECONFIG) console.log(REALNODE_SKIP_REASON);
@@ -157,7 +163,20 @@ Deno.test({
         `the first write accepted after the ${kill} of ${from} stopped the writes`,
         () => Promise.resolve(writer!.outageEndAfter(killedAtMs)),
         180_000,
-      );
+      ).catch(async (e) => {
+        const failed = writer!.failedEndedAtMs.filter((at) => at >= killedAtMs);
+        console.log(
+          `  writer: ${writer!.acks.length} acknowledged, the last at ${
+            new Date(writer!.acks.at(-1)?.ackedAtMs ?? 0).toISOString()
+          }; ${failed.length} failed attempts ended since the kill at ${
+            new Date(killedAtMs).toISOString()
+          }, the last at ${new Date(failed.at(-1) ?? 0).toISOString()}; last error: ${
+            writer!.lastError
+          }`,
+        );
+        console.log(await diagnose(kube, NAME, PODS, operator.lines));
+        throw e;
+      });
       const seconds = (ack.ackedAtMs - killedAtMs) / 1000;
       if (cut !== undefined) {
         // The old primary's agent comes back: it must rejoin as a standby.

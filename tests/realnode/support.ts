@@ -245,3 +245,58 @@ export async function sqlVia(
     }
   }, 60_000);
 }
+
+/**
+ * What a failed wait on the real node prints to explain itself: the PostgresDB's status, its pods,
+ * its primary Lease, the last lines of every instance's log, and the given operator log lines.
+ */
+export async function diagnose(
+  kube: Kube,
+  name: string,
+  pods: readonly string[],
+  operatorLines: readonly unknown[] = [],
+  namespace = "default",
+): Promise<string> {
+  const parts: string[] = [];
+  const section = async (title: string, args: string[]) => {
+    const out = await kube.run(args);
+    parts.push(`--- ${title}\n${(out.stdout || out.stderr).trimEnd()}`);
+  };
+  await section("pods", ["get", "pods", "-n", namespace, "-o", "wide"]);
+  await section(`postgresdb ${name} status`, [
+    "get",
+    "postgresdb",
+    name,
+    "-n",
+    namespace,
+    "-o",
+    "jsonpath={.status}",
+  ]);
+  await section(`lease ${name}-primary`, [
+    "get",
+    "lease",
+    `${name}-primary`,
+    "-n",
+    namespace,
+    "-o",
+    "jsonpath={.spec}",
+  ]);
+  await section("events", ["get", "events", "-n", namespace, "--sort-by=.lastTimestamp"]);
+  for (const pod of pods) {
+    await section(`log of ${pod}`, ["logs", "-n", namespace, pod, "--tail=60", "--all-containers"]);
+    await section(`previous log of ${pod}`, [
+      "logs",
+      "-n",
+      namespace,
+      pod,
+      "--tail=30",
+      "--previous",
+      "--all-containers",
+    ]);
+  }
+  parts.push(
+    `--- operator log (last ${Math.min(80, operatorLines.length)} lines)\n` +
+      operatorLines.slice(-80).map((l) => JSON.stringify(l)).join("\n"),
+  );
+  return parts.join("\n");
+}

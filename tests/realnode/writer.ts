@@ -63,6 +63,10 @@ export class Writer {
   readonly acks: Ack[] = [];
   /** When each failed attempt was sent. */
   readonly failedAtMs: number[] = [];
+  /** When each failed attempt ended (the same order as {@link failedAtMs}). */
+  readonly failedEndedAtMs: number[] = [];
+  /** The last failure, for a report. */
+  lastError = "";
   #next = 1;
   #running = false;
   #done: Promise<void> = Promise.resolve();
@@ -99,12 +103,14 @@ export class Writer {
 
   /**
    * The end of the first outage after `ms`: the first acknowledgement of a write sent after the
-   * first failed attempt at or after `ms` (writes still accepted before the kill took effect, or
-   * by a primary cut off but not yet fenced, do not end it).
+   * first failed attempt that ended at or after `ms` (writes still accepted before the kill took
+   * effect, or by a primary cut off but not yet fenced, do not end it). The failed attempt may
+   * have been sent before `ms`: a write in flight when the primary went hangs until its
+   * connection dies, and it is then the only failure of that outage.
    */
   outageEndAfter(ms: number): Ack | undefined {
-    const failed = this.failedAtMs.find((at) => at >= ms);
-    return failed === undefined ? undefined : this.firstAckAfter(failed + 1);
+    const index = this.failedEndedAtMs.findIndex((at) => at >= ms);
+    return index < 0 ? undefined : this.firstAckAfter(this.failedAtMs[index]! + 1);
   }
 
   async #loop(): Promise<void> {
@@ -116,7 +122,8 @@ export class Writer {
           PortForward.open(this.#kube, `svc/${this.#name}-rw`, { timeoutMs: 10_000 }),
           15_000,
         );
-      } catch {
+      } catch (e) {
+        this.lastError = `port-forward: ${e instanceof Error ? e.message : String(e)}`;
         await new Promise((r) => setTimeout(r, 300));
         continue;
       }
@@ -126,12 +133,18 @@ export class Writer {
         localUri(this.#uri, forward.localPort),
         `INSERT INTO rows (id) VALUES (${id}) RETURNING id`,
         10_000,
-      ).catch(() => ({ code: 1, stdout: "", stderr: "" }));
+      ).catch((e) => ({
+        code: 1,
+        stdout: "",
+        stderr: `psql: ${e instanceof Error ? e.message : String(e)}`,
+      }));
       if (out.code === 0 && out.stdout === String(id)) {
         this.acks.push({ id, sentAtMs, ackedAtMs: Date.now() });
         continue;
       }
       this.failedAtMs.push(sentAtMs);
+      this.failedEndedAtMs.push(Date.now());
+      this.lastError = `psql exit ${out.code}: ${out.stderr.split("\n")[0] ?? ""}`;
       await within(forward.close(), 5_000).catch(() => {});
       forward = undefined;
       await new Promise((r) => setTimeout(r, 200));
