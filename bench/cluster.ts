@@ -30,7 +30,6 @@
 import { parseArgs } from "node:util";
 import { cpuUsage } from "node:process";
 import { KubeClusterClient } from "../adapters/mod.ts";
-import type { KubeObject } from "../core/object.ts";
 import { observe } from "../core/reconciler.ts";
 import { reconcilePostgresDB } from "../core/postgres/reconcile.ts";
 import type { PostgresDB } from "../core/postgres/types.ts";
