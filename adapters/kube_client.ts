@@ -77,6 +77,13 @@ export interface KubeClusterClientOptions {
   listPageSize?: number;
   /** The `User-Agent` header. @default "pgop/0.1.0" */
   userAgent?: string;
+  /**
+   * Drop `metadata.managedFields` from the objects of lists and watch events, as
+   * controller-runtime's `TransformStripManagedFields` does for its caches: about a third of a
+   * pod or StatefulSet, which a controller's cache holds for nothing when its decisions never read
+   * them. Answers to `get` and to writes keep them. @default false
+   */
+  stripManagedFields?: boolean;
 }
 
 /** Options of {@link KubeClusterClient.connect}. */
@@ -115,6 +122,7 @@ export class KubeClusterClient implements ClusterClient {
   readonly #watchTimeoutSeconds: number;
   readonly #listPageSize: number;
   readonly #userAgent: string;
+  readonly #strip: boolean;
 
   /**
    * A client over `connection`; {@link KubeClusterClient.connect} makes one from a kubeconfig.
@@ -128,6 +136,7 @@ export class KubeClusterClient implements ClusterClient {
     this.#watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300;
     this.#listPageSize = options.listPageSize ?? 500;
     this.#userAgent = options.userAgent ?? "pgop/0.1.0";
+    this.#strip = options.stripManagedFields ?? false;
     this.#discovery = new Discovery((path) => this.#discover(path));
   }
 
@@ -185,7 +194,7 @@ export class KubeClusterClient implements ClusterClient {
         items?: KubeObject[];
         metadata?: { resourceVersion?: string; continue?: string };
       };
-      for (const item of body.items ?? []) items.push(withType(item, type));
+      for (const item of body.items ?? []) items.push(withType(this.#stripped(item), type));
       // Every page of a paginated list is a consistent snapshot of the first page's version.
       if (page === 0) resourceVersion = body.metadata?.resourceVersion ?? "";
       const next = body.metadata?.continue;
@@ -376,6 +385,12 @@ export class KubeClusterClient implements ClusterClient {
     }
   }
 
+  /** `object` without its managedFields when the client strips them (in place: it is parsed anew). */
+  #stripped(object: KubeObject): KubeObject {
+    if (this.#strip) delete object.metadata.managedFields;
+    return object;
+  }
+
   /** Opens a streaming watch (see {@link openWatch}); counted as one request. */
   async #openWatch(
     type: TypeRef,
@@ -385,6 +400,16 @@ export class KubeClusterClient implements ClusterClient {
   ): Promise<WatchHandle> {
     const headers = await this.#headers();
     this.#count("watch");
+    if (this.#strip) {
+      const onEvent = options.onEvent;
+      options = {
+        ...options,
+        onEvent: (event) => {
+          if (event.type !== "BOOKMARK") this.#stripped(event.object);
+          onEvent(event);
+        },
+      };
+    }
     return await openWatch({
       type,
       url: this.#url(path, query),

@@ -710,3 +710,44 @@ Deno.test("KubeClusterClient reports a refused connection as ServiceUnavailable"
   });
   assert.deepEqual(client.stats.byVerb, { discovery: 1 });
 });
+
+Deno.test("KubeClusterClient with stripManagedFields: lists and watch events come without managedFields, gets keep them", async () => {
+  const fields = [{ manager: "kubectl", operation: "Apply" }];
+  const withFields = (name: string, rv: string) => {
+    const o = cm(name, rv);
+    (o.metadata as Record<string, unknown>).managedFields = fields;
+    return o;
+  };
+  const body = controlledStream();
+  const connection = fakeConnection((request) => {
+    if (request.url.searchParams.get("watch") === "1") return new Response(body.stream);
+    if (request.url.pathname.endsWith("/a")) return json(withFields("a", "1"));
+    return json({ metadata: { resourceVersion: "2" }, items: [withFields("a", "1")] });
+  });
+  const stripping = new KubeClusterClient(connection, { stripManagedFields: true });
+  const listed = await stripping.list(CONFIGMAP, { namespace: "default" });
+  assert.equal(listed.items[0]?.metadata.managedFields, undefined);
+  assert.deepEqual((await stripping.get(CONFIGMAP, "a", "default")).metadata.managedFields, fields);
+  const seen: WatchEvent[] = [];
+  const r = recorder();
+  await stripping.watch(CONFIGMAP, {
+    resourceVersion: "2",
+    allowBookmarks: true,
+    onEvent: (event) => seen.push(event),
+    onDone: r.onDone,
+  });
+  body.send(
+    line("MODIFIED", withFields("a", "3")) +
+      line("BOOKMARK", { kind: "ConfigMap", metadata: { resourceVersion: "4" } }),
+  );
+  body.end();
+  await r.done;
+  assert.equal(seen.length, 2);
+  assert.ok(seen[0]?.type === "MODIFIED");
+  assert.equal(seen[0].object.metadata.managedFields, undefined);
+  assert.equal(seen[0].object.metadata.resourceVersion, "3");
+
+  const keeping = new KubeClusterClient(connection);
+  const kept = await keeping.list(CONFIGMAP, { namespace: "default" });
+  assert.deepEqual(kept.items[0]?.metadata.managedFields, fields, "off by default");
+});

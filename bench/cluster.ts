@@ -21,8 +21,11 @@
  * both runs: 1,000 StatefulSets need about 3,000 of its requests). Each run's namespace is deleted
  * and gone before the next.
  *
- * Run: `deno task bench:cluster [--n 100,1000] [--runs 1] [--quiet-seconds 60]
- * [--kubeconfig PATH]`. The figures depend on the machine; the README records them with it.
+ * Run: `deno task bench:cluster [--n 100,1000] [--runs 1] [--quiet-seconds 60] [--workers 4]
+ * [--no-go] [--only operator,go-baseline,ceiling] [--profile] [--kubeconfig PATH]`.
+ * `--profile` takes a CPU profile of the operator from the first create to all Ready (through the
+ * inspector: it runs with `--inspect`), prints self time by file and function, and saves it under
+ * /tmp. The figures depend on the machine; the README records them with it.
  *
  * @module
  */
@@ -34,6 +37,7 @@ import { observe } from "../core/reconciler.ts";
 import { reconcilePostgresDB } from "../core/postgres/reconcile.ts";
 import type { PostgresDB } from "../core/postgres/types.ts";
 import { parsePrometheus } from "../runtime/prometheus.ts";
+import { CpuProfiler, summarize } from "./_cpu_profile.ts";
 
 const POSTGRESDB = { apiVersion: "database.thegeekyway.com/v1alpha1", kind: "PostgresDB" };
 const NAMESPACE = { apiVersion: "v1", kind: "Namespace" };
@@ -51,6 +55,7 @@ const PORTS = {
   PGOP_CP_S3_PORT: "19900",
 };
 const METRICS_PORT = 19080;
+const INSPECT_PORT = 19229;
 
 /** One measured run. */
 interface Row {
@@ -211,10 +216,13 @@ abstract class Subject {
 class ThisOperator extends Subject {
   readonly who = "operator" as const;
   readonly #workers: number;
+  /** Whether the process listens for the inspector (a CPU profile). */
+  readonly inspect: boolean;
 
-  constructor(kubeconfig: string, workers: number) {
+  constructor(kubeconfig: string, workers: number, inspect = false) {
     super(kubeconfig);
     this.#workers = workers;
+    this.inspect = inspect;
   }
 
   protected command() {
@@ -222,6 +230,7 @@ class ThisOperator extends Subject {
       cmd: Deno.execPath(),
       args: [
         "run",
+        ...(this.inspect ? [`--inspect=127.0.0.1:${INSPECT_PORT}`] : []),
         "--allow-read",
         "--allow-env",
         "--allow-net",
@@ -404,6 +413,10 @@ async function measureSubject(
         peak = Math.max(peak, sample(subject.pid).rssMiB);
       } catch { /* exited */ }
     }, 200);
+    const profiler = subject instanceof ThisOperator && subject.inspect
+      ? await CpuProfiler.connect(INSPECT_PORT)
+      : undefined;
+    await profiler?.start();
     const t0 = Date.now();
     await createAll(client, manifests(n, namespace));
     await until(
@@ -412,6 +425,13 @@ async function measureSubject(
       1_800_000,
     );
     const readyS = (Date.now() - t0) / 1000;
+    if (profiler) {
+      const profile = await profiler.stop();
+      const file = `/tmp/pgop-bench-operator-${n}.cpuprofile`;
+      Deno.writeTextFileSync(file, JSON.stringify(profile));
+      console.error(summarize(profile).join("\n"));
+      log(`the profile is in ${file} (open it in Chrome's DevTools)`);
+    }
     const atReady = sample(subject.pid);
     await rest(subject);
     clearInterval(sampler);
@@ -565,6 +585,8 @@ async function main(): Promise<void> {
       "quiet-seconds": { type: "string", default: "60" },
       workers: { type: "string", default: "4" },
       "no-go": { type: "boolean" },
+      profile: { type: "boolean" },
+      only: { type: "string" },
       kubeconfig: { type: "string" },
     },
   });
@@ -584,7 +606,9 @@ async function main(): Promise<void> {
     );
     Deno.exit(2);
   }
-  const go = values["no-go"] ? undefined : await goBaseline();
+  const only = values.only?.split(",");
+  const wantGo = !values["no-go"] && (only === undefined || only.includes("go-baseline"));
+  const go = wantGo ? await goBaseline() : undefined;
   const cp = values.kubeconfig
     ? { kubeconfig: values.kubeconfig, down: () => Promise.resolve() }
     : await controlPlane(Math.max(...ns));
@@ -597,9 +621,8 @@ async function main(): Promise<void> {
     if (kubectl.code !== 0) throw new Error(`kubectl apply -f crds/ failed: ${kubectl.stderr}`);
     await sleep(2_000);
     const client = await KubeClusterClient.connect({ path: cp.kubeconfig });
-    const whos: Row["who"][] = go
-      ? ["operator", "go-baseline", "ceiling"]
-      : ["operator", "ceiling"];
+    const whos = (go ? ["operator", "go-baseline", "ceiling"] : ["operator", "ceiling"])
+      .filter((w) => only === undefined || only.includes(w)) as Row["who"][];
     for (const n of ns) {
       for (let r = 1; r <= runs; r++) {
         // Interleaved: each run starts with the next of them.

@@ -65,6 +65,8 @@ export interface StartOptions {
 export async function connect(options: StartOptions): Promise<KubeClusterClient> {
   try {
     return await KubeClusterClient.connect({
+      // The caches hold every object the operator watches; its decisions never read managedFields.
+      stripManagedFields: true,
       ...(options.kubeconfig ? { path: options.kubeconfig } : {}),
       ...(options.context ? { context: options.context } : {}),
     });
