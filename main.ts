@@ -10,17 +10,13 @@
  */
 
 import { ApiError } from "./core/cluster.ts";
-import { generateCrds } from "./crds/generate.ts";
 import { parse } from "./cli/_args.ts";
-import { InputError } from "./cli/manifests.ts";
+import { InputError } from "./cli/input_error.ts";
 import { USAGE } from "./cli/usage.ts";
-import { demo, sim } from "./cli/sim.ts";
-import { installCrds, startOperator } from "./cli/start.ts";
 import { startOptions } from "./cli/start_options.ts";
-import { plan } from "./cli/plan.ts";
-import { bundle, deploy, image, manifests } from "./deploy/install.ts";
 
-export { DEMO_MANIFEST } from "./cli/sim.ts";
+// Each command imports its own modules when it runs: the operator (`start`) does not load the
+// simulation, the YAML parser or the install commands, and a resident process is that much smaller.
 
 /** Runs the command line with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -28,27 +24,33 @@ export async function main(args: string[]): Promise<number> {
   try {
     switch (command) {
       case "demo":
-        return await demo(rest);
+        return await (await import("./cli/sim.ts")).demo(rest);
       case "sim":
-        return await sim(rest);
+        return await (await import("./cli/sim.ts")).sim(rest);
       case "plan":
-        return await plan(rest);
+        return await (await import("./cli/plan.ts")).plan(rest);
       case "start":
-        return await startOperator(startOptions(rest));
+        return await (await import("./cli/start.ts")).startOperator(startOptions(rest));
       case "install-crds":
-        return await installCrds(startOptions(rest));
+        return await (await import("./cli/start.ts")).installCrds(startOptions(rest));
       case "crds":
-        return await generateCrds({
+        return await (await import("./crds/generate.ts")).generateCrds({
           check: parse(rest, { check: { type: "boolean" } }).values.check === true,
         });
       case "bundle":
-        return bundle(rest);
+        return (await import("./deploy/install.ts")).bundle(rest);
       case "manifests":
-        return await manifests(rest, new URL("./", import.meta.url));
+        return await (await import("./deploy/install.ts")).manifests(
+          rest,
+          new URL("./", import.meta.url),
+        );
       case "image":
-        return await image(rest, new URL("./", import.meta.url));
+        return await (await import("./deploy/install.ts")).image(
+          rest,
+          new URL("./", import.meta.url),
+        );
       case "deploy":
-        return await deploy(rest);
+        return await (await import("./deploy/install.ts")).deploy(rest);
       case "agent":
         // The instance agent (agent/main.ts); a pod runs that file directly, with --no-npm.
         return await (await import("./agent/main.ts")).runAgent((name) => Deno.env.get(name));

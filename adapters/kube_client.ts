@@ -33,6 +33,7 @@ import type { KubeObject, TypeRef } from "../core/object.ts";
 import { Discovery, type PathTarget, type ResourceInfo, resourcePath } from "./_discovery.ts";
 import { errorFromNetwork, errorFromResponse } from "./_status.ts";
 import { openWatch } from "./_watch_request.ts";
+import { lightConnection } from "./_kubeconfig_light.ts";
 import {
   connectionFromKubeConfig,
   type ConnectionOptions,
@@ -147,6 +148,9 @@ export class KubeClusterClient implements ClusterClient {
    * @throws {KubeConfigError} with a one-line message for a missing or unusable kubeconfig
    */
   static async connect(options: ConnectOptions = {}): Promise<KubeClusterClient> {
+    // A plain kubeconfig or the in-cluster service account needs no client-node (78 MiB resident).
+    const light = await lightConnection(options);
+    if (light !== undefined) return new KubeClusterClient(light, options);
     const kc = await loadKubeConfig(options);
     return await KubeClusterClient.fromKubeConfig(kc, options);
   }

@@ -473,6 +473,9 @@ async function measureSubject(
     };
   } finally {
     await subject.stop();
+    const logFile = `/tmp/pgop-bench-${subject.who}-${n}-${runIndex}.log`;
+    Deno.writeTextFileSync(logFile, subject.lines.map((l) => l.text).join("\n") + "\n");
+    log(`its output is in ${logFile}`);
     await deleteNamespace(client, namespace);
   }
 }

@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { InputError } from "./manifests.ts";
+import { InputError } from "./input_error.ts";
 
 /** The options a command takes, as `parseArgs` describes them. */
 export type OptionSpec = Record<

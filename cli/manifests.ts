@@ -8,13 +8,9 @@
 import { parseAllDocuments } from "yaml";
 import type { KubeObject } from "../core/object.ts";
 
-/** A mistake in the user's input: the command line prints its message and exits 2. */
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InputError";
-  }
-}
+import { InputError } from "./input_error.ts";
+
+export { InputError } from "./input_error.ts";
 
 /**
  * How many alias dereferences one document may make. Kubernetes manifests hardly use aliases; the

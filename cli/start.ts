@@ -26,7 +26,7 @@ import type { Controller } from "../runtime/controller.ts";
 import type { Endpoints } from "../runtime/health_server.ts";
 import { errorMessage, jsonLogger, type LogLevel } from "../runtime/log.ts";
 import { Manager, type ManagerLeaderElection, type ManagerOptions } from "../runtime/manager.ts";
-import { InputError } from "./manifests.ts";
+import { InputError } from "./input_error.ts";
 
 /** The default name of the leader Lease. */
 export const DEFAULT_LEADER_ELECTION_ID = "postgres-operator-leader";

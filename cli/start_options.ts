@@ -7,7 +7,7 @@
 
 import type { LogLevel } from "../runtime/log.ts";
 import { parse } from "./_args.ts";
-import { InputError } from "./manifests.ts";
+import { InputError } from "./input_error.ts";
 import type { StartOptions } from "./start.ts";
 
 const LOG_LEVELS: readonly string[] = ["debug", "info", "warn", "error"];
