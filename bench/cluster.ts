@@ -635,7 +635,7 @@ async function main(): Promise<void> {
           const row = who === "ceiling" ? await measureCeiling(client, n, r) : await measureSubject(
             client,
             who === "operator"
-              ? new ThisOperator(cp.kubeconfig, workers)
+              ? new ThisOperator(cp.kubeconfig, workers, values.profile === true)
               : new GoBaseline(cp.kubeconfig, go!),
             n,
             r,

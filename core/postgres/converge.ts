@@ -150,7 +150,7 @@ export function convergeActions(
     ? [...kept.conditions.remove, SCALE_DOWN]
     : kept.conditions.remove;
   const input: StatusInput = {
-    ...readiness(db, spec, children, childWrites.length > 0),
+    ...readiness(db, spec, children, childWrites),
     replication,
     extra: { set, remove },
   };
@@ -374,8 +374,9 @@ function readiness(
   db: PostgresDB,
   spec: ValidSpec,
   children: Children,
-  writing: boolean,
+  childWrites: readonly Action[],
 ): StatusInput {
+  const writing = childWrites.length > 0;
   const statefulSet = children.statefulSet;
   const namespace = db.metadata.namespace ?? "default";
   const connection = connectionString(
@@ -388,6 +389,23 @@ function readiness(
     namespace,
     spec.databaseName,
   );
+  if (
+    !statefulSet &&
+    childWrites.some((w) => w.kind === "create" && w.object.kind === "StatefulSet")
+  ) {
+    // The status is written after this reconcile's creates succeeded: every object then exists
+    // and no instance is ready yet. Saying so now saves the status write of the next reconcile,
+    // which would only move "Provisioning" to "0/N instances ready".
+    return {
+      phase: "Creating",
+      ready: false,
+      reason: "InstancesNotReady",
+      message: `0/${spec.replicas} instances ready`,
+      connectionString: connection,
+      readOnlyConnectionString: readOnly,
+      readyReplicas: 0,
+    };
+  }
   if (!statefulSet || writing) {
     return {
       phase: statefulSet ? "Creating" : "Pending",

@@ -94,8 +94,14 @@ Deno.test("reconcile() creates the Secret, the Services, the agents' identity an
   );
   const status = actions.find((a) => a.kind === "patchStatus");
   assert.ok(status?.kind === "patchStatus");
-  assert.equal(status.status.phase, "Pending");
+  // Written after the creates succeeded: everything exists, no instance is ready yet.
+  assert.equal(status.status.phase, "Creating");
   assert.equal(status.status.ready, false);
+  assert.equal(status.status.readyInstances, 0);
+  const ready = (status.status.conditions as { type: string; reason: string; message: string }[])
+    .find((c) => c.type === "Ready");
+  assert.equal(ready?.reason, "InstancesNotReady");
+  assert.equal(ready?.message, "0/1 instances ready");
   assert.equal(
     status.status.connectionString,
     "postgresql://my-postgres-rw.default.svc.cluster.local:5432/myapp",
