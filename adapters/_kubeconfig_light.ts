@@ -16,7 +16,12 @@
 
 import { dirname, isAbsolute, join } from "node:path";
 import { inClusterConnection } from "./in_cluster.ts";
-import type { ConnectionOptions, KubeConnection, LoadKubeConfigOptions } from "./kubeconfig.ts";
+import {
+  apiServerHttpClient,
+  type ConnectionOptions,
+  type KubeConnection,
+  type LoadKubeConfigOptions,
+} from "./kubeconfig.ts";
 
 type Named<K extends string> = { name?: unknown } & { [key in K]?: Record<string, unknown> };
 
@@ -173,22 +178,9 @@ export async function lightConnection(
   } catch {
     return undefined;
   }
-  const clientOptions: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {
-    http1: true,
-    http2: false,
-  };
-  if (ca !== undefined) {
-    // Only the cluster's CA (see trustOnlyGivenCas in kubeconfig.ts).
-    Deno.env.set("DENO_TLS_CA_STORE", "");
-    Deno.env.delete("DENO_CERT");
-    clientOptions.caCerts = [ca];
-  }
-  if (cert !== undefined && key !== undefined) Object.assign(clientOptions, { cert, key });
-  const proxy = text(cluster["proxy-url"]);
-  if (proxy !== undefined) clientOptions.proxy = { url: proxy };
   let client: Deno.HttpClient;
   try {
-    client = Deno.createHttpClient(clientOptions as Deno.CreateHttpClientOptions);
+    client = apiServerHttpClient({ ca, cert, key, proxy: text(cluster["proxy-url"]) });
   } catch {
     return undefined;
   }

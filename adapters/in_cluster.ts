@@ -9,7 +9,7 @@
  * @module
  */
 
-import { KubeConfigError, type KubeConnection } from "./kubeconfig.ts";
+import { apiServerHttpClient, KubeConfigError, type KubeConnection } from "./kubeconfig.ts";
 export type { KubeConnection } from "./kubeconfig.ts";
 
 /** Options of {@link inClusterConnection}. */
@@ -44,12 +44,9 @@ export function inClusterConnection(options: InClusterOptions = {}): KubeConnect
     namespace = Deno.readTextFileSync(`${dir}/namespace`).trim() || "default";
   } catch { /* no namespace file: default */ }
   readToken(); // fail now, not at the first request
-  // Only the service account's CA: see trustOnlyGivenCas in kubeconfig.ts.
-  Deno.env.set("DENO_TLS_CA_STORE", "");
-  Deno.env.delete("DENO_CERT");
   let client: Deno.HttpClient;
   try {
-    client = Deno.createHttpClient({ caCerts: [ca], http1: true, http2: false });
+    client = apiServerHttpClient({ ca }); // only the service account's CA
   } catch (error) {
     throw new KubeConfigError(
       `Cannot use the CA "${dir}/ca.crt": ${error instanceof Error ? error.message : error}`,

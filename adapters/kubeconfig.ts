@@ -269,6 +269,42 @@ function trustOnlyGivenCas(): void {
   Deno.env.delete("DENO_CERT");
 }
 
+/** What {@link apiServerHttpClient} builds a client from: PEM texts and a proxy URL. */
+export interface ApiServerTls {
+  /** The CA to trust, alone (see trustOnlyGivenCas). */
+  ca?: string | undefined;
+  /** The client certificate; with `key`. */
+  cert?: string | undefined;
+  /** The client key; with `cert`. */
+  key?: string | undefined;
+  /** An HTTP proxy's URL. */
+  proxy?: string | undefined;
+}
+
+/**
+ * The `Deno.HttpClient` every connection to an API server uses: HTTP/1.1 only (a GOAWAY on a
+ * shared HTTP/2 connection has aborted Deno), the given CA as the only one trusted, and the client
+ * certificate when there is one.
+ *
+ * @throws what `Deno.createHttpClient` throws for unusable PEM texts
+ * @ignore Internal to the adapter.
+ */
+export function apiServerHttpClient(tls: ApiServerTls): Deno.HttpClient {
+  const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {
+    http1: true,
+    http2: false,
+  };
+  if (tls.ca !== undefined) {
+    trustOnlyGivenCas();
+    options.caCerts = [tls.ca];
+  }
+  if (tls.cert !== undefined && tls.key !== undefined) {
+    Object.assign(options, { cert: tls.cert, key: tls.key });
+  }
+  if (tls.proxy) options.proxy = { url: tls.proxy };
+  return Deno.createHttpClient(options as Deno.CreateHttpClientOptions);
+}
+
 /**
  * Builds a {@link KubeConnection} from a loaded kubeconfig: a `Deno.HttpClient` restricted to
  * HTTP/1.1 with the cluster CA and client certificate, and cached authentication headers.
@@ -298,19 +334,9 @@ export async function connectionFromKubeConfig(
       `Kubeconfig context "${contextName}" has a client certificate without a key, or a key without a certificate`,
     );
   }
-  const clientOptions: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {
-    http1: true,
-    http2: false,
-  };
-  if (ca !== undefined) {
-    trustOnlyGivenCas();
-    clientOptions.caCerts = [ca];
-  }
-  if (cert !== undefined && key !== undefined) Object.assign(clientOptions, { cert, key });
-  if (cluster.proxyUrl) clientOptions.proxy = { url: cluster.proxyUrl };
   let client: Deno.HttpClient;
   try {
-    client = Deno.createHttpClient(clientOptions as Deno.CreateHttpClientOptions);
+    client = apiServerHttpClient({ ca, cert, key, proxy: cluster.proxyUrl });
   } catch (error) {
     throw new KubeConfigError(
       `Cannot use the TLS settings of context "${contextName}": ${firstLine(error)}`,
